@@ -1,0 +1,1 @@
+"""The demo Django app: the real thing the simulation models."""

@@ -1,0 +1,1 @@
+"""A SimPy model of the request path of a Django/PostgreSQL SaaS on AWS."""
