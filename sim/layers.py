@@ -36,4 +36,16 @@ TALK_SECTION: dict[str, str] = {
     "download": "Elastic Load Balancer",
 }
 
-assert set(DESCRIPTIONS) == set(LAYERS) == set(TALK_SECTION)
+#: One colour per layer (colour-blind-safe Okabe-Ito palette), so every figure, the trace page
+#: and the slides colour a layer the same way.
+COLORS: dict[str, str] = {
+    "dns": "#56B4E9",
+    "connect": "#0072B2",
+    "lb": "#009E73",
+    "queue": "#E69F00",
+    "app": "#D55E00",
+    "db": "#CC79A7",
+    "download": "#999999",
+}
+
+assert set(DESCRIPTIONS) == set(COLORS) == set(LAYERS) == set(TALK_SECTION)
