@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup run test bench lint format clean
+.PHONY: setup run test bench lint format clean assets
 
 # .venv is made on first use and refreshed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -32,6 +32,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Figures for the notebooks and slides, regenerated from code (never edited by hand).
+assets: $(STAMP)
+	$(BIN)/python -m sim.diagram assets/architecture.png
 
 clean:
 	rm -rf out var .pytest_cache .ruff_cache .hypothesis
