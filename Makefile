@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup run test bench lint format clean assets
+.PHONY: setup run test bench lint format clean assets notebooks notebooks-sync
 
 # .venv is made on first use and refreshed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -21,6 +21,7 @@ run: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --nbmake --nbmake-timeout=120 notebooks/
 
 bench: $(STAMP)
 	$(BIN)/python -m sim.bench
@@ -36,6 +37,16 @@ format: $(STAMP)
 # Figures for the notebooks and slides, regenerated from code (never edited by hand).
 assets: $(STAMP)
 	$(BIN)/python -m sim.diagram assets/architecture.png
+
+# The course: JupyterLab on the chapters (JupyterLab-RISE presents a chapter as slides).
+notebooks: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+# After editing a chapter's .py (or its .ipynb): format, then bring the pair back in sync.
+notebooks-sync: $(STAMP)
+	$(BIN)/ruff format notebooks/
+	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.py
+	$(BIN)/nbstripout notebooks/*.ipynb
 
 clean:
 	rm -rf out var .pytest_cache .ruff_cache .hypothesis
