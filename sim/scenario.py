@@ -1,0 +1,209 @@
+"""Scenario files: TOML in, a validated frozen :class:`~sim.config.Scenario` out.
+
+Think of a customs desk: every item in the suitcase (every key in the file) is checked against
+the declaration form (the dataclasses in ``config.py``); an item not on the form, or of the
+wrong kind, is stopped with one line saying which item, what it was and what is allowed.
+
+Flow: ``load(name_or_path, overrides)`` -> read the file (stdlib ``tomllib``) -> apply
+``--set key.path=value`` overrides to the raw tables -> :func:`build` walks the dataclass
+fields generically (types from the annotations) -> each dataclass validates its own values in
+``__post_init__`` -> a :class:`~sim.config.ConfigError` is re-raised with the full key path.
+Sections not given keep their embedded defaults, so ``Scenario()`` is a complete scenario.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+import types
+import typing
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sim.config import ConfigError, DistributionConfig, Scenario
+
+SCENARIO_DIR = "scenarios"
+
+
+def shipped() -> list[str]:
+    """Names of the scenarios shipped in ``sim/scenarios/``."""
+    folder = resources.files("sim") / SCENARIO_DIR
+    return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def locate(name_or_path: str) -> Path:
+    """A shipped scenario's file by name (``baseline``) or a path to a ``.toml`` file."""
+    if "/" not in name_or_path and not name_or_path.endswith(".toml"):
+        candidate = Path(str(resources.files("sim") / SCENARIO_DIR / f"{name_or_path}.toml"))
+        if candidate.is_file():
+            return candidate
+    path = Path(name_or_path)
+    if not path.is_file():
+        names = ", ".join(shipped())
+        raise ConfigError(
+            "scenario",
+            name_or_path,
+            f"no such file; allowed: a shipped scenario ({names}) or a path to a .toml file",
+        )
+    return path
+
+
+def read(path: Path) -> dict[str, Any]:
+    """The raw tables of a TOML file; a syntax error becomes a one-line ConfigError."""
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("scenario", str(path), f"is not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("scenario", str(path), f"cannot be read: {exc}") from None
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"gunicorn.workers=9"`` -> ``("gunicorn.workers", 9)``; the value is read as TOML
+    (``true``, ``0.5``, ``"gthread"``), falling back to a bare string (``gthread``)."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError("--set", text, "must look like key.path=value, e.g. gunicorn.workers=9")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key, value
+
+
+def apply_overrides(tables: dict[str, Any], overrides: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A copy of ``tables`` with each ``(key.path, value)`` set, creating tables on the way."""
+    result = _deep_copy(tables)
+    for key, value in overrides:
+        *parents, leaf = key.split(".")
+        node = result
+        for i, part in enumerate(parents):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                path = ".".join(parents[: i + 1])
+                raise ConfigError(path, child, f"is not a table, so {key} cannot be set")
+            node = child
+        node[leaf] = value
+    return result
+
+
+def load(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+    """Read, override and validate a scenario. Raises ConfigError with a one-line message."""
+    path = locate(name_or_path)
+    tables = read(path)
+    tables = apply_overrides(tables, [parse_override(o) for o in overrides])
+    tables.setdefault("name", path.stem)
+    return build(Scenario, tables)
+
+
+def loads(text: str, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+    """Like :func:`load`, from TOML text (for tests and notebooks)."""
+    try:
+        tables = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("scenario", "<text>", f"is not valid TOML: {exc}") from None
+    return build(Scenario, apply_overrides(tables, [parse_override(o) for o in overrides]))
+
+
+def notes(s: Scenario) -> list[str]:
+    """Things the model changed on the scenario's behalf, as Gunicorn itself would."""
+    out = []
+    g = s.gunicorn
+    if g.worker_class == "sync" and g.threads > 1:
+        out.append(
+            f'gunicorn.threads = {g.threads} with worker_class "sync": Gunicorn runs'
+            ' "gthread" workers instead, and so does the model'
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The generic builder: any frozen dataclass from a TOML table.
+
+
+def build(cls: type, table: Any, prefix: str = "") -> Any:
+    """An instance of dataclass ``cls`` from a TOML table, checking keys and types."""
+    if cls is DistributionConfig and _is_number(table):
+        table = {"kind": "constant", "mean": table}
+    if not isinstance(table, dict):
+        raise ConfigError(prefix, table, f"must be a table of {cls.__name__} settings")
+    hints = _hints(cls)
+    known = [f.name for f in dataclasses.fields(cls)]
+    for key in table:
+        if key not in hints:
+            raise ConfigError(
+                _join(prefix, key), table[key], f"unknown key; allowed keys: {', '.join(known)}"
+            )
+    values = {key: _convert(hints[key], raw, _join(prefix, key)) for key, raw in table.items()}
+    try:
+        return cls(**values)
+    except ConfigError as exc:
+        raise exc.under(prefix) from None
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _convert(hint: Any, raw: Any, path: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return build(hint, raw, path)
+    if origin is typing.Literal:
+        if raw not in typing.get_args(hint):
+            allowed = ", ".join(f'"{a}"' for a in typing.get_args(hint))
+            raise ConfigError(path, raw, f"must be one of {allowed}")
+        return raw
+    if origin is tuple:
+        item = typing.get_args(hint)[0]
+        if not isinstance(raw, list):
+            raise ConfigError(path, raw, f"must be an array of {_kind(item)}")
+        return tuple(_convert(item, x, f"{path}[{i}]") for i, x in enumerate(raw))
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _convert(options[0], raw, path)
+    if hint is bool:
+        if not isinstance(raw, bool):
+            raise ConfigError(path, raw, "must be true or false")
+        return raw
+    if hint is int:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise ConfigError(path, raw, "must be an integer")
+        return raw
+    if hint is float:
+        if not _is_number(raw):
+            raise ConfigError(path, raw, "must be a number")
+        return float(raw)
+    if hint is str:
+        if not isinstance(raw, str):
+            raise ConfigError(path, raw, "must be a string")
+        return raw
+    return raw
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and not math.isnan(x)
+
+
+def _kind(hint: Any) -> str:
+    if dataclasses.is_dataclass(hint):
+        return "tables"
+    return {float: "numbers", int: "integers", str: "strings", bool: "booleans"}.get(hint, "values")
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _deep_copy(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _deep_copy(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_deep_copy(v) for v in x]
+    return x
