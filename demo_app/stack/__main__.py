@@ -1,0 +1,136 @@
+"""``python -m demo_app.stack <command>``: the one entry point of the local stack lab.
+
+Commands: up, down, status, scale N, kill INSTANCE, dig NAME, load, drill KIND, calibrate,
+compare. ``--state-dir`` (or ``LAB_STATE_DIR``, default ``var/lab``) picks the lab; every
+command after `up` reads the plan `up` saved there, so ports are given once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from demo_app.stack.config import BALANCE_CHOICES, LabConfig, LabError
+from demo_app.stack.lab import state_dir_default
+
+DRILLS = ("instance-failure", "worker-timeout", "db-down")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m demo_app.stack",
+        description="The quorum.us stack lab: DNS, nginx, Gunicorn instances under supervisord.",
+    )
+    parser.add_argument("--state-dir", type=Path, help="lab folder (LAB_STATE_DIR, var/lab)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("up", help="start the lab (idempotent)")
+    up.add_argument("--instances", type=int, help="Gunicorn instances (LAB_INSTANCES, 2)")
+    up.add_argument("--workers", type=int, help="sync workers per instance (LAB_WORKERS, 2)")
+    up.add_argument("--timeout", type=int, help="Gunicorn timeout, s (LAB_GUNICORN_TIMEOUT, 30)")
+    up.add_argument("--balance", choices=BALANCE_CHOICES, help="nginx algorithm (LAB_BALANCE)")
+    up.add_argument("--dns-port", type=int, help="DNS udp+tcp port (LAB_DNS_PORT, 5353)")
+    up.add_argument("--http-port", type=int, help="nginx HTTP port (LAB_HTTP_PORT, 8080)")
+    up.add_argument("--https-port", type=int, help="nginx HTTPS port (LAB_HTTPS_PORT, 8443)")
+    up.add_argument("--base-port", type=int, help="web-1's port; web-N = base+N-1 (8101)")
+
+    sub.add_parser("down", help="stop everything and check that no process is left")
+    sub.add_parser("status", help="a table of DNS, nginx and each instance")
+    scale = sub.add_parser("scale", help="run N instances and reload nginx")
+    scale.add_argument("n", type=int, metavar="N")
+    kill = sub.add_parser("kill", help="SIGKILL one instance's Gunicorn master")
+    kill.add_argument("instance", metavar="INSTANCE", help="e.g. web-1")
+    kill.add_argument("--wait", action="store_true", help="wait for supervisord's restart")
+    dig = sub.add_parser("dig", help="resolve through the lab's DNS: cold vs cached")
+    dig.add_argument("name", nargs="?", default="quorum.us")
+    dig.add_argument("--repeat", type=int, default=3)
+    dig.add_argument("--interval", type=float, default=0.0, help="seconds between lookups")
+
+    load = sub.add_parser("load", help="locust, headless: CSV results and a figure")
+    load.add_argument("--users", type=int, default=10)
+    load.add_argument("--spawn-rate", type=float, default=5.0)
+    load.add_argument("--duration", type=int, default=30, help="seconds")
+    load.add_argument("--rate", type=float, default=1.0, help="requests/s per user")
+    load.add_argument("--name", default="load", help="results prefix in <state>/load/")
+
+    drill = sub.add_parser("drill", help="failure drills under load")
+    drill.add_argument("kind", choices=DRILLS)
+
+    calibrate = sub.add_parser("calibrate", help="measure service times, write calibrated.toml")
+    calibrate.add_argument("--requests", type=int, default=60, help="requests per probe")
+    compare = sub.add_parser("compare", help="measured vs simulated at three load levels")
+    compare.add_argument("--duration", type=int, default=30, help="seconds per level")
+    compare.add_argument("--quick", action="store_true", help="small loads (CI)")
+    return parser
+
+
+def config_for(args) -> LabConfig:
+    state_dir = args.state_dir or state_dir_default()
+    if args.command == "up":
+        return LabConfig.from_env(
+            state_dir=state_dir,
+            instances=args.instances,
+            workers=args.workers,
+            timeout=args.timeout,
+            balance=args.balance,
+            dns_port=args.dns_port,
+            http_port=args.http_port,
+            https_port=args.https_port,
+            base_port=args.base_port,
+        )
+    return LabConfig.load(state_dir) or LabConfig.from_env(state_dir=state_dir)
+
+
+def run(args) -> int:
+    cfg = config_for(args)
+    if args.command in ("up", "down", "status", "scale", "kill"):
+        from demo_app.stack import lab
+
+        if args.command == "scale":
+            return lab.scale(cfg, args.n)
+        if args.command == "kill":
+            return lab.kill(cfg, args.instance, wait=args.wait)
+        return getattr(lab, args.command)(cfg)
+    if args.command == "dig":
+        from demo_app.stack.dns import dig
+
+        if not 1 <= args.repeat <= 100:
+            raise LabError(f"--repeat {args.repeat} is out of range: use 1-100")
+        try:
+            return dig(args.name, cfg.dns_port, args.repeat, args.interval)
+        except ConnectionError as exc:
+            raise LabError(f"{exc}: is the lab up?") from None
+    if args.command == "load":
+        from demo_app.stack import load
+
+        return load.run_load(
+            cfg, args.users, args.spawn_rate, args.duration, args.rate, args.name
+        ).exit_code
+    if args.command == "drill":
+        from demo_app.stack import drills
+
+        return drills.run(cfg, args.kind)
+    if args.command == "calibrate":
+        from demo_app.stack import calibrate
+
+        return calibrate.run(cfg, args.requests)
+    from demo_app.stack import compare
+
+    return compare.run(cfg, args.duration, quick=args.quick)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except LabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""One lab instance: the environment and Gunicorn command line of ``web-N``, then exec.
+
+Like an EC2 instance's user data: it knows which machine it is (``INSTANCE_NAME``), which port
+it serves (``GUNICORN_BIND``) and where the shared database and logs are, then hands over to
+Gunicorn. supervisord runs ``python -m demo_app.stack.instance web-1 --state-dir ...``; the
+``exec`` keeps the pid, so the pid supervisord watches (and `kill` signals) is the Gunicorn
+master itself.
+
+The app's own ``demo_app/gunicorn.conf.py`` stays the base config; the flags added here only
+pin what the lab must control (bind, workers, timeout, logs, ``--reuse-port``).
+
+Flow: lab.json + instance name (+ drill overrides) -> environment + argv -> ``os.execve``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from demo_app.stack.config import HOST, MARKER, LabConfig, LabError, instance_index
+
+#: The repository root: Gunicorn's working directory, so ``demo_app`` imports.
+REPO_DIR = Path(__file__).resolve().parents[2]
+GUNICORN_CONF = REPO_DIR / "demo_app" / "gunicorn.conf.py"
+
+#: Gunicorn's access log, TAB-separated like nginx's:
+#:  1 time  2 client  3 method  4 path  5 query  6 status  7 bytes  8 duration (ms)
+#:  9 worker pid  10 request id (the same id as field 12 of nginx's log)
+ACCESS_FORMAT = "\t".join(
+    [
+        "%(t)s",
+        "%(h)s",
+        "%(m)s",
+        "%(U)s",
+        "%(q)s",
+        "%(s)s",
+        "%(B)s",
+        "%(M)s",
+        "%(p)s",
+        "%({x-request-id}i)s",
+    ]
+)
+
+
+def shared_environment(cfg: LabConfig, base: dict[str, str]) -> dict[str, str]:
+    """What every process of the lab inherits (set on supervisord itself)."""
+    env = dict(base)
+    env[MARKER] = str(cfg.state_dir)
+    env["DJANGO_SETTINGS_MODULE"] = "demo_app.settings.production"
+    env["SECRET_KEY"] = secret_key(cfg)
+    env["STATIC_ROOT"] = str(cfg.path("static"))
+    env.setdefault("SQLITE_PATH", str(cfg.path("demo.sqlite3")))
+    origins = [f"https://{h}:{cfg.https_port}" for h in ("quorum.us", "www.quorum.us")]
+    env.setdefault("CSRF_TRUSTED_ORIGINS", ",".join(origins))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def secret_key(cfg: LabConfig) -> str:
+    """One random key per lab, kept in the state folder so restarts keep sessions valid."""
+    path = cfg.path("secret_key")
+    if not path.exists():
+        import secrets
+
+        tmp = path.with_name("secret_key.tmp")
+        tmp.write_text(secrets.token_urlsafe(50))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return path.read_text().strip()
+
+
+def gunicorn_argv(
+    cfg: LabConfig, name: str, timeout: int | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """(argv, extra environment) for instance ``name``."""
+    port = cfg.instance_port(instance_index(name, cfg.instances))
+    timeout = timeout or cfg.timeout
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
+    argv = [gunicorn, "demo_app.wsgi:application"]
+    if GUNICORN_CONF.exists():
+        argv += ["--config", str(GUNICORN_CONF)]
+    argv += [
+        "--bind", f"{HOST}:{port}",
+        "--workers", str(cfg.workers),
+        "--timeout", str(timeout),
+        # Lets a restarted master bind while workers of a killed one still hold the old socket.
+        "--reuse-port",
+        "--name", name,
+        "--access-logfile", str(cfg.logs / f"{name}.access.log"),
+        "--access-logformat", ACCESS_FORMAT,
+        "--error-logfile", str(cfg.logs / f"{name}.error.log"),
+    ]  # fmt: skip
+    env = {
+        "INSTANCE_NAME": name,
+        "GUNICORN_BIND": f"{HOST}:{port}",
+        "WEB_CONCURRENCY": str(cfg.workers),
+        "GUNICORN_TIMEOUT": str(timeout),
+    }
+    return argv, env
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m demo_app.stack.instance")
+    parser.add_argument("name")
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--timeout", type=int, help="Gunicorn timeout (drills shorten it)")
+    parser.add_argument("--database-url", help="override DATABASE_URL (the db-down drill)")
+    args = parser.parse_args(argv)
+    try:
+        cfg = LabConfig.load(args.state_dir)
+        if cfg is None:
+            raise LabError(f"no lab plan in {args.state_dir}: run up first")
+        command, extra = gunicorn_argv(cfg, args.name, args.timeout)
+    except LabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    env = {**os.environ, **extra}
+    if args.database_url is not None:
+        env["DATABASE_URL"] = args.database_url
+    os.chdir(REPO_DIR)
+    os.execve(command[0], command, env)
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main())

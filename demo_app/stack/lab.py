@@ -1,0 +1,323 @@
+"""The lab's life cycle: up, status, scale, kill, down.
+
+Like opening and closing a small shop: `up` unlocks the door in a fixed order (plan, keys,
+stock, staff, then the sign on the street), `status` is the walk around with a clipboard,
+`scale` hires or sends home a cashier (and tells the doorman first), `kill` is a cashier
+fainting (the supervisor gets a replacement in), and `down` locks up and checks that nobody is
+left inside.
+
+Order of `up`: plan (lab.json) -> certificates -> database + sample data + static files ->
+nginx.conf (tested) -> supervisord.conf -> supervisord starts dns, web-1..N, nginx -> wait
+until each answers. Every step is safe to repeat; a second `up` only reports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from demo_app.stack import nginx, supervisor
+from demo_app.stack.certs import ensure_certificates
+from demo_app.stack.client import LabClient, get_plain
+from demo_app.stack.config import (
+    HOST,
+    ZONE,
+    LabConfig,
+    LabError,
+    check_ports,
+    instance_index,
+)
+from demo_app.stack.dns import query
+from demo_app.stack.instance import REPO_DIR, shared_environment
+
+READY_TIMEOUT_S = 90
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+# -- preparation ------------------------------------------------------------------------------
+
+
+def manage(cfg: LabConfig, *args: str, environ: dict[str, str] | None = None) -> None:
+    """Run one ``manage.py`` command with the lab's environment; its output goes to a log."""
+    env = environ or shared_environment(cfg, dict(os.environ))
+    with open(cfg.logs / "prepare.log", "a") as log:
+        log.write(f"$ manage.py {' '.join(args)}\n")
+        log.flush()
+        done = subprocess.run(
+            [sys.executable, str(REPO_DIR / "demo_app" / "manage.py"), *args],
+            env=env,
+            cwd=REPO_DIR,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    if done.returncode != 0:
+        raise LabError(f"manage.py {args[0]} failed: see {cfg.logs / 'prepare.log'}")
+
+
+def seed_command() -> list[str]:
+    """The demo app's sample-data command (``demo_app/*/management/commands/``)."""
+    for name in ("prepare_demo", "seed_demo"):
+        if list((REPO_DIR / "demo_app").glob(f"*/management/commands/{name}.py")):
+            return [name]
+    return []
+
+
+def prepare_app(cfg: LabConfig) -> None:
+    """Schema, deterministic sample data and collected static files (each idempotent)."""
+    env = shared_environment(cfg, dict(os.environ))
+    manage(cfg, "migrate", "--noinput", environ=env)
+    seed = seed_command()
+    if seed:
+        manage(cfg, *seed, environ=env)
+    manage(cfg, "collectstatic", "--noinput", environ=env)
+
+
+# -- up -------------------------------------------------------------------------------------------
+
+
+def up(cfg: LabConfig) -> int:
+    running = supervisor.pid(cfg)
+    if running is not None:
+        saved = LabConfig.load(cfg.state_dir) or cfg
+        say(f"the lab in {saved.state_dir} is already up (supervisord pid {running}):")
+        _start_stopped(saved)
+        wait_ready(saved)
+        print_status(saved)
+        if saved.instances != cfg.instances:
+            say(f"(it runs {saved.instances} instances; `scale {cfg.instances}` changes that)")
+        return 0
+    nginx.find_nginx()
+    leftovers = supervisor.lab_processes(cfg)
+    if leftovers:
+        raise LabError(
+            f"{len(leftovers)} process(es) of an earlier lab in {cfg.state_dir} are still "
+            "running without supervisord: run down first"
+        )
+    check_ports(cfg.ports())
+    cfg.logs.mkdir(parents=True, exist_ok=True)
+    cfg.save()
+    tls, made = ensure_certificates(cfg.path("tls"))
+    say(f"tls       {'made' if made else 'kept'} {tls.cert} (CA {tls.ca})")
+    say("django    migrate, sample data, collectstatic (log: logs/prepare.log)")
+    prepare_app(cfg)
+    nginx.write_conf(cfg, tls, cfg.path("static"))
+    supervisor.write_conf(cfg)
+    say(f"start     supervisord (socket {supervisor.socket_path(cfg)})")
+    supervisor.start(cfg, shared_environment(cfg, dict(os.environ)))
+    try:
+        wait_ready(cfg)
+    except LabError:
+        print_status(cfg)
+        raise
+    print_status(cfg)
+    say(f"\nopen {cfg.site}/ (resolve {ZONE} via 127.0.0.1:{cfg.dns_port}, trust {tls.ca})")
+    say(f"logs in {cfg.logs}")
+    return 0
+
+
+def _start_stopped(cfg: LabConfig) -> None:
+    for name, info in supervisor.processes(cfg).items():
+        if info["statename"] in ("STOPPED", "EXITED", "FATAL"):
+            say(f"start     {name} (was {info['statename']})")
+            with contextlib.suppress(Exception):
+                supervisor.rpc(cfg).startProcess(name, False)
+
+
+def wait_ready(cfg: LabConfig, names: list[str] | None = None, timeout: float = READY_TIMEOUT_S):
+    """Until DNS answers, each instance's /healthz is 200 and nginx serves /healthz over TLS."""
+    deadline = time.monotonic() + timeout
+    pending = ["dns", *(names or cfg.instance_names), "nginx"]
+    while pending and time.monotonic() < deadline:
+        pending = [name for name in pending if not _healthy(cfg, name)[0]]
+        if pending:
+            time.sleep(0.25)
+    if pending:
+        raise LabError(
+            f"not ready after {timeout:.0f} s: {', '.join(pending)} (see {cfg.logs}; "
+            "`down` stops what started)"
+        )
+
+
+def _healthy(cfg: LabConfig, name: str) -> tuple[bool, str]:
+    try:
+        if name == "dns":
+            address, ttl = query(ZONE, cfg.dns_port, timeout=0.5)
+            return address == HOST, f"{ZONE} -> {address} ttl {ttl}"
+        if name == "nginx":
+            reply = LabClient(cfg, timeout=5).get("/healthz")
+            return reply.status == 200, f"https /healthz {reply.status} via {reply.instance}"
+        port = cfg.instance_port(instance_index(name, cfg.instances))
+        reply = get_plain(port, "/healthz", timeout=2)
+        return reply.status == 200, f"/healthz {reply.status}"
+    except (OSError, LookupError, ConnectionError) as exc:
+        return False, f"no answer ({type(exc).__name__})"
+
+
+# -- status ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    state: str
+    pid: int | None
+    address: str
+    health: str
+
+
+def status_rows(cfg: LabConfig) -> list[Row]:
+    infos = supervisor.processes(cfg) if supervisor.pid(cfg) else {}
+    addresses = {
+        "dns": f"{HOST}:{cfg.dns_port} udp+tcp",
+        "nginx": f"{HOST}:{cfg.http_port} -> :{cfg.https_port}",
+    }
+    for i, name in enumerate(cfg.instance_names, start=1):
+        addresses[name] = f"{HOST}:{cfg.instance_port(i)}"
+    rows = []
+    for name in ["dns", *cfg.instance_names, "nginx"]:
+        info = infos.get(name, {})
+        state = info.get("statename", "DOWN")
+        ok, health = _healthy(cfg, name) if state == "RUNNING" else (False, "-")
+        rows.append(
+            Row(
+                name,
+                state,
+                info.get("pid") or None,
+                addresses[name],
+                ("ok " if ok else "") + health,
+            )
+        )
+    return rows
+
+
+def print_status(cfg: LabConfig) -> None:
+    rows = status_rows(cfg)
+    say(f"{'component':<10} {'state':<9} {'pid':>7}  {'address':<28} health")
+    for row in rows:
+        pid = str(row.pid) if row.pid else "-"
+        say(f"{row.name:<10} {row.state:<9} {pid:>7}  {row.address:<28} {row.health}")
+
+
+def status(cfg: LabConfig) -> int:
+    if supervisor.pid(cfg) is None:
+        say(f"the lab in {cfg.state_dir} is down (no supervisord); start it with `up`")
+        return 1
+    print_status(cfg)
+    return 0
+
+
+# -- scale and kill -------------------------------------------------------------------------------
+
+
+def scale(cfg: LabConfig, n: int) -> int:
+    """Add instances (start, wait healthy, then register with nginx) or remove them (deregister
+    from nginx first, then stop): the order a load balancer's target group wants."""
+    require_running(cfg)
+    new = cfg.with_instances(n)  # validates n
+    if n == cfg.instances:
+        say(f"already {n} instance(s)")
+        return 0
+    tls, _ = ensure_certificates(cfg.path("tls"))
+    if n > cfg.instances:
+        added = new.instance_names[cfg.instances :]
+        check_ports([p for p in new.ports() if p[2].split(" ")[0] in added])
+        new.save()
+        supervisor.write_conf(new)
+        supervisor.update(new)
+        say(f"start     {', '.join(added)}")
+        wait_ready(new, added)
+        nginx.write_conf(new, tls, new.path("static"))
+        nginx.reload(new)
+        say(f"nginx     upstream now {n} servers (reloaded)")
+    else:
+        removed = cfg.instance_names[n:]
+        nginx.write_conf(new, tls, new.path("static"))
+        nginx.reload(new)
+        say(f"nginx     upstream now {n} servers (reloaded)")
+        new.save()
+        supervisor.write_conf(new)
+        supervisor.update(new)
+        say(f"stopped   {', '.join(removed)}")
+    print_status(new)
+    return 0
+
+
+def kill(cfg: LabConfig, name: str, wait: bool = False) -> int:
+    """SIGKILL one instance's Gunicorn master, as if the machine died under it."""
+    require_running(cfg)
+    instance_index(name, cfg.instances)
+    info = supervisor.processes(cfg)[name]
+    if not info["pid"]:
+        raise LabError(f"{name} has no running process (state {info['statename']})")
+    os.kill(info["pid"], signal.SIGKILL)
+    say(f"killed    {name} (Gunicorn master pid {info['pid']}, SIGKILL)")
+    if not wait:
+        say("supervisord restarts it (autorestart=true): watch `status`")
+        return 0
+    new_pid, seconds = wait_restarted(cfg, name, info["pid"])
+    say(f"restarted {name} by supervisord: pid {new_pid}, healthy after {seconds:.1f} s")
+    return 0
+
+
+def wait_restarted(cfg: LabConfig, name: str, old_pid: int, timeout: float = 60):
+    """(new pid, seconds) once supervisord has a new master for ``name`` that answers."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        info = supervisor.processes(cfg)[name]
+        restarted = info["statename"] == "RUNNING" and info["pid"] not in (0, old_pid)
+        if restarted and _healthy(cfg, name)[0]:
+            return info["pid"], time.monotonic() - start
+        time.sleep(0.1)
+    raise LabError(f"{name} was not back within {timeout:.0f} s: see {cfg.logs}")
+
+
+def require_running(cfg: LabConfig) -> None:
+    if supervisor.pid(cfg) is None:
+        raise LabError(f"the lab in {cfg.state_dir} is not running: start it with `up`")
+
+
+# -- down -----------------------------------------------------------------------------------------
+
+
+def down(cfg: LabConfig) -> int:
+    """Stop everything; then prove it by finding no process with this lab's marker."""
+    process_id = supervisor.pid(cfg)
+    if process_id is None:
+        say(f"supervisord is not running for {cfg.state_dir}")
+    else:
+        say(f"stop      supervisord (pid {process_id}) and its programs")
+        supervisor.shutdown(cfg)
+    # Workers orphaned by `kill` are not in supervisord's process groups: end them here.
+    leftovers = supervisor.lab_processes(cfg)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid, _command in leftovers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + 5
+        while leftovers and time.monotonic() < deadline:
+            time.sleep(0.1)
+            leftovers = supervisor.lab_processes(cfg)
+        if not leftovers:
+            break
+    if leftovers:
+        for pid, command in leftovers:
+            say(f"still running: pid {pid} {command}")
+        return 1
+    for stale in (supervisor.pid_path(cfg), cfg.path("nginx", "nginx.pid")):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+    say(f"down      no lab process left ({cfg.state_dir})")
+    return 0
+
+
+def state_dir_default() -> Path:
+    return Path(os.environ.get("LAB_STATE_DIR", "var/lab"))
