@@ -1,0 +1,276 @@
+"""Traffic over time: how many people want the site, and when.
+
+Think of a coffee shop's day: a trickle at opening, a queue out of the door at 9, a lull, a
+smaller lunch rush, and now and then a bus that empties thirty people in at once. An
+arrival-rate *profile* is that curve, ``rate(t)`` in requests per second at simulated second
+``t``. The engine never asks a profile for a list of requests: it draws arrival times from it
+with :func:`arrival_times` (a non-homogeneous Poisson process, by thinning), so every profile
+only has to answer two questions: the rate now, and the highest rate it will ever ask for.
+
+Users are not requests. A visitor opens a *session*: the browser resolves ``quorum.us`` once,
+keeps the answer for its cache lifetime (Chromium: a fixed 60 s for an OS-resolved answer,
+../shared/design/MODEL_FACTS.md, "DNS"), and sends several requests separated by think time.
+:func:`sessions` turns a profile into such users, so DNS lookups follow users, not requests.
+
+Data flows one way: profile -> arrival times -> sessions -> the engine's ``send`` callback.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+#: Chromium's host cache lifetime for an OS-resolved answer (MODEL_FACTS.md, "DNS").
+DNS_CACHE_TTL_S = 60.0
+
+
+class RateProfile(Protocol):
+    """Anything with a rate in requests per second at time ``t`` and an upper bound on it."""
+
+    def rate(self, t: float) -> float: ...
+
+    @property
+    def max_rate(self) -> float: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Constant:
+    """The same rate all day: ``Constant(rate=20)``."""
+
+    rate_per_s: float
+
+    def rate(self, t: float) -> float:
+        return self.rate_per_s
+
+    @property
+    def max_rate(self) -> float:
+        return self.rate_per_s
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    """``before`` requests/s until ``at`` seconds, then ``after``: a marketing email landing."""
+
+    before: float
+    after: float
+    at: float
+
+    def rate(self, t: float) -> float:
+        return self.before if t < self.at else self.after
+
+    @property
+    def max_rate(self) -> float:
+        return max(self.before, self.after)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlashCrowd:
+    """A spike: ``base`` until ``start``, a linear climb to ``peak`` over ``ramp`` seconds,
+    ``hold`` seconds at the peak, and a linear fall back to ``base`` over ``decay`` seconds."""
+
+    base: float
+    peak: float
+    start: float
+    ramp: float = 60.0
+    hold: float = 300.0
+    decay: float = 300.0
+
+    def rate(self, t: float) -> float:
+        s = t - self.start
+        if s < 0:
+            return self.base
+        if s < self.ramp:
+            return self.base + (self.peak - self.base) * s / self.ramp
+        s -= self.ramp
+        if s < self.hold:
+            return self.peak
+        s -= self.hold
+        if s < self.decay:
+            return self.peak - (self.peak - self.base) * s / self.decay
+        return self.base
+
+    @property
+    def max_rate(self) -> float:
+        return max(self.base, self.peak)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Weekday:
+    """An office-hours curve: quiet nights, a morning peak, a smaller afternoon hump.
+
+    ``start_clock_h`` is the wall-clock hour at simulated time 0, so a one-hour run can start
+    at 08:30 and climb into the peak. The shape is a sum of two Gaussian bumps over a floor
+    (``night`` requests/s): the morning one reaches ``peak`` at ``peak_clock_h``, the afternoon
+    one reaches ``afternoon_share`` of the peak's height at ``afternoon_clock_h``.
+    """
+
+    night: float
+    peak: float
+    peak_clock_h: float = 10.0
+    afternoon_clock_h: float = 14.5
+    afternoon_share: float = 0.7
+    width_h: float = 1.5
+    start_clock_h: float = 8.0
+
+    def rate(self, t: float) -> float:
+        h = (self.start_clock_h + t / 3600.0) % 24.0
+        height = self.peak - self.night
+        morning = math.exp(-0.5 * ((h - self.peak_clock_h) / self.width_h) ** 2)
+        afternoon = self.afternoon_share * math.exp(
+            -0.5 * ((h - self.afternoon_clock_h) / (1.5 * self.width_h)) ** 2
+        )
+        return self.night + height * min(1.0, morning + afternoon)
+
+    @property
+    def max_rate(self) -> float:
+        return max(self.night, self.peak)
+
+
+@dataclass(frozen=True)
+class RateSeries:
+    """A measured rate series: piecewise constant, ``rates[i]`` from ``times[i]`` on.
+
+    Load one from a CSV file with :meth:`from_csv` (columns ``t`` in seconds and ``rate`` in
+    requests per second, one header line), e.g. an export of last Tuesday's RequestCount.
+    """
+
+    times: tuple[float, ...]
+    rates: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if not self.times or len(self.times) != len(self.rates):
+            raise ValueError("rate series needs at least one (t, rate) row")
+        for a, b in zip(self.times, self.times[1:], strict=False):
+            if b <= a:
+                raise ValueError(f"rate series times must increase, got {a:g} then {b:g}")
+        for t, r in zip(self.times, self.rates, strict=True):
+            if not (math.isfinite(r) and r >= 0):
+                raise ValueError(
+                    f"rate series has rate {r:g} at t={t:g}; allowed: a number >= 0 requests/s"
+                )
+
+    def rate(self, t: float) -> float:
+        i = int(np.searchsorted(self.times, t, side="right")) - 1
+        return self.rates[max(i, 0)]
+
+    @property
+    def max_rate(self) -> float:
+        return max(self.rates)
+
+    @classmethod
+    def from_csv(cls, path: str | Path) -> RateSeries:
+        """Read ``t,rate`` rows; a bad row raises ``ValueError`` naming the file and line."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"cannot read rate series {path}: {exc.strerror}") from None
+        rows = list(csv.reader(text.splitlines()))
+        if not rows or [c.strip() for c in rows[0]] != ["t", "rate"]:
+            raise ValueError(f"{path}: first line must be the header 't,rate'")
+        times: list[float] = []
+        rates: list[float] = []
+        for lineno, row in enumerate(rows[1:], start=2):
+            if not row:
+                continue
+            try:
+                t, r = (float(c) for c in row)
+            except ValueError:
+                raise ValueError(
+                    f"{path} line {lineno}: expected two numbers 't,rate', got {','.join(row)!r}"
+                ) from None
+            times.append(t)
+            rates.append(r)
+        try:
+            return cls(tuple(times), tuple(rates))
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+
+
+def arrival_times(
+    profile: RateProfile, rng: np.random.Generator, end: float, start: float = 0.0
+) -> Iterator[float]:
+    """Arrival instants of a Poisson process whose rate follows ``profile``, in ``[start, end)``.
+
+    Thinning (Lewis and Shedler): draw candidates at the profile's maximum rate and keep each
+    with probability ``rate(t) / max_rate``. Exact for any bounded profile.
+    """
+    top = profile.max_rate
+    if top <= 0:
+        return
+    t = start
+    while True:
+        t += rng.exponential(1.0 / top)
+        if t >= end:
+            return
+        if rng.random() * top < profile.rate(t):
+            yield t
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionShape:
+    """How a visit looks: mean requests per visit, mean think time between them, DNS cache."""
+
+    requests_per_session: float = 5.0
+    think_time_s: float = 10.0
+    dns_cache_ttl_s: float = DNS_CACHE_TTL_S
+
+    def __post_init__(self) -> None:
+        if not self.requests_per_session >= 1:
+            raise ValueError(
+                f"requests_per_session = {self.requests_per_session:g}; allowed: a number >= 1"
+            )
+        if not self.think_time_s >= 0:
+            raise ValueError(f"think_time_s = {self.think_time_s:g}; allowed: a number >= 0")
+
+
+class _PerSession:
+    """Scales a request-rate profile down to a session-start rate."""
+
+    def __init__(self, profile: RateProfile, per_session: float) -> None:
+        self._profile = profile
+        self._k = per_session
+
+    def rate(self, t: float) -> float:
+        return self._profile.rate(t) / self._k
+
+    @property
+    def max_rate(self) -> float:
+        return self._profile.max_rate / self._k
+
+
+#: ``send(resolve_dns)`` starts one request and returns a SimPy event that fires when it ends.
+Send = Callable[[bool], object]
+
+
+def sessions(env, profile: RateProfile, shape: SessionShape, rng: np.random.Generator, send: Send):
+    """SimPy process: users arrive so that requests follow ``profile`` on average.
+
+    Sessions start at ``rate(t) / requests_per_session``; each sends a geometric number of
+    requests (mean ``requests_per_session``), waits for each response, thinks for an
+    exponential time, and resolves DNS again only when its cached answer has expired.
+    """
+    starts = arrival_times(_PerSession(profile, shape.requests_per_session), rng, end=math.inf)
+    p_stop = 1.0 / shape.requests_per_session
+    for t in starts:
+        yield env.timeout(t - env.now)
+        n = int(rng.geometric(p_stop))
+        thinks = rng.exponential(shape.think_time_s, size=max(n - 1, 0)) if n > 1 else ()
+        env.process(_session(env, shape, n, list(thinks), send))
+
+
+def _session(env, shape: SessionShape, n: int, thinks: Sequence[float], send: Send):
+    resolved_at = -math.inf
+    for i in range(n):
+        fresh = env.now - resolved_at < shape.dns_cache_ttl_s
+        if not fresh:
+            resolved_at = env.now
+        yield send(not fresh)
+        if i < len(thinks):
+            yield env.timeout(thinks[i])

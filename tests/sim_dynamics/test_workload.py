@@ -1,0 +1,114 @@
+"""Arrival-rate profiles, thinning, CSV rate series and user sessions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import simpy
+
+from sim.workload import (
+    Constant,
+    FlashCrowd,
+    RateSeries,
+    SessionShape,
+    Step,
+    Weekday,
+    arrival_times,
+    sessions,
+)
+
+
+def test_profiles_have_the_shapes_they_promise():
+    assert Step(before=5, after=20, at=100).rate(99.9) == 5
+    assert Step(before=5, after=20, at=100).rate(100) == 20
+    spike = FlashCrowd(base=10, peak=100, start=100, ramp=50, hold=100, decay=50)
+    assert [spike.rate(t) for t in (0, 125, 150, 249, 275, 400)] == [10, 55, 100, 100, 55, 10]
+    day = Weekday(night=2, peak=50, start_clock_h=0)
+    hourly = [day.rate(h * 3600) for h in range(24)]
+    assert int(np.argmax(hourly)) == 10
+    assert hourly[3] == pytest.approx(2, abs=0.01)
+    assert max(hourly) <= day.max_rate
+
+
+@pytest.mark.parametrize(
+    "profile",
+    [
+        Constant(rate_per_s=30),
+        Step(before=10, after=40, at=500),
+        FlashCrowd(base=5, peak=80, start=200, ramp=100, hold=300, decay=200),
+    ],
+)
+def test_thinning_matches_the_integral_of_the_rate(profile):
+    end = 1000.0
+    expected = sum(profile.rate(t + 0.5) for t in range(int(end)))
+    counts = [
+        sum(1 for _ in arrival_times(profile, np.random.default_rng(seed), end))
+        for seed in range(5)
+    ]
+    # Poisson: the mean of 5 runs is within 4 standard errors of the integral.
+    assert abs(np.mean(counts) - expected) < 4 * np.sqrt(expected / 5)
+
+
+def test_same_seed_same_arrivals():
+    a = list(arrival_times(Constant(rate_per_s=5), np.random.default_rng(7), 100))
+    b = list(arrival_times(Constant(rate_per_s=5), np.random.default_rng(7), 100))
+    assert a == b and len(a) > 0
+
+
+def test_rate_series_from_csv(tmp_path):
+    f = tmp_path / "rates.csv"
+    f.write_text("t,rate\n0,5\n60,12.5\n120,0\n")
+    series = RateSeries.from_csv(f)
+    assert [series.rate(t) for t in (0, 59, 60, 119, 500)] == [5, 5, 12.5, 12.5, 0]
+    assert series.max_rate == 12.5
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("t,rate\n0,5\n60,-1\n", "rate -1 at t=60"),
+        ("t,rate\n0,5\n0,6\n", "times must increase"),
+        ("time,rps\n0,5\n", "header 't,rate'"),
+        ("t,rate\n0,five\n", "line 2: expected two numbers"),
+        ("t,rate\n", "at least one"),
+    ],
+)
+def test_bad_rate_series_is_refused_with_one_line(tmp_path, text, message):
+    f = tmp_path / "rates.csv"
+    f.write_text(text)
+    with pytest.raises(ValueError, match=message) as info:
+        RateSeries.from_csv(f)
+    assert "\n" not in str(info.value)
+
+
+def test_dns_lookups_follow_users_not_requests():
+    env = simpy.Environment()
+    sent: list[tuple[float, bool]] = []
+
+    def send(resolve: bool):
+        sent.append((env.now, resolve))
+        return env.timeout(0.2)
+
+    shape = SessionShape(requests_per_session=8, think_time_s=5, dns_cache_ttl_s=60)
+    env.process(sessions(env, Constant(rate_per_s=20), shape, np.random.default_rng(3), send))
+    env.run(until=600)
+    lookups = sum(1 for _, r in sent if r)
+    # Most sessions end within the 60 s cache: about one lookup per session (1/8 of the
+    # requests), a little more for the long ones that resolve again; never one per request.
+    assert 0.1 < lookups / len(sent) < 0.2
+    assert 15 < len(sent) / 600 < 25  # requests still follow the profile's 20/s
+
+
+def test_a_long_session_resolves_again_after_the_cache_expires():
+    env = simpy.Environment()
+    sent: list[tuple[float, bool]] = []
+
+    def send(resolve: bool):
+        sent.append((round(env.now, 6), resolve))
+        return env.timeout(1.0)
+
+    from sim.workload import _session
+
+    env.process(_session(env, SessionShape(dns_cache_ttl_s=60), 4, [29.0, 29.0, 29.0], send))
+    env.run()
+    assert sent == [(0, True), (30, False), (60, True), (90, False)]
