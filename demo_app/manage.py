@@ -1,0 +1,28 @@
+#!/usr/bin/env python
+"""Django's command-line utility for the demo app.
+
+Runs as ``python demo_app/manage.py <command>`` or ``python -m demo_app.manage <command>``;
+settings default to ``demo_app.settings.dev``.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+
+def main() -> None:
+    repo_dir = str(Path(__file__).resolve().parents[1])
+    # Run as a script, Python puts demo_app/ itself first on the path, which would make
+    # demo_app.tracker importable a second time as plain "tracker"; put the repository there.
+    if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
+        sys.path[0] = repo_dir
+    elif repo_dir not in sys.path:
+        sys.path.insert(0, repo_dir)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_app.settings.dev")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""Settings every environment shares.
+
+Like a building's wiring diagram: the rooms (apps), the fuse box (middleware) and the water
+main (the database) are the same in the show flat and the real tenancy; only a few switches
+differ, and ``dev``, ``test`` and ``production`` flip those. Everything an operator may change
+comes from the environment (the variables the local stack lab sets are listed in README.md,
+"The demo app"); nothing here reads a file.
+
+Generated state lives under the repository's ignored ``var/`` folder: the SQLite file
+(``var/demo.sqlite3``, or ``SQLITE_PATH``) and collected static files (``var/static/``, or
+``STATIC_ROOT``). ``DATABASE_URL`` (parsed by dj-database-url) selects PostgreSQL instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import dj_database_url
+
+#: The repository root (``demo_app/settings/base.py`` -> three levels up).
+REPO_DIR = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = REPO_DIR / "demo_app"
+VAR_DIR = REPO_DIR / "var"
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Read a yes/no switch; anything but the usual spellings of "no" counts as yes."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() not in {"0", "false", "no", "off"}
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    """Read a comma-separated list, ignoring blanks."""
+    value = os.environ.get(name, "")
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    return items or default
+
+
+def database_from_env() -> dict:
+    """``DATABASE_URL`` when set (PostgreSQL in the lab and CI), else the embedded SQLite file."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        sqlite_path = Path(os.environ.get("SQLITE_PATH") or VAR_DIR / "demo.sqlite3")
+        url = f"sqlite:///{sqlite_path.resolve()}"
+    # CONN_MAX_AGE 0 is Django's default: one connection per request, the cost the model's
+    # PostgreSQL layer charges (../shared/design/MODEL_FACTS.md, "Django + PostgreSQL").
+    config = dj_database_url.parse(url, conn_max_age=0)
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        # A dead server must turn into a quick 503, not a worker stuck until Gunicorn's timeout.
+        config.setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+    return config
+
+
+INSTANCE_NAME = os.environ.get("INSTANCE_NAME") or socket.gethostname()
+
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+DEBUG = False
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["quorum.us", "localhost", "127.0.0.1"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    # Before staticfiles, so runserver also serves static through WhiteNoise.
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "demo_app.tracker",
+    "demo_app.tracing",
+    "demo_app.ops",
+]
+
+#: The trace middleware sits outermost so its clock covers every other middleware.
+#: ``TRACE_MIDDLEWARE=0`` removes it (``make bench`` measures its cost that way).
+TRACE_MIDDLEWARE = env_bool("TRACE_MIDDLEWARE", True)
+MIDDLEWARE = [
+    *(["demo_app.tracing.middleware.TraceMiddleware"] if TRACE_MIDDLEWARE else []),
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "demo_app.urls"
+WSGI_APPLICATION = "demo_app.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "demo_app.ops.context_processors.instance",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": database_from_env()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or VAR_DIR / "static")
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed, compressed names: WhiteNoise can then tell browsers to cache them forever.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+#: The demo admin account ``prepare_demo`` creates and prints at start-up.
+DEMO_ADMIN_USER = os.environ.get("DEMO_ADMIN_USER", "demo")
+DEMO_ADMIN_PASSWORD = os.environ.get("DEMO_ADMIN_PASSWORD", "quorum-demo-2026")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+}

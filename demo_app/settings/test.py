@@ -1,0 +1,14 @@
+"""Settings for pytest: production-shaped (DEBUG off, so error pages are the friendly ones),
+with a fast password hasher and plain static storage, so tests need no collectstatic."""
+
+from .base import *  # noqa: F403
+
+DEBUG = False
+SECRET_KEY = "test-only-not-secret-5f2d9c7a1b3e4d6f8a0c2e4b6d8f0a1c3e5b7d9f1a3c5e7b"
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
