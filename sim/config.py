@@ -24,6 +24,16 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sim.dynamics_config import (
+    AsgConfig,
+    FailureConfig,
+    HealthCheckConfig,
+    TimeseriesConfig,
+    TrafficConfig,
+    check_asg_failures,
+    check_schedule,
+)
+
 # ---------------------------------------------------------------------------------------------
 # The error and the small validation helpers every section uses.
 
@@ -387,10 +397,18 @@ class Scenario:
     django: DjangoConfig = field(default_factory=DjangoConfig)
     postgres: PostgresConfig = field(default_factory=PostgresConfig)
     theory: TheoryConfig = field(default_factory=TheoryConfig)
+    # The simulation over time (sections defined in dynamics_config.py).
+    traffic: TrafficConfig = field(default_factory=TrafficConfig)
+    health_check: HealthCheckConfig = field(default_factory=HealthCheckConfig)
+    asg: AsgConfig = field(default_factory=AsgConfig)
+    failures: tuple[FailureConfig, ...] = ()
+    timeseries: TimeseriesConfig = field(default_factory=TimeseriesConfig)
 
     def __post_init__(self) -> None:
         if self.theory.model == "mm_c":
             check_mm_c(self)
+        check_schedule(self.failures, self.run.duration)
+        check_asg_failures(self.failures, self.asg)
 
 
 def mm_c_parameters(s: Scenario) -> tuple[int, float, float]:
