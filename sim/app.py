@@ -1,0 +1,159 @@
+"""Django's work on one request: CPU bursts on the instance's vCPUs, interleaved with queries.
+
+Think of a cook with one stove ring to share: chop (a CPU burst on a vCPU), send a runner to
+the pantry (a database query, during which the ring is free for another cook), chop again with
+what came back. With five cooks (Gunicorn workers) and two rings (vCPUs) the cooks queue for
+the rings, which is why more workers than cores stops helping once the CPU is the bottleneck.
+
+A request is one CPU burst (middleware and view) followed, ``queries`` times, by a query and a
+shorter burst handling its rows. A query needs a database connection (opened per request when
+``CONN_MAX_AGE = 0``, kept by the worker otherwise: ../shared/design/MODEL_FACTS.md, "Django +
+PostgreSQL") and one of the database's CPUs for its duration plus the round trip.
+
+All of this runs inside the request's own SimPy process (``yield from``): one timeout per burst
+or query, and an event for a queue only when one must be joined. A ``sync`` worker has a kill
+time (Gunicorn's ``timeout``): any wait or burst that would run past it stops there and
+:class:`WorkerKilled` is raised, as when Gunicorn's arbiter kills a silent worker.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import simpy
+
+from sim.config import DjangoConfig
+from sim.database import Database, TooManyClients
+from sim.distributions import make
+
+# What a request is doing, for charging elapsed time when it is cut short.
+CPU_WAIT, CPU, DB_WAIT, DB = range(4)
+
+
+class WorkerKilled(Exception):
+    """Gunicorn's arbiter killed the worker after ``timeout`` seconds of silence."""
+
+
+class Django:
+    """The service model of the Django application on every instance."""
+
+    def __init__(
+        self, env: simpy.Environment, config: DjangoConfig, db: Database, rng: np.random.Generator
+    ) -> None:
+        self.env = env
+        self.db = db
+        self.queries = config.queries
+        self.cpu = make(config.cpu).sampler(rng)
+        self.cpu_per_query = make(config.cpu_per_query).sampler(rng)
+
+    def handle(self, req, inst, slot: int, kill_at: float = math.inf):
+        """SimPy sub-process (``yield from``): serve ``req`` on ``inst``'s worker ``slot``.
+
+        Stamps the ``app`` and ``db`` parts of ``req``. Raises :class:`WorkerKilled`,
+        :class:`~sim.database.TooManyClients`, or lets ``simpy.Interrupt`` (instance stopped)
+        through, always after giving back what it held.
+        """
+        env, db, vcpus = self.env, self.db, inst.vcpus
+        now = env.now
+        req.app_start = now
+        conns = inst.connections  # per worker slot: when its persistent connection was opened
+        if (
+            db.persistent
+            and conns[slot] is not None
+            and now - conns[slot] >= db.config.conn_max_age
+        ):
+            db.close()  # Django closes a connection older than CONN_MAX_AGE at request start
+            conns[slot] = None
+        acc = [0.0, 0.0, 0.0, 0.0]
+        phase, mark = CPU, now
+        own_conn = False
+        cpu_slot = db_slot = ticket = pool = None
+        killable = kill_at != math.inf
+        try:
+            for q in range(self.queries + 1):
+                burst = self.cpu() if q == 0 else self.cpu_per_query()
+                if burst > 0:
+                    cpu_slot = vcpus.acquire()
+                    if cpu_slot is None:
+                        phase, mark, pool, ticket = CPU_WAIT, env.now, vcpus, vcpus.wait()
+                        if killable:
+                            yield ticket | env.timeout(kill_at - mark)
+                            if not ticket.triggered:
+                                raise WorkerKilled
+                        else:
+                            yield ticket
+                        cpu_slot, ticket = ticket.value, None
+                        acc[CPU_WAIT] += env.now - mark
+                    phase, mark = CPU, env.now
+                    if mark + burst > kill_at:
+                        yield env.timeout(kill_at - mark)
+                        raise WorkerKilled
+                    yield env.timeout(burst)
+                    acc[CPU] += burst
+                    vcpus.release(cpu_slot)
+                    cpu_slot = None
+                if q == self.queries:
+                    break
+                # A query: connect if needed, then one of the database's CPUs.
+                phase, mark = DB, env.now
+                if req.db_start is None:
+                    req.db_start = mark
+                if not (own_conn or (db.persistent and conns[slot] is not None)):
+                    try:
+                        cost = db.open()
+                    except TooManyClients as exc:
+                        cost = min(exc.args[0], kill_at - mark)
+                        yield env.timeout(cost)
+                        raise
+                    if db.persistent:
+                        conns[slot] = mark
+                    else:
+                        own_conn = True
+                    if mark + cost > kill_at:
+                        yield env.timeout(kill_at - mark)
+                        raise WorkerKilled
+                    yield env.timeout(cost)
+                    acc[DB] += cost
+                db_slot = db.cpu.acquire()
+                if db_slot is None:
+                    phase, mark, pool, ticket = DB_WAIT, env.now, db.cpu, db.cpu.wait()
+                    if killable:
+                        yield ticket | env.timeout(kill_at - mark)
+                        if not ticket.triggered:
+                            raise WorkerKilled
+                    else:
+                        yield ticket
+                    db_slot, ticket = ticket.value, None
+                    acc[DB_WAIT] += env.now - mark
+                phase, mark = DB, env.now
+                busy = db.query_cost() + db.rtt
+                if mark + busy > kill_at:
+                    yield env.timeout(kill_at - mark)
+                    raise WorkerKilled
+                yield env.timeout(busy)
+                acc[DB] += busy
+                db.cpu.release(db_slot)
+                db_slot = None
+                req.db_end = env.now
+        except BaseException as exc:
+            acc[phase] += env.now - mark
+            if ticket is not None:
+                pool.cancel(ticket)
+            if cpu_slot is not None:
+                vcpus.release(cpu_slot)
+            if db_slot is not None:
+                db.cpu.release(db_slot)
+            if req.db_start is not None:
+                req.db_end = env.now
+            # A killed worker's process dies with its persistent connection; a stopped
+            # instance closes all of them itself (Instance.stop).
+            if isinstance(exc, WorkerKilled) and conns[slot] is not None:
+                db.close()
+                conns[slot] = None
+            raise
+        finally:
+            if own_conn:
+                db.close()  # CONN_MAX_AGE = 0: closed at the end of the request
+            req.app_wait, req.app_service, req.db_wait, req.db_service = acc
+            req.app_end = env.now

@@ -1,0 +1,226 @@
+"""The engine: builds the SimPy world from a scenario, sends requests through it, runs it.
+
+Think of a model railway layout: the scenario is the track plan, this module lays the track
+(the resolver, the load balancer, the instances, the database), puts trains on it (requests,
+arriving as a Poisson stream unless told otherwise) and runs the clock. Every train keeps its
+own log book (``request.py``); at the end the log books are collected as flat records.
+
+Flow: Scenario -> :class:`Engine` (one object per thing modelled) -> :meth:`Engine.run` ->
+:class:`Results` (records + the busy-time counters), which ``metrics.py`` summarises.
+
+Each request is one SimPy process. The hops that are pure delays (DNS, TCP + TLS, the load
+balancer's and nginx's own hops) are charged in a single timeout; queues cost an event only
+when a request must actually wait (``slots.py``). That keeps the model fast enough to drive
+sliders.
+
+Extension points for the simulation over time (workload profiles, health checks, auto
+scaling, failures):
+
+- ``arrivals``: any iterable of absolute arrival times (e.g. ``workload.arrival_times``), or
+  ``()`` to switch the built-in stream off and call :meth:`Engine.send` from a process;
+- :attr:`Engine.processes`: factories ``f(engine)`` returning a SimPy generator, started by
+  :meth:`Engine.run` (append before running);
+- :meth:`Engine.launch` makes a new instance (any lifecycle state), :attr:`Engine.lb`,
+  :attr:`Engine.db`, :attr:`Engine.instances` and :attr:`Engine.env` are public;
+- :meth:`Engine.send` starts one request now and returns its process (an event).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from sim import routing
+from sim.app import Django
+from sim.config import Scenario
+from sim.database import Database
+from sim.distributions import make
+from sim.dns import Resolver
+from sim.instance import IN_SERVICE, Instance
+from sim.load_balancer import NO_TARGET, LoadBalancer
+from sim.request import Request
+
+ProcessFactory = Callable[["Engine"], Generator]
+
+
+def poisson_times(rate: float, rng: np.random.Generator, end: float) -> Iterator[float]:
+    """Arrival instants of a Poisson stream of ``rate`` per second in ``[0, end)``."""
+    t = 0.0
+    mean = 1.0 / rate
+    while True:
+        for gap in rng.exponential(mean, 4096).tolist():
+            t += gap
+            if t >= end:
+                return
+            yield t
+
+
+@dataclass
+class Results:
+    """What one run produced: flat records and the counters the statistics need."""
+
+    scenario: Scenario
+    seed: int
+    rows: list[tuple]
+    window: tuple[float, float]
+    #: busy-seconds and capacity-seconds over the window, per resource kind
+    busy: dict[str, float] = field(default_factory=dict)
+    capacity: dict[str, float] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+class Engine:
+    """One simulated world. ``Engine(scenario).run()`` is the whole story."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        rng: np.random.Generator | None = None,
+        *,
+        arrivals: Iterable[float] | None = None,
+    ) -> None:
+        self.scenario = s = scenario
+        self.seed = s.run.seed
+        self.rng = rng if rng is not None else np.random.default_rng(s.run.seed)
+        # One independent stream per component: changing how one of them samples does not
+        # shift the random numbers every other one sees.
+        r_arrivals, r_dns, r_net, r_route, r_app, r_db, r_clients = self.rng.spawn(7)
+        self.env = env = simpy.Environment()
+        self.db = Database(env, s.postgres, r_db)
+        self.django = Django(env, s.django, self.db, r_app)
+        self.resolver = Resolver(s.dns, r_dns)
+        self.lb = LoadBalancer(
+            env, s.load_balancer, routing.strategy(s.load_balancer.routing, r_route)
+        )
+        self.instances: list[Instance] = []
+        self.processes: list[ProcessFactory] = []
+        self.requests: list[Request] = []  # finished requests, in order of finishing
+        self.sent = 0
+        self.arrivals = (
+            poisson_times(s.arrivals.rate, r_arrivals, s.run.duration)
+            if arrivals is None
+            else arrivals
+        )
+        self._connect = make(s.network.connect).sampler(r_net)
+        self._download = make(s.network.download).sampler(r_net)
+        self._lb_hop = make(s.load_balancer.latency).sampler(r_route)
+        self._nginx_hop = make(s.nginx.latency).sampler(r_route)
+        self._idle_timeout = s.load_balancer.idle_timeout
+        clients = s.dns.clients
+        picks: list[int] = []
+
+        def next_client() -> int:
+            if not picks:
+                picks.extend(r_clients.integers(0, clients, 4096).tolist())
+            return picks.pop()
+
+        self._client = next_client
+        for _ in range(s.instances.count):
+            self.launch()
+
+    # -- building -------------------------------------------------------------------------
+    def launch(self, state: str = IN_SERVICE, register: bool = True) -> Instance:
+        """A new instance (next id), optionally registered with the load balancer."""
+        instance = Instance(
+            self.env, len(self.instances), self.scenario, self.django, self.db, state
+        )
+        self.instances.append(instance)
+        if register:
+            self.lb.register(instance)
+        return instance
+
+    # -- requests -------------------------------------------------------------------------
+    def send(self, cached_dns: bool | None = None) -> simpy.Process:
+        """Start one request now from a random browser; returns its process (an event that
+        fires when the response is back). ``cached_dns`` overrides the browser cache."""
+        req = Request(self.sent, self.env.now, self._client())
+        self.sent += 1
+        return self.env.process(self._travel(req, cached_dns))
+
+    def _travel(self, req: Request, cached_dns: bool | None):
+        env = self.env
+        req.dns, req.dns_outcome = self.resolver.resolve(req.client, req.arrival, cached_dns)
+        req.connect = self._connect()
+        req.lb_service = self._lb_hop()
+        req.queue_service = self._nginx_hop()
+        # DNS, TCP + TLS and the two proxy hops are pure delays: one event for all four.
+        yield env.timeout(req.dns + req.connect + req.lb_service + req.queue_service)
+        at_lb = req.arrival + req.dns + req.connect
+        target = self.lb.route()
+        if target.__class__ is not Instance:
+            if target.__class__ is str:
+                return self._refuse(req, target)
+            queued = env.now
+            target = yield target
+            req.lb_wait = env.now - queued
+            if target is None:
+                return self._refuse(req, NO_TARGET)
+        yield from target.serve(req, at_lb + self._idle_timeout)
+        if req.status == 200:
+            req.download = self._download()
+            yield env.timeout(req.download)
+            req.end = env.now
+        self.requests.append(req)
+
+    def _refuse(self, req: Request, why: str) -> None:
+        req.queue_service = 0.0  # never reached nginx
+        req.fail("lb", 503, why)
+        req.end = self.env.now
+        self.requests.append(req)
+
+    def _arrive(self):
+        env = self.env
+        for t in self.arrivals:
+            yield env.timeout(t - env.now)
+            self.send()
+
+    # -- running --------------------------------------------------------------------------
+    def run(self) -> Results:
+        """Run arrivals until ``run.duration``, then let requests in flight finish (at most
+        ``run.drain`` seconds more). Busy time is measured over ``[warmup, duration)``."""
+        s, env = self.scenario, self.env
+        warmup, duration = s.run.warmup, s.run.duration
+        env.process(self._arrive())
+        for factory in self.processes:
+            env.process(factory(self))
+        env.run(until=warmup) if warmup > 0 else None
+        start = self._snapshot()
+        env.run(until=duration)
+        end = self._snapshot()
+        env.run(until=duration + s.run.drain)
+        window = duration - warmup
+        busy = {k: end[k] - start[k] for k in start}
+        capacity = {
+            "workers": sum(i.workers.capacity for i in self.instances) * window,
+            "vcpus": sum(i.vcpus.capacity for i in self.instances) * window,
+            "db_connections": self.db.max_connections * window,
+            "db_cpu": self.db.cpu.capacity * window,
+        }
+        rows = [row for req in self.requests for row in req.spans()]
+        counters = {
+            "sent": self.sent,
+            "finished": len(self.requests),
+            "spillover": self.lb.spillover,
+            "killed_workers": sum(i.killed_workers for i in self.instances),
+            "refused_db_connections": self.db.refused,
+        }
+        return Results(s, self.seed, rows, (warmup, duration), busy, capacity, counters)
+
+    def _snapshot(self) -> dict[str, float]:
+        return {
+            "workers": sum(i.busy_worker_time() for i in self.instances),
+            "vcpus": sum(i.busy_vcpu_time() for i in self.instances),
+            "db_connections": self.db.connection_time(),
+            "db_cpu": self.db.cpu.busy_time(),
+        }
+
+
+def simulate(scenario: Scenario, seed: int | None = None) -> Results:
+    """Run ``scenario`` once with ``seed`` (default: the scenario's ``run.seed``)."""
+    seed = scenario.run.seed if seed is None else seed
+    engine = Engine(scenario, np.random.default_rng(seed))
+    engine.seed = seed
+    return engine.run()

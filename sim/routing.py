@@ -1,0 +1,85 @@
+"""How the load balancer picks an instance: one small strategy object, one method.
+
+Think of the host at a restaurant door seating guests: strictly table after table (round
+robin), at whichever waiter has the fewest tables on the go (least outstanding requests), or
+wherever (random). The host only picks; whether a table is free is the load balancer's
+business, which passes in the targets that can take a request now.
+
+Facts (../shared/design/MODEL_FACTS.md, "Elastic Load Balancing"): Classic ELB uses least
+outstanding requests for HTTP/HTTPS listeners; ALB uses round robin by default, with least
+outstanding requests as an option.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+
+class Target(Protocol):
+    """What a strategy may look at: a stable id and the requests it has in flight."""
+
+    id: int
+    outstanding: int
+
+
+class Strategy(Protocol):
+    def choose(self, targets: Sequence[Target]) -> Target:
+        """One of ``targets`` (never empty), each able to take a request now."""
+        ...
+
+
+class RoundRobin:
+    """In turn, by target id: after target ``i`` comes the next id above ``i``, wrapping
+    round. Keyed by id (not position) so registering or skipping a busy target keeps the
+    rotation fair."""
+
+    def __init__(self) -> None:
+        self.last = -1
+
+    def choose(self, targets: Sequence[Target]) -> Target:
+        after = [t for t in targets if t.id > self.last]
+        chosen = min(after or targets, key=_id)
+        self.last = chosen.id
+        return chosen
+
+
+class LeastOutstanding:
+    """Fewest requests in flight; ties go to the lowest id."""
+
+    def choose(self, targets: Sequence[Target]) -> Target:
+        return min(targets, key=_load)
+
+
+class Random:
+    """Uniformly at random, from the injected generator."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+        self._buffer: list[float] = []
+
+    def choose(self, targets: Sequence[Target]) -> Target:
+        if not self._buffer:
+            self._buffer.extend(self._rng.random(4096).tolist())
+        return targets[int(self._buffer.pop() * len(targets))]
+
+
+def _id(t: Target) -> int:
+    return t.id
+
+
+def _load(t: Target) -> tuple[int, int]:
+    return t.outstanding, t.id
+
+
+def strategy(name: str, rng: np.random.Generator) -> Strategy:
+    """The strategy a ``load_balancer.routing`` setting names."""
+    if name == "round_robin":
+        return RoundRobin()
+    if name == "least_outstanding_requests":
+        return LeastOutstanding()
+    if name == "random":
+        return Random(rng)
+    raise ValueError(f"unknown routing strategy {name!r}")

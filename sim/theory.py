@@ -1,0 +1,98 @@
+"""Queueing-theory oracles the simulation is checked against: Erlang C, Little, Jackson.
+
+Think of the answers at the back of a textbook: the simulation does the exercise the long way
+(one request at a time), these formulas give the answer directly for the cases that have one,
+and the tests compare the two. The notebooks use them to show where intuition comes from.
+
+Reference values (../shared/design/MODEL_FACTS.md, "Queueing theory oracles"), with mu = 1:
+c=2, lambda=1 -> C 1/3, Wq 1/3; c=10, lambda=8 -> C 0.409180, Wq 0.204590, Lq 1.636721.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+
+def erlang_c(c: int, offered: float) -> float:
+    """Probability that an arrival waits in an M/M/c queue with offered load ``A = lambda/mu``:
+
+    C(c, A) = [A^c/c! * 1/(1-rho)] / [sum_{k<c} A^k/k! + A^c/c! * 1/(1-rho)], rho = A/c < 1.
+    Computed with running terms, so large ``c`` does not overflow.
+    """
+    rho = offered / c
+    if not 0 <= rho < 1:
+        raise ValueError(f"utilisation rho = {rho:g} must be in [0, 1) for a stable M/M/c")
+    term, total = 1.0, 0.0  # term = A^k / k!
+    for k in range(c):
+        total += term
+        term *= offered / (k + 1)
+    tail = term / (1 - rho)
+    return tail / (total + tail)
+
+
+def mm_c_wq(c: int, lam: float, mu: float) -> float:
+    """Mean wait in queue, Wq = C / (c mu - lambda)."""
+    return erlang_c(c, lam / mu) / (c * mu - lam)
+
+
+def mm_c_lq(c: int, lam: float, mu: float) -> float:
+    """Mean number waiting, Lq = lambda Wq (Little's law on the queue)."""
+    return lam * mm_c_wq(c, lam, mu)
+
+
+def mm_c_w(c: int, lam: float, mu: float) -> float:
+    """Mean time in system (sojourn), W = Wq + 1/mu."""
+    return mm_c_wq(c, lam, mu) + 1.0 / mu
+
+
+def littles_l(lam: float, w: float) -> float:
+    """Little's law: mean number in the system L = lambda W (any stable system)."""
+    return lam * w
+
+
+def jackson_tandem_w(lam: float, stations: Sequence[tuple[int, float]]) -> float:
+    """Mean sojourn through M/M/c stations in series, each ``(c, mu)``, fed by a Poisson
+    stream of ``lam``: by Jackson's theorem each station behaves as an independent M/M/c, so
+    the sojourns add up."""
+    return sum(mm_c_w(c, lam, mu) for c, mu in stations)
+
+
+def time_average(intervals: Sequence[tuple[float, float]], start: float, end: float) -> float:
+    """Mean number of intervals ``(a, b)`` covering a time in ``[start, end)``: the ``L`` of
+    Little's law measured on records."""
+    covered = sum(max(0.0, min(b, end) - max(a, start)) for a, b in intervals)
+    return covered / (end - start)
+
+
+def mm1_ps_sojourn(lam: float, mu: float) -> float:
+    """M/M/1 processor sharing: mean sojourn 1 / (mu - lambda)."""
+    if lam >= mu:
+        raise ValueError("lambda must be < mu")
+    return 1.0 / (mu - lam)
+
+
+def confidence_interval(values: Sequence[float]) -> tuple[float, float, float]:
+    """``(mean, low, high)``: a 95 % Student-t confidence interval for the mean."""
+    n = len(values)
+    mean = math.fsum(values) / n
+    if n < 2:
+        return mean, math.nan, math.nan
+    var = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
+    half = t95(n - 1) * math.sqrt(var / n)
+    return mean, mean - half, mean + half
+
+
+# Two-sided 95 % quantiles of Student's t for 1..30 degrees of freedom.
+_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+        2.060, 2.056, 2.052, 2.048, 2.045, 2.042)  # fmt: skip
+
+
+def t95(df: int) -> float:
+    """Student's t quantile for a two-sided 95 % interval (normal beyond 120 df)."""
+    if df <= 30:
+        return _T95[df - 1]
+    if df <= 60:
+        return 2.021 if df <= 40 else 2.000
+    return 1.980 if df <= 120 else 1.960
