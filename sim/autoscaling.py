@@ -233,8 +233,15 @@ class AutoScalingGroup:
     """Keeps ``desired`` instances of the fleet alive and lets policies move ``desired``."""
 
     def __init__(
-        self, env, spec: AsgConfig, fleet: Fleet, rng: np.random.Generator | None = None
+        self,
+        env,
+        spec: AsgConfig,
+        fleet: Fleet,
+        rng: np.random.Generator | None = None,
+        adopt: tuple[tuple[Any, str], ...] = (),
     ) -> None:
+        """``adopt``: ``(instance, zone)`` pairs already in service and warm at the start, as
+        in a group that has been running for a while; the rest of ``desired`` is launched."""
         self.env = env
         self.spec = spec
         self.fleet = fleet
@@ -251,6 +258,11 @@ class AutoScalingGroup:
         self._target_tracking: list[tuple[Alarm, Alarm]] = []
         self._watch(spec.policies)
         self.log("desired", "", f"start at {self.desired} (min {spec.min}, max {spec.max})")
+        for instance, az in adopt:
+            self._serial += 1
+            m = Member(f"i-{self._serial}", instance, az, env.now, "in_service", -math.inf)
+            m.done = env.event().succeed()
+            self.members.append(m)
         self.reconcile()
 
     # -- bookkeeping
@@ -384,10 +396,22 @@ class AutoScalingGroup:
         self._terminate(m, "failed health checks")
         self.reconcile()
 
+    def report_lost(self, instance: Any) -> None:
+        """EC2 says ``instance`` is gone (crashed, zone lost): replace it whatever its state."""
+        m = next((m for m in self.members if m.instance is instance), None)
+        if m is None or not m.live():
+            return
+        self._terminate(m, "instance lost")
+        self.reconcile()
+
+    def member(self, instance: Any) -> Member | None:
+        return next((m for m in self.members if m.instance is instance), None)
+
     def zone_down(self, az: str, until: float) -> None:
         """No launches in ``az`` until ``until`` (an availability-zone outage)."""
         self._az_down[az] = until
-        self.env.process(self._zone_back(until))
+        if until < math.inf:
+            self.env.process(self._zone_back(until))
 
     def _zone_back(self, until: float):
         yield self.env.timeout(max(until - self.env.now, 0.0))

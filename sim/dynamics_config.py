@@ -86,8 +86,15 @@ class TrafficConfig:
         _number("requests_per_session", self.requests_per_session, low=1.0)
         if not 0 <= self.start_clock_h < 24:
             _fail("start_clock_h", self.start_clock_h, "must be an hour in [0, 24)")
-        if self.enabled and self.profile == "series" and not self.series:
-            _fail("series", self.series, 'profile "series" needs a CSV file path (t,rate)')
+        if self.enabled and self.profile == "series":
+            if not self.series:
+                _fail("series", self.series, 'profile "series" needs a CSV file path (t,rate)')
+            from sim.workload import RateSeries, series_path
+
+            try:
+                RateSeries.from_csv(series_path(self.series))
+            except ValueError as exc:
+                _fail("series", self.series, str(exc))
 
 
 # ---------------------------------------------------------------------------------------------

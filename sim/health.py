@@ -68,12 +68,14 @@ class HealthChecker:
         self.state[target] = state
         self.history.append((self.env.now, self.name(target), state))
 
-    def watch(self, target: Any) -> None:
-        """Start checking ``target`` now; it takes traffic once it passes the healthy threshold."""
+    def watch(self, target: Any, healthy: bool = False) -> None:
+        """Start checking ``target`` now; it takes traffic once it passes the healthy threshold.
+        ``healthy=True`` adopts a target that is already registered and passing."""
         token = object()
         self._token[target] = token
-        self._set(target, INITIAL)
-        self.env.process(self._checks(target, token))
+        self._set(target, HEALTHY if healthy else INITIAL)
+        runs = self.config.healthy_threshold if healthy else 0
+        self.env.process(self._checks(target, token, runs))
 
     def stop(self, target: Any) -> None:
         self._token.pop(target, None)
@@ -81,9 +83,9 @@ class HealthChecker:
     def healthy(self) -> list[Any]:
         return [t for t, s in self.state.items() if s == HEALTHY]
 
-    def _checks(self, target: Any, token: object):
+    def _checks(self, target: Any, token: object, ok_run: int = 0):
         cfg = self.config
-        ok_run = fail_run = 0
+        fail_run = 0
         while self._token.get(target) is token:
             started = self.env.now
             answer = self.probe(target)
