@@ -7,7 +7,8 @@ Gunicorn. supervisord runs ``python -m demo_app.stack.instance web-1 --state-dir
 master itself.
 
 The app's own ``demo_app/gunicorn.conf.py`` stays the base config; the flags added here only
-pin what the lab must control (bind, workers, timeout, logs, ``--reuse-port``).
+pin what the lab must control (bind, workers, timeout, ``--reuse-port``); the log files
+go to the lab's log folder through the app's own ``GUNICORN_ACCESS_LOG``/``GUNICORN_ERROR_LOG``.
 
 Flow: lab.json + instance name (+ drill overrides) -> environment + argv -> ``os.execve``.
 """
@@ -25,24 +26,6 @@ from demo_app.stack.config import HOST, MARKER, LabConfig, LabError, instance_in
 #: The repository root: Gunicorn's working directory, so ``demo_app`` imports.
 REPO_DIR = Path(__file__).resolve().parents[2]
 GUNICORN_CONF = REPO_DIR / "demo_app" / "gunicorn.conf.py"
-
-#: Gunicorn's access log, TAB-separated like nginx's:
-#:  1 time  2 client  3 method  4 path  5 query  6 status  7 bytes  8 duration (ms)
-#:  9 worker pid  10 request id (the same id as field 12 of nginx's log)
-ACCESS_FORMAT = "\t".join(
-    [
-        "%(t)s",
-        "%(h)s",
-        "%(m)s",
-        "%(U)s",
-        "%(q)s",
-        "%(s)s",
-        "%(B)s",
-        "%(M)s",
-        "%(p)s",
-        "%({x-request-id}i)s",
-    ]
-)
 
 
 def shared_environment(cfg: LabConfig, base: dict[str, str]) -> dict[str, str]:
@@ -89,15 +72,15 @@ def gunicorn_argv(
         # Lets a restarted master bind while workers of a killed one still hold the old socket.
         "--reuse-port",
         "--name", name,
-        "--access-logfile", str(cfg.logs / f"{name}.access.log"),
-        "--access-logformat", ACCESS_FORMAT,
-        "--error-logfile", str(cfg.logs / f"{name}.error.log"),
     ]  # fmt: skip
     env = {
         "INSTANCE_NAME": name,
         "GUNICORN_BIND": f"{HOST}:{port}",
         "WEB_CONCURRENCY": str(cfg.workers),
         "GUNICORN_TIMEOUT": str(timeout),
+        # The access log's format is the app's own (demo_app/gunicorn.conf.py).
+        "GUNICORN_ACCESS_LOG": str(cfg.logs / f"{name}.access.log"),
+        "GUNICORN_ERROR_LOG": str(cfg.logs / f"{name}.error.log"),
     }
     return argv, env
 

@@ -65,9 +65,8 @@ def manage(cfg: LabConfig, *args: str, environ: dict[str, str] | None = None) ->
 
 def seed_command() -> list[str]:
     """The demo app's sample-data command (``demo_app/*/management/commands/``)."""
-    for name in ("prepare_demo", "seed_demo"):
-        if list((REPO_DIR / "demo_app").glob(f"*/management/commands/{name}.py")):
-            return [name]
+    if list((REPO_DIR / "demo_app").glob("*/management/commands/seed_demo.py")):
+        return ["seed_demo", "--if-empty"]
     return []
 
 
@@ -137,7 +136,13 @@ def wait_ready(cfg: LabConfig, names: list[str] | None = None, timeout: float = 
     deadline = time.monotonic() + timeout
     pending = ["dns", *(names or cfg.instance_names), "nginx"]
     while pending and time.monotonic() < deadline:
-        pending = [name for name in pending if not _healthy(cfg, name)[0]]
+        states = supervisor.processes(cfg)
+        # Answering once is not enough: supervisord must also count the start as good.
+        pending = [
+            name
+            for name in pending
+            if states.get(name, {}).get("statename") != "RUNNING" or not _healthy(cfg, name)[0]
+        ]
         if pending:
             time.sleep(0.25)
     if pending:
@@ -253,8 +258,8 @@ def scale(cfg: LabConfig, n: int) -> int:
 
 def kill(cfg: LabConfig, name: str, wait: bool = False) -> int:
     """SIGKILL one instance's Gunicorn master, as if the machine died under it."""
-    require_running(cfg)
     instance_index(name, cfg.instances)
+    require_running(cfg)
     info = supervisor.processes(cfg)[name]
     if not info["pid"]:
         raise LabError(f"{name} has no running process (state {info['statename']})")

@@ -1,0 +1,180 @@
+"""Failure drills on the running lab, each printing what a visitor and the logs saw.
+
+Like a fire drill: you pull the alarm on purpose, on a calm day, with a stopwatch, and write
+down who got out and how long it took, so the real thing is familiar. Three alarms:
+
+- ``instance-failure``: light traffic through nginx, SIGKILL web-1's Gunicorn master. nginx
+  retries the idempotent GETs on the other instance (``proxy_next_upstream``), so no request
+  should fail; supervisord restarts web-1. Prints failures, the latency blip, the restart time.
+- ``worker-timeout``: the instances restart with a 2 s Gunicorn timeout and one request asks
+  the calibration endpoint to sleep 4 s. Gunicorn aborts the worker (``WORKER TIMEOUT`` in its
+  error log). A worker that dies silently makes nginx answer 502 (and retry the GET on the
+  other instance first); Gunicorn 27 instead answers 500 itself before the worker exits, and
+  nginx passes that on (500 is not in ``proxy_next_upstream``). Prints the nginx log line.
+- ``db-down``: the instances restart pointed at a PostgreSQL port where nothing listens.
+  Pages and /readyz answer 503, /healthz (liveness) still 200: the process is alive, the
+  dependency is not. This is why a load balancer's health check should not hit the database.
+
+Every drill restores the lab's normal configuration before it returns, even when interrupted.
+
+Flow: running lab -> change (signal, or supervisord.conf overrides + update) -> traffic /
+probes -> printed results + matching log lines -> restore.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from demo_app.stack import lab, supervisor
+from demo_app.stack.client import LabClient
+from demo_app.stack.config import HOST, LabConfig, free_ports
+from demo_app.stack.traffic import Traffic, summarize
+
+SHORT_TIMEOUT_S = 2
+SLEEP_MS = 4000
+
+
+def say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def run(cfg: LabConfig, kind: str) -> int:
+    lab.require_running(cfg)
+    return {
+        "instance-failure": instance_failure,
+        "worker-timeout": worker_timeout,
+        "db-down": db_down,
+    }[kind](cfg)
+
+
+class LogTail:
+    """The lines a log gained since this object was made (like ``tail -f`` from now on)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.offset = path.stat().st_size if path.exists() else 0
+
+    def new_lines(self) -> list[str]:
+        if not self.path.exists():
+            return []
+        with open(self.path) as f:
+            f.seek(self.offset)
+            return f.read().splitlines()
+
+
+def field(line: str, n: int) -> str:
+    """Field ``n`` (1-based, like ``cut -f``) of a TAB-separated log line, or ""."""
+    parts = line.split("\t")
+    return parts[n - 1] if len(parts) >= n else ""
+
+
+# -- instance failure ---------------------------------------------------------------------------
+
+
+def instance_failure(cfg: LabConfig, victim: str = "web-1", settle: float = 3.0) -> int:
+    say(f"drill     instance-failure: light traffic to {cfg.site}/, then SIGKILL {victim}")
+    if cfg.instances < 2:
+        say("note      with one instance there is nowhere to retry: expect failures")
+    access = LogTail(cfg.logs / "nginx-access.log")
+    with Traffic(cfg, path="/", threads=2, pause=0.05) as traffic:
+        time.sleep(settle)
+        event_at = traffic.now()
+        lab.kill(cfg, victim, wait=True)  # prints the kill and supervisord's restart
+        time.sleep(settle)
+    summary = summarize(traffic.samples, event_at)
+    for line in summary.lines():
+        say(line)
+    retried = [line for line in access.new_lines() if ", " in field(line, 8)]
+    say(f"retried   {len(retried)} request(s) on another instance (nginx access log, field 8):")
+    for line in retried[:5]:
+        say("  " + line)
+    say(
+        "result    "
+        + ("no request failed" if summary.failed == 0 else f"{summary.failed} request(s) failed")
+    )
+    return 0
+
+
+# -- worker timeout -----------------------------------------------------------------------------
+
+
+@contextmanager
+def instances_with(cfg: LabConfig, flags: str):
+    """Every instance restarted with extra launcher flags; the normal config comes back after."""
+    supervisor.write_conf(cfg, {name: flags for name in cfg.instance_names})
+    supervisor.update(cfg)
+    try:
+        lab.wait_ready(cfg)
+        yield
+    finally:
+        supervisor.write_conf(cfg)
+        supervisor.update(cfg)
+        lab.wait_ready(cfg)
+        say("restored  the instances' normal configuration")
+
+
+#: What a visitor gets when Gunicorn's timeout aborts a sync worker, and why.
+TIMEOUT_STATUS = {
+    502: "502 from nginx: the worker died without answering, the connection just closed",
+    500: (
+        "500 from Gunicorn itself: this Gunicorn answers 500 when its timeout aborts a worker "
+        "that has not started its response (older ones closed the connection: nginx said 502)"
+    ),
+}
+
+
+def worker_timeout(cfg: LabConfig) -> int:
+    say(
+        f"drill     worker-timeout: Gunicorn timeout {SHORT_TIMEOUT_S} s, "
+        f"a request that takes {SLEEP_MS / 1000:.0f} s"
+    )
+    path = f"/calibrate/?sleep_ms={SLEEP_MS}"
+    with instances_with(cfg, f"--timeout {SHORT_TIMEOUT_S}"):
+        access = LogTail(cfg.logs / "nginx-access.log")
+        errors = {n: LogTail(cfg.logs / f"{n}.error.log") for n in cfg.instance_names}
+        reply = LabClient(cfg, timeout=60).get(path)
+        say(f"answer    GET {path} -> {reply.status} after {reply.seconds:.1f} s")
+        time.sleep(0.5)  # let nginx flush the line
+        lines = [line for line in access.new_lines() if "\t/calibrate/" in line]
+        say("nginx     access log (status field 5; upstreams tried field 8; their statuses 9):")
+        for line in lines:
+            say("  " + line)
+        timeouts = [
+            f"{name:<9} {line.strip()}"
+            for name, tail in errors.items()
+            for line in tail.new_lines()
+            if "WORKER TIMEOUT" in line
+        ]
+        for line in timeouts:
+            say(line)
+    say(f"result    {TIMEOUT_STATUS.get(reply.status, 'unexpected: ' + str(reply.status))}")
+    return 0 if reply.status in TIMEOUT_STATUS and timeouts else 1
+
+
+# -- database down ------------------------------------------------------------------------------
+
+
+def db_down(cfg: LabConfig) -> int:
+    port = free_ports(1)[0]  # nothing listens here, so every connection is refused
+    url = f"postgresql://lab@{HOST}:{port}/unreachable"
+    say(f"drill     db-down: the instances use DATABASE_URL={url}")
+    expected = {"/": 503, "/readyz": 503, "/healthz": 200}
+    results = {}
+    with instances_with(cfg, f"--database-url {url}"):
+        client = LabClient(cfg, timeout=30)
+        for path in expected:
+            reply = client.get(path)
+            results[path] = reply.status
+            say(f"answer    GET {path:<9} -> {reply.status} (from {reply.instance or 'nginx'})")
+    ok = results == expected
+    say(
+        "result    "
+        + (
+            "pages and readiness 503, liveness 200: take the instance out, do not restart it"
+            if ok
+            else f"expected {expected}, got {results}"
+        )
+    )
+    return 0 if ok else 1

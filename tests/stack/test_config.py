@@ -1,0 +1,118 @@
+"""The lab's plan: validation, the port check and the rendered configs."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from demo_app.stack import nginx, supervisor
+from demo_app.stack.__main__ import main
+from demo_app.stack.config import LabConfig, LabError, check_ports, free_ports
+
+
+def test_defaults_and_environment_then_overrides(tmp_path):
+    env = {"LAB_HTTP_PORT": "9080", "LAB_INSTANCES": "3", "LAB_STATE_DIR": str(tmp_path)}
+    cfg = LabConfig.from_env(env, instances=4)
+    assert (cfg.http_port, cfg.instances, cfg.state_dir) == (9080, 4, tmp_path.resolve())
+    assert cfg.instance_names == ["web-1", "web-2", "web-3", "web-4"]
+    assert [cfg.instance_port(i) for i in (1, 4)] == [cfg.base_port, cfg.base_port + 3]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"http_port": 70000}, "http-port 70000 is not a port"),
+        ({"instances": 0}, "instances 0 is out of range"),
+        ({"balance": "random"}, "balance 'random' is unknown: use one of round_robin, least_conn"),
+        ({"workers": 99}, "workers 99 is out of range"),
+    ],
+)
+def test_bad_values_name_themselves_and_what_is_allowed(tmp_path, overrides, message):
+    with pytest.raises(LabError, match=message):
+        LabConfig(state_dir=tmp_path, **overrides)
+
+
+def test_bad_environment_value_is_named(tmp_path):
+    with pytest.raises(LabError, match="LAB_DNS_PORT='fifty' is not a whole number"):
+        LabConfig.from_env({"LAB_DNS_PORT": "fifty", "LAB_STATE_DIR": str(tmp_path)})
+
+
+def test_plan_round_trips_through_lab_json(tmp_path):
+    cfg = LabConfig(state_dir=tmp_path, instances=3, https_port=9443)
+    cfg.save()
+    assert LabConfig.load(tmp_path) == cfg
+    (tmp_path / "lab.json").write_text("{broken")
+    with pytest.raises(LabError, match="is not a lab plan"):
+        LabConfig.load(tmp_path)
+
+
+def test_a_taken_port_is_one_clear_error():
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(LabError, match=f"port {port}/tcp on 127.0.0.1 is already in use"):
+            check_ports([(port, "tcp", "nginx HTTP (--http-port or LAB_HTTP_PORT)")])
+
+
+def test_up_on_a_taken_port_exits_2_with_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(nginx, "find_nginx", lambda: "/usr/sbin/nginx")
+    dns, https, base = free_ports(3)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        args = ["--state-dir", str(tmp_path), "up", "--http-port", str(taken)]
+        args += ["--dns-port", str(dns), "--https-port", str(https), "--base-port", str(base)]
+        assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert f"port {taken}/tcp" in err[0] and "--http-port" in err[0]
+    assert not (tmp_path / "lab.json").exists()  # nothing half-made
+
+
+def test_status_of_a_stopped_lab_says_so(tmp_path, capsys):
+    LabConfig(state_dir=tmp_path).save()
+    assert main(["--state-dir", str(tmp_path), "status"]) == 1
+    assert "is down" in capsys.readouterr().out
+
+
+def test_cli_rejects_an_unknown_instance(tmp_path, capsys):
+    LabConfig(state_dir=tmp_path, instances=2).save()
+    assert main(["--state-dir", str(tmp_path), "kill", "web-9"]) == 2
+    assert "instance 'web-9' is not in this lab: use one of web-1, web-2" in capsys.readouterr().err
+
+
+def test_supervisord_config_lists_every_program_and_escapes_percent(tmp_path):
+    cfg = LabConfig(state_dir=tmp_path, instances=3)
+    text = supervisor.render_conf(cfg, {"web-2": "--database-url postgres://x:a%b@h/db"})
+    programs = [line for line in text.splitlines() if line.startswith("[program:")]
+    assert programs == [f"[program:{n}]" for n in ("dns", "web-1", "web-2", "web-3", "nginx")]
+    assert "a%%b" in text
+    assert "{{" not in text
+
+
+def test_nginx_upstream_has_one_server_per_instance_with_passive_checks(tmp_path):
+    cfg = LabConfig(state_dir=tmp_path, instances=3, balance="least_conn")
+    lines = nginx.upstream_servers(cfg).splitlines()
+    assert lines[0].strip() == "least_conn;"
+    assert [line.split()[1] for line in lines[1:]] == [
+        f"127.0.0.1:{cfg.instance_port(i)}" for i in (1, 2, 3)
+    ]
+    assert all("max_fails=" in line and "fail_timeout=" in line for line in lines[1:])
+
+
+def test_nginx_accepts_the_generated_config(tmp_path, need_nginx):
+    from demo_app.stack.certs import ensure_certificates
+
+    cfg = LabConfig(state_dir=tmp_path, instances=2)
+    tls, made = ensure_certificates(cfg.path("tls"))
+    assert made
+    assert nginx.write_conf(cfg, tls, Path(tmp_path / "static"))  # runs `nginx -t`
+    text = nginx.conf_path(cfg).read_text()
+    assert f"return 301 https://$host:{cfg.https_port}$request_uri;" in text
+    assert 'proxy_set_header X-Request-Start "t=${msec}";' in text
+    assert "proxy_next_upstream error timeout http_502;" in text
+    assert "listen 0.0.0.0" not in text and "listen 127.0.0.1:" in text

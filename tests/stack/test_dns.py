@@ -1,0 +1,96 @@
+"""The lab's DNS server answers its zone authoritatively and the client caches for the TTL."""
+
+from __future__ import annotations
+
+import pytest
+from dnslib import RCODE, DNSRecord
+
+from demo_app.stack.config import free_ports
+from demo_app.stack.dns import TTL, CachingResolver, ZoneServer, query
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    log = tmp_path_factory.mktemp("dns") / "dns.log"
+    port = free_ports(1)[0]
+    zone = ZoneServer(port, log).start()
+    yield port, log
+    zone.stop()
+
+
+def ask(port: int, name: str, qtype: str = "A", tcp: bool = False) -> DNSRecord:
+    return DNSRecord.parse(DNSRecord.question(name, qtype).send("127.0.0.1", port, tcp=tcp))
+
+
+@pytest.mark.parametrize("name", ["quorum.us", "www.quorum.us", "QUORUM.US"])
+@pytest.mark.parametrize("tcp", [False, True])
+def test_zone_names_get_an_authoritative_a_record_with_ttl_60(server, name, tcp):
+    reply = ask(server[0], name, tcp=tcp)
+    assert reply.header.aa == 1
+    assert RCODE[reply.header.rcode] == "NOERROR"
+    assert [(str(rr.rdata), rr.ttl) for rr in reply.rr] == [("127.0.0.1", 60)]
+
+
+def test_unknown_name_in_the_zone_is_nxdomain_with_the_soa(server):
+    reply = ask(server[0], "api.quorum.us")
+    assert RCODE[reply.header.rcode] == "NXDOMAIN"
+    assert reply.rr == []
+    assert [str(rr.rname) for rr in reply.auth] == ["quorum.us."]
+
+
+def test_names_outside_the_zone_are_refused(server):
+    reply = ask(server[0], "example.com")
+    assert RCODE[reply.header.rcode] == "REFUSED"
+    assert reply.header.aa == 0
+
+
+def test_a_name_without_that_record_type_is_nodata(server):
+    reply = ask(server[0], "quorum.us", "MX")
+    assert RCODE[reply.header.rcode] == "NOERROR"
+    assert reply.rr == []
+
+
+def test_every_query_is_logged_with_name_type_and_rcode(server):
+    port, log = server
+    query("quorum.us", port)
+    query("nope.quorum.us", port)
+    lines = [line.split("\t") for line in log.read_text().splitlines()]
+    seen = [(f[3], f[4], f[5]) for f in lines]
+    assert ("quorum.us.", "A", "NOERROR") in seen
+    assert ("nope.quorum.us.", "A", "NXDOMAIN") in seen
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_resolver_asks_once_then_answers_from_cache_until_the_ttl_expires(server):
+    port, log = server
+    clock = FakeClock()
+    resolver = CachingResolver(port, clock=clock)
+    before = len(log.read_text().splitlines())
+    first = resolver.lookup("quorum.us")
+    clock.now += TTL - 1
+    second = resolver.lookup("quorum.us")
+    clock.now += 2
+    third = resolver.lookup("quorum.us")
+    assert [first.source, second.source, third.source] == ["server", "cache", "server"]
+    assert second.address == "127.0.0.1"
+    assert second.ttl_left == pytest.approx(1.0)
+    # Only the two cold lookups reached the server.
+    assert len(log.read_text().splitlines()) - before == 2
+
+
+def test_resolver_caches_nxdomain_too(server):
+    resolver = CachingResolver(server[0], clock=FakeClock())
+    assert [resolver.lookup("gone.quorum.us").source for _ in range(2)] == ["server", "cache"]
+    assert resolver.lookup("gone.quorum.us").address is None
+
+
+def test_no_server_is_a_connection_error():
+    with pytest.raises(ConnectionError, match="no answer"):
+        query("quorum.us", free_ports(1)[0], timeout=0.3)
