@@ -84,7 +84,7 @@ class Engine:
     ) -> None:
         self.scenario = s = scenario
         self.seed = s.run.seed
-        self.rng = rng if rng is not None else np.random.default_rng(s.run.seed)
+        self.rng = rng if rng is not None else rng_for(s.run.seed)
         # One independent stream per component: changing how one of them samples does not
         # shift the random numbers every other one sees.
         r_arrivals, r_dns, r_net, r_route, r_app, r_db, r_clients = self.rng.spawn(7)
@@ -218,9 +218,15 @@ class Engine:
         }
 
 
-def simulate(scenario: Scenario, seed: int | None = None) -> Results:
-    """Run ``scenario`` once with ``seed`` (default: the scenario's ``run.seed``)."""
+def rng_for(seed: int, replication: int = 0) -> np.random.Generator:
+    """The generator of replication ``replication`` of a run seeded ``seed``: independent
+    streams for every (seed, replication) pair, the same stream every time."""
+    return np.random.default_rng([replication, seed])
+
+
+def simulate(scenario: Scenario, seed: int | None = None, replication: int = 0) -> Results:
+    """Run ``scenario`` once (default seed: the scenario's ``run.seed``)."""
     seed = scenario.run.seed if seed is None else seed
-    engine = Engine(scenario, np.random.default_rng(seed))
+    engine = Engine(scenario, rng_for(seed, replication))
     engine.seed = seed
     return engine.run()
