@@ -1,0 +1,160 @@
+"""End to end: the whole lab (DNS, nginx, supervisord, two Gunicorn instances) on free ports.
+
+One lab per module, in a temporary state folder, so a lab someone has running on the default
+ports is never touched. The tests run in file order: the last one takes the lab down.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from demo_app.stack import nginx, supervisor
+from demo_app.stack.client import LabClient, get_plain
+from demo_app.stack.config import LabConfig, free_ports, port_is_free
+from demo_app.stack.lab import status_rows
+from demo_app.stack.traffic import Traffic, summarize
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+
+def consecutive_free_ports(n: int) -> int:
+    """A base port with n free ports after it (web-1..web-n)."""
+    for _ in range(50):
+        base = free_ports(1)[0]
+        if base + n < 65535 and all(port_is_free(base + i) for i in range(n)):
+            return base
+    raise RuntimeError("no run of free ports")
+
+
+def cli(cfg: LabConfig, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAB_")}
+    return subprocess.run(
+        [sys.executable, "-m", "demo_app.stack", "--state-dir", str(cfg.state_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, need_nginx):
+    state = tmp_path_factory.mktemp("lab")
+    dns, http, https = free_ports(3)
+    base = consecutive_free_ports(3)
+    flags = ["--instances", "2", "--workers", "1", "--dns-port", str(dns)]
+    flags += ["--http-port", str(http), "--https-port", str(https), "--base-port", str(base)]
+    cfg = LabConfig(
+        state_dir=state, dns_port=dns, http_port=http, https_port=https, base_port=base,
+        instances=2, workers=1,
+    )  # fmt: skip
+    try:
+        started = cli(cfg, "up", *flags)
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield cfg
+    finally:
+        cli(cfg, "down")
+
+
+def test_up_starts_dns_nginx_and_two_healthy_instances(lab):
+    rows = {row.name: row for row in status_rows(lab)}
+    assert list(rows) == ["dns", "web-1", "web-2", "nginx"]
+    for row in rows.values():
+        assert row.state == "RUNNING", row
+        assert row.health.startswith("ok"), row
+
+
+def test_a_second_up_reports_and_restarts_nothing(lab):
+    before = {name: info["pid"] for name, info in supervisor.processes(lab).items()}
+    again = cli(lab, "up")
+    assert again.returncode == 0, again.stderr
+    assert "already up" in again.stdout
+    assert {name: info["pid"] for name, info in supervisor.processes(lab).items()} == before
+
+
+def test_http_redirects_to_https(lab):
+    reply = get_plain(lab.http_port, "/bills/?q=tax", host=f"quorum.us:{lab.http_port}")
+    assert reply.status == 301
+    assert reply.headers["location"] == f"https://quorum.us:{lab.https_port}/bills/?q=tax"
+
+
+def test_a_request_resolved_through_the_lab_dns_reaches_the_app(lab):
+    dns_log = lab.logs / "dns.log"
+    before = dns_log.read_text().count("\tquorum.us.\tA\tNOERROR\t127.0.0.1")
+    client = LabClient(lab)
+    reply = client.get("/")
+    assert reply.status == 200
+    assert reply.instance in ("web-1", "web-2")
+    assert b"<html" in reply.body.lower()
+    # The address came from the lab's server (a cold lookup), which logged the question.
+    assert client.resolver.lookup("quorum.us").source == "cache"
+    after = dns_log.read_text().count("\tquorum.us.\tA\tNOERROR\t127.0.0.1")
+    assert after > before
+
+
+def test_responses_carry_server_timing_and_alternate_between_instances(lab):
+    client = LabClient(lab)
+    replies = [client.get("/api/bills/") for _ in range(6)]
+    assert all(r.status == 200 for r in replies)
+    for reply in replies:
+        timing = reply.server_timing
+        assert {"queue", "app", "db"} <= set(timing), reply.headers.get("server-timing")
+        assert timing["app"] >= timing["db"] >= 0
+    seen = [r.instance for r in replies]
+    assert set(seen) == {"web-1", "web-2"}
+    # Round robin: no instance answers twice in a row.
+    assert all(a != b for a, b in itertools.pairwise(seen)), seen
+
+
+def test_static_files_are_served_by_nginx(lab):
+    files = [p for p in lab.path("static").rglob("*.css") if p.is_file()]
+    assert files, "collectstatic put no CSS in the lab's static folder"
+    relative = files[0].relative_to(lab.path("static")).as_posix()
+    reply = LabClient(lab).get(f"/static/{relative}")
+    assert reply.status == 200
+    assert reply.instance is None  # no Gunicorn instance saw it
+    assert reply.body == files[0].read_bytes()
+
+
+def test_killing_an_instance_under_light_load_fails_no_request(lab):
+    old_pid = supervisor.processes(lab)["web-1"]["pid"]
+    with Traffic(lab, path="/healthz", threads=2, pause=0.05) as traffic:
+        time.sleep(1.5)
+        event_at = traffic.now()
+        killed = cli(lab, "kill", "web-1", "--wait", timeout=90)
+        time.sleep(1.5)
+    assert killed.returncode == 0, killed.stderr
+    summary = summarize(traffic.samples, event_at)
+    assert summary.requests > 20
+    assert summary.failed == 0, [s for s in traffic.samples if s.failed]
+    info = supervisor.processes(lab)["web-1"]
+    assert info["statename"] == "RUNNING"
+    assert info["pid"] not in (0, old_pid)
+    assert get_plain(lab.instance_port(1), "/healthz").status == 200
+
+
+def test_scale_3_adds_a_target(lab):
+    scaled = cli(lab, "scale", "3")
+    assert scaled.returncode == 0, scaled.stdout + scaled.stderr
+    bigger = LabConfig.load(lab.state_dir)
+    assert bigger.instances == 3
+    conf = nginx.conf_path(bigger).read_text()
+    assert f"server 127.0.0.1:{bigger.instance_port(3)} " in conf
+    client = LabClient(bigger)
+    seen = {client.get("/healthz").instance for _ in range(9)}
+    assert seen == {"web-1", "web-2", "web-3"}
+
+
+def test_down_leaves_no_process_behind(lab):
+    stopped = cli(lab, "down")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert supervisor.lab_processes(lab) == []
+    assert supervisor.pid(lab) is None
+    cfg = LabConfig.load(lab.state_dir)
+    assert all(port_is_free(port, proto) for port, proto, _ in cfg.ports())
