@@ -19,9 +19,14 @@ def main() -> None:
     elif repo_dir not in sys.path:
         sys.path.insert(0, repo_dir)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_app.settings.dev")
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    try:
+        execute_from_command_line(sys.argv)
+    except ImproperlyConfigured as error:  # a missing or bad setting: one line, no traceback
+        print(f"manage.py: configuration error: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

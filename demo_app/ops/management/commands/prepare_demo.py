@@ -23,12 +23,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--url", default="", help="the address to print (default: from GUNICORN_BIND)"
         )
+        parser.add_argument(
+            "--bills", type=int, default=3000, help="bills to seed when the database is empty"
+        )
         parser.add_argument("--no-static", action="store_true", help="skip collectstatic")
 
-    def handle(self, *args, url: str, no_static: bool, **options):
+    def handle(self, *args, url: str, bills: int, no_static: bool, **options):
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("prepare_demo: database migrated")
-        call_command("seed_demo", if_empty=True, stdout=self.stdout)
+        call_command("seed_demo", bills=bills, if_empty=True, stdout=self.stdout)
         user, _ = get_user_model().objects.update_or_create(
             username=settings.DEMO_ADMIN_USER, defaults={"is_staff": True, "is_superuser": True}
         )

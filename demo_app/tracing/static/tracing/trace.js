@@ -57,7 +57,8 @@
     phases.push({ layer: "lb", label: "request in flight (network, proxy)", start: t, dur: before });
     t += before;
     for (const [layer, label, dur] of [
-      ["queue", "waiting for a worker", queue],
+      ["queue", server.some((m) => m.name === "queue") ? "waiting for a worker"
+        : "waiting for a worker (no X-Request-Start: not measured)", queue],
       ["app", "Django (middleware, view, templates)", app],
       ["db", "database queries", db],
     ]) {

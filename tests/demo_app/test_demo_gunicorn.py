@@ -1,0 +1,128 @@
+"""The app under a real Gunicorn: the config file's environment contract, the access log, and
+the headers as a proxy sees them."""
+
+from __future__ import annotations
+
+import http.client
+import multiprocessing
+import os
+import re
+import runpy
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from demo_support import REPO, free_port
+
+CONF = REPO / "demo_app" / "gunicorn.conf.py"
+
+
+def load_conf(monkeypatch, **env) -> dict:
+    for name in ("WEB_CONCURRENCY", "GUNICORN_BIND", "GUNICORN_TIMEOUT", "INSTANCE_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(CONF))
+
+
+def test_conf_defaults(monkeypatch):
+    conf = load_conf(monkeypatch)
+    assert conf["workers"] == 2 * multiprocessing.cpu_count() + 1
+    assert conf["bind"] == "127.0.0.1:8000"
+    assert conf["timeout"] == 30
+    assert "%(L)s" in conf["access_log_format"]
+
+
+def test_conf_reads_the_labs_environment(monkeypatch):
+    conf = load_conf(
+        monkeypatch,
+        WEB_CONCURRENCY="3",
+        GUNICORN_BIND="127.0.0.1:9101",
+        GUNICORN_TIMEOUT="12",
+        INSTANCE_NAME="web-2",
+    )
+    assert (conf["workers"], conf["bind"], conf["timeout"], conf["proc_name"]) == (
+        3,
+        "127.0.0.1:9101",
+        12,
+        "web-2",
+    )
+
+
+def wait_for(port: int, proc: subprocess.Popen, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"gunicorn exited with {proc.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("gunicorn did not answer /healthz in time")
+
+
+@pytest.mark.slow
+def test_gunicorn_serves_the_app_with_trace_headers_and_a_splittable_log(
+    tmp_path: Path, collected_static: str
+):
+    port = free_port()
+    log = tmp_path / "access.log"
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="demo_app.settings.production",
+        SECRET_KEY="x" * 60,
+        SQLITE_PATH=str(tmp_path / "demo.sqlite3"),
+        STATIC_ROOT=collected_static,
+        INSTANCE_NAME="web-test",
+        WEB_CONCURRENCY="2",
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_ACCESS_LOG=str(log),
+    )
+    prepare = subprocess.run(
+        [sys.executable, "-m", "demo_app.manage", "prepare_demo", "--bills", "50", "--no-static"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert prepare.returncode == 0, prepare.stderr
+    assert "login demo" in prepare.stdout
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(CONF)],
+        cwd=tmp_path,  # the config must not depend on the working directory
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for(port, proc)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/api/bills/", headers={"X-Request-Start": f"t={time.time():.3f}"})
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200
+        timing = response.getheader("Server-Timing")
+        assert re.search(r"queue;dur=[0-9.]+", timing)
+        assert re.search(r'db;dur=[0-9.]+;desc="\d+ queries"', timing)
+        assert response.getheader("X-Instance") == "web-test"
+        worker = int(response.getheader("X-Worker-Pid"))
+        assert worker not in (os.getpid(), proc.pid)  # a worker, not the master
+        conn.request("GET", "/static/demo_app/site.css")
+        css = conn.getresponse()
+        assert css.status == 200 and b"--brand" in css.read()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    lines = [line.split() for line in log.read_text().splitlines()]
+    api = next(fields for fields in lines if fields[2] == "/api/bills/")
+    # remote method path status bytes seconds <pid> instance [time]
+    assert api[1] == "GET" and api[3] == "200" and float(api[5]) >= 0
+    assert api[6] == f"<{worker}>" and api[7] == "web-test"

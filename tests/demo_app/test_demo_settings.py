@@ -1,0 +1,98 @@
+"""Django's own checks, as CI runs them, and what each settings module promises."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import pytest
+from demo_support import run_python
+from django.core.management import call_command
+
+STRONG_KEY = secrets.token_urlsafe(50)
+
+SHOW_SETTINGS = """
+import json, django
+django.setup()
+from django.conf import settings as s
+print(json.dumps({"DEBUG": s.DEBUG, "ALLOWED_HOSTS": s.ALLOWED_HOSTS,
+    "PROXY": s.SECURE_PROXY_SSL_HEADER, "MIDDLEWARE": s.MIDDLEWARE,
+    "ENGINE": s.DATABASES["default"]["ENGINE"], "NAME": str(s.DATABASES["default"]["NAME"]),
+    "STATIC_ROOT": str(s.STATIC_ROOT)}))
+"""
+
+
+def settings_under(env: dict[str, str]) -> dict:
+    result = run_python(SHOW_SETTINGS, env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_manage_py_check_passes():
+    call_command("check", fail_level="WARNING")
+
+
+@pytest.mark.django_db
+def test_no_model_change_lacks_a_migration():
+    call_command("makemigrations", check=True, dry_run=True, verbosity=0)
+
+
+def test_check_deploy_passes_with_production_settings():
+    result = run_python(
+        "import sys; sys.argv = ['manage.py', 'check', '--deploy', '--fail-level', 'WARNING'];"
+        "from demo_app.manage import main; main()",
+        {"DJANGO_SETTINGS_MODULE": "demo_app.settings.production", "SECRET_KEY": STRONG_KEY},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = run_python(
+        "import sys; sys.argv = ['manage.py', 'check']; from demo_app.manage import main; main()",
+        {"DJANGO_SETTINGS_MODULE": "demo_app.settings.production", "SECRET_KEY": ""},
+    )
+    assert result.returncode == 2
+    assert "SECRET_KEY is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_defaults():
+    seen = settings_under(
+        {"DJANGO_SETTINGS_MODULE": "demo_app.settings.production", "SECRET_KEY": STRONG_KEY}
+    )
+    assert seen["DEBUG"] is False
+    assert {"quorum.us", "localhost", "127.0.0.1"} <= set(seen["ALLOWED_HOSTS"])
+    assert seen["PROXY"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert seen["MIDDLEWARE"][0] == "demo_app.tracing.middleware.TraceMiddleware"
+
+
+@pytest.mark.parametrize(
+    ("env", "engine"),
+    [
+        ({}, "django.db.backends.sqlite3"),
+        ({"DATABASE_URL": "postgres://u@db.example:5432/quorum"}, "django.db.backends.postgresql"),
+    ],
+)
+def test_database_url_selects_the_engine(env, engine):
+    seen = settings_under({"DJANGO_SETTINGS_MODULE": "demo_app.settings.dev", **env})
+    assert seen["ENGINE"] == engine
+    if not env:
+        assert seen["NAME"].endswith("var/demo.sqlite3")
+
+
+def test_env_overrides_for_the_lab(tmp_path):
+    seen = settings_under(
+        {
+            "DJANGO_SETTINGS_MODULE": "demo_app.settings.production",
+            "SECRET_KEY": STRONG_KEY,
+            "ALLOWED_HOSTS": "a.example, b.example",
+            "SQLITE_PATH": str(tmp_path / "x.sqlite3"),
+            "STATIC_ROOT": str(tmp_path / "static"),
+            "TRACE_MIDDLEWARE": "0",
+        }
+    )
+    assert seen["ALLOWED_HOSTS"] == ["a.example", "b.example"]
+    assert seen["NAME"] == str(tmp_path / "x.sqlite3")
+    assert seen["STATIC_ROOT"] == str(tmp_path / "static")
+    assert "demo_app.tracing.middleware.TraceMiddleware" not in seen["MIDDLEWARE"]
