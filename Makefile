@@ -48,5 +48,24 @@ notebooks-sync: $(STAMP)
 	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.py
 	$(BIN)/nbstripout notebooks/*.ipynb
 
+# The local stack lab (demo_app/stack/, README "The stack lab"): DNS, nginx, Gunicorn under
+# supervisord on 127.0.0.1. Ports and sizes come from LAB_* variables (make lab-up LAB_INSTANCES=3).
+.PHONY: lab-up lab-down lab-status lab-load lab-drill lab-calibrate lab-compare
+DRILL ?= all
+lab-up: $(STAMP)
+	$(BIN)/python -m demo_app.stack up
+lab-down: $(STAMP)
+	$(BIN)/python -m demo_app.stack down
+lab-status: $(STAMP)
+	$(BIN)/python -m demo_app.stack status
+lab-load: $(STAMP)
+	$(BIN)/python -m demo_app.stack load
+lab-drill: $(STAMP)
+	$(BIN)/python -m demo_app.stack drill $(DRILL)
+lab-calibrate: $(STAMP)
+	$(BIN)/python -m demo_app.stack calibrate
+lab-compare: $(STAMP)
+	$(BIN)/python -m demo_app.stack compare
+
 clean:
 	rm -rf out var .pytest_cache .ruff_cache .hypothesis
