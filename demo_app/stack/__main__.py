@@ -14,7 +14,7 @@ from pathlib import Path
 from demo_app.stack.config import BALANCE_CHOICES, LabConfig, LabError
 from demo_app.stack.lab import state_dir_default
 
-DRILLS = ("instance-failure", "worker-timeout", "db-down")
+DRILLS = ("instance-failure", "worker-timeout", "db-down", "all")
 
 
 def build_parser() -> argparse.ArgumentParser:

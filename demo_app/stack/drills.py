@@ -41,12 +41,20 @@ def say(message: str = "") -> None:
 
 
 def run(cfg: LabConfig, kind: str) -> int:
+    """One drill by name, or ``all`` of them in turn (exit 1 if any missed its expectation)."""
     lab.require_running(cfg)
-    return {
+    drills = {
         "instance-failure": instance_failure,
         "worker-timeout": worker_timeout,
         "db-down": db_down,
-    }[kind](cfg)
+    }
+    chosen = list(drills) if kind == "all" else [kind]
+    codes = []
+    for i, name in enumerate(chosen):
+        if i:
+            say()
+        codes.append(drills[name](cfg))
+    return max(codes)
 
 
 class LogTail:
