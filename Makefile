@@ -21,10 +21,12 @@ run: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
+	DATABASE_URL=$${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest tests/demo_app
 	$(BIN)/python -m pytest --nbmake --nbmake-timeout=120 notebooks/
 
 bench: $(STAMP)
 	$(BIN)/python -m sim.bench
+	$(BIN)/python -m demo_app.bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -66,6 +68,12 @@ lab-calibrate: $(STAMP)
 	$(BIN)/python -m demo_app.stack calibrate
 lab-compare: $(STAMP)
 	$(BIN)/python -m demo_app.stack compare
+
+# The demo app on SQLite (README "The demo app"): migrate, seed if empty, serve with Gunicorn.
+.PHONY: app
+app: $(STAMP)
+	DJANGO_SETTINGS_MODULE=demo_app.settings.dev DEBUG=0 $(BIN)/python demo_app/manage.py prepare_demo
+	DJANGO_SETTINGS_MODULE=demo_app.settings.dev DEBUG=0 $(BIN)/gunicorn -c demo_app/gunicorn.conf.py
 
 clean:
 	rm -rf out var .pytest_cache .ruff_cache .hypothesis
