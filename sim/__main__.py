@@ -1,4 +1,4 @@
-"""The command line: ``python -m sim run|trace|list``, with ``--help`` everywhere.
+"""The command line: ``python -m sim run|trace|sweep|list``, with ``--help`` everywhere.
 
 Think of a lab bench's front panel: a few labelled knobs (``--seed``, ``--set``,
 ``--replications``), one switch to start (``run``), one to watch a single sample go through
@@ -10,6 +10,7 @@ nothing behind. Errors: one line on stderr starting ``error:``, exit status 2.
     python -m sim run baseline --replications 5 --out out/baseline --figures
     python -m sim run mm_c --set arrivals.rate=4.5 --json
     python -m sim trace baseline --pick first
+    python -m sim sweep weekday --vary asg.max=2,4,6 --replications 3 --out out/sweep
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim import metrics, narrate, scenario
+from sim import dynamics, metrics, narrate, scenario, sweep
 from sim.config import ConfigError, Scenario
 from sim.engine import Results, simulate
 
@@ -90,6 +91,12 @@ def _parser() -> argparse.ArgumentParser:
         " caches), slowest, error (the first that failed)",
     )
 
+    sweeper = sub.add_parser(
+        "sweep", help="run every combination of --vary settings in parallel; CSV and a figure"
+    )
+    common(sweeper)
+    sweep.add_arguments(sweeper)
+
     sub.add_parser("list", help="list the shipped scenarios")
     return top
 
@@ -119,8 +126,13 @@ def _run(args: argparse.Namespace) -> int:
         reps = tqdm(reps, desc=s.name, unit="run", file=sys.stderr)
     results: list[Results] = []
     summaries = []
+    over_time = []  # scenarios with [traffic], [asg], ... also give a time series
     for i in reps:
-        r = simulate(s, seed, replication=i)
+        if dynamics.is_dynamic(s):
+            over_time.append(dynamics.simulate_over_time(s, seed, replication=i))
+            r = over_time[-1].results
+        else:
+            r = simulate(s, seed, replication=i)
         summaries.append(metrics.summary(r))
         results.append(r if args.out is not None else Results(s, seed, [], r.window))
     document = metrics.combine(summaries, s.name, seed)
@@ -140,6 +152,8 @@ def _run(args: argparse.Namespace) -> int:
             )
         if args.figures:
             files.update(_figures(results[0], summaries[0]))
+        if over_time:
+            files.update(dynamics.files(over_time[0], figures=args.figures))
     for name, content in files.items():
         metrics.write_atomically(args.out / name, content)
     sys.stdout.write(metrics.to_json(document) if args.json else text)
@@ -189,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in scenario.shipped():
                 sys.stdout.write(f"{name:<12} {scenario.load(name).description}\n")
             return 0
+        if args.command == "sweep":
+            return sweep.main(args, metrics.write_atomically)
         return _run(args) if args.command == "run" else _trace(args)
     except ConfigError as exc:
         sys.stderr.write(f"error: {exc}\n")
