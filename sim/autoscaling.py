@@ -492,9 +492,8 @@ class AutoScalingGroup:
 
     def _tt_handler(self, policy: PolicyConfig, high: Alarm, low: Alarm):
         def proposal(alarm: Alarm) -> int:
-            n = len(self.counted())
-            warming = sum(1 for m in self.live() if self.warming(m))
-            return math.ceil(n * alarm.last_value / policy.target) + warming
+            # Capacity the measured instances need; warming ones already count in `desired`.
+            return math.ceil(len(self.counted()) * alarm.last_value / policy.target)
 
         def handle(_: Alarm) -> None:
             if high.state == ALARM and high.last_value is not None:
@@ -503,8 +502,10 @@ class AutoScalingGroup:
             elif (
                 low.state == ALARM
                 and low.last_value is not None
-                # Scale in only if every target-tracking policy agrees.
+                # Scale in only if every target-tracking policy agrees, and not while
+                # instances are still warming up.
                 and all(lo.state == ALARM for _, lo in self._target_tracking)
+                and not any(self.warming(m) for m in self.live())
             ):
                 target = max(1, proposal(low))
                 if target < self.desired and self.set_desired(target, f"{low.name} in ALARM"):

@@ -18,7 +18,9 @@ time-series table, the scaling-activity log, alarm and health histories, instanc
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +30,11 @@ import numpy as np
 
 from sim.autoscaling import Activity, AutoScalingGroup
 from sim.config import Scenario
-from sim.engine import Engine, Results
+from sim.engine import Engine, Results, rng_for
 from sim.failures import Failures
 from sim.health import HealthChecker
 from sim.instance import BOOTING, DRAINING, IN_SERVICE, TERMINATED
-from sim.timeseries import Sampler, merge, request_windows
+from sim.timeseries import Sampler, columns, merge, request_windows
 from sim.workload import SessionShape, arrival_times, profile_of, sessions
 
 
@@ -48,6 +50,9 @@ class OverTime:
     failures: list[tuple[float, str, str]] = field(default_factory=list)
     instance_hours: float = 0.0
     requests: dict[str, np.ndarray] = field(default_factory=dict)
+    #: each alarm's comparison (">" scales out, "<" in) and the CPU thresholds, for figures
+    comparisons: dict[str, str] = field(default_factory=dict)
+    thresholds: set[float] = field(default_factory=set)
 
 
 class EngineFleet:
@@ -176,10 +181,19 @@ class World:
             self.group.zone_down(az, until)
 
 
+def is_dynamic(s: Scenario) -> bool:
+    """Whether any section of the simulation over time is switched on."""
+    return s.traffic.enabled or s.health_check.enabled or s.asg.enabled or bool(s.failures)
+
+
 def simulate_over_time(
-    scenario: Scenario, seed: int | None = None, base_dir: Path | None = None
+    scenario: Scenario,
+    seed: int | None = None,
+    replication: int = 0,
+    base_dir: Path | None = None,
 ) -> OverTime:
-    """Run ``scenario`` with its time-varying sections and sample it every period."""
+    """Run ``scenario`` with its time-varying sections and sample it every period (seeds as
+    in :func:`sim.engine.simulate`)."""
     s = scenario
     seed = s.run.seed if seed is None else seed
     asg, hc, traffic = s.asg, s.health_check, s.traffic
@@ -189,12 +203,12 @@ def simulate_over_time(
             s, instances=dataclasses.replace(s.instances, count=max(asg.initial, 1))
         )
     # Independent streams for the parts this module adds, derived from the same seed.
-    r_traffic, r_group, r_failures = np.random.default_rng([seed, 3]).spawn(3)
+    r_traffic, r_group, r_failures = np.random.default_rng([replication, seed, 3]).spawn(3)
     arrivals: Any = None
     if traffic.enabled:
         profile = profile_of(traffic, base_dir)
         arrivals = () if traffic.sessions else arrival_times(profile, r_traffic, s.run.duration)
-    engine = Engine(s, np.random.default_rng(seed), arrivals=arrivals)
+    engine = Engine(s, rng_for(seed, replication), arrivals=arrivals)
     engine.seed = seed
     env = engine.env
 
@@ -275,8 +289,52 @@ def simulate_over_time(
         failures=list(failures.log),
         instance_hours=(group.instance_seconds() if group else _fixed_seconds(engine)) / 3600,
         requests={"arrival": arrival, "end": end, "status": status},
+        comparisons={k: a.spec.comparison for k, a in group.alarms.items()} if group else {},
+        thresholds={a.spec.threshold for a in group.alarms.values() if a.spec.metric == "cpu"}
+        if group
+        else set(),
     )
 
 
 def _fixed_seconds(engine: Engine) -> float:
     return len(engine.instances) * engine.env.now
+
+
+def files(over: OverTime, figures: bool = False) -> dict[str, str | bytes]:
+    """The run's time-series outputs as file contents: ``timeseries.csv`` (one row per
+    period), ``activities.csv`` (the scaling-activity log, failures and health changes), and
+    with ``figures`` the ``dashboard.png``."""
+    out: dict[str, str | bytes] = {"timeseries.csv": table_csv(over.table)}
+    text = io.StringIO()
+    w = csv.writer(text, lineterminator="\n")
+    w.writerow(["t", "source", "kind", "instance", "detail"])
+    events = [(a.t, "asg", a.kind, a.instance, a.detail) for a in over.activities]
+    events += [(t, "failure", kind, "", detail) for t, kind, detail in over.failures]
+    events += [(t, "health_check", state, name, "") for t, name, state in over.health]
+    for name, history in over.alarms.items():
+        events += [(t, "alarm", state, "", name) for t, state in history]
+    for t, *rest in sorted(events, key=lambda e: e[0]):
+        w.writerow([f"{float(t):.3f}", *rest])
+    out["activities.csv"] = text.getvalue()
+    if figures:
+        from sim.dashboard import dashboard
+        from sim.plots import png
+
+        name = over.results.scenario.name
+        out["dashboard.png"] = png(dashboard(over, f"{name}: the run over time"))
+    return out
+
+
+def table_csv(table: list[dict[str, Any]]) -> str:
+    text = io.StringIO()
+    w = csv.DictWriter(text, fieldnames=columns(table), lineterminator="\n", restval="")
+    w.writeheader()
+    for row in table:
+        w.writerow({k: _cell(v) for k, v in row.items()})
+    return text.getvalue()
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, float):
+        return "" if math.isnan(v) else f"{v:.6g}"
+    return v
