@@ -1,0 +1,295 @@
+"""Measure the lab's per-layer service times at low load and write a scenario for the sim.
+
+Like weighing each ingredient before trusting a recipe's cooking time: one request at a time
+(no queue, no contention), we read what every layer says it spent. The app's ``Server-Timing``
+gives ``queue``, ``app`` and ``db``; nginx's access log gives its whole ``$request_time`` and the
+instance's ``$upstream_response_time``, so nginx's own hop is their difference. Each probe URL
+carries a ``_cal=<n>`` marker, so its log line is found exactly.
+
+Probes: the calibration endpoint (``cpu_ms=0``: Django's fixed overhead; ``queries=20``: the
+cost of one query; ``cpu_ms=20``: the CPU dial is honoured), then the real pages in the same
+mix as the locustfile. The page samples become the simulation's Django service time.
+
+What the scenario says about this stack, and why (also written into the file):
+
+- every instance, nginx, the database and the load generator share this machine's cores, so
+  ``instances.vcpus`` is the cores divided among the instances (at least 1);
+- the database runs on the same cores (SQLite inside the worker, or a local PostgreSQL), so its
+  time is folded into Django's CPU (``django.queries = 0``) rather than modelled as a separate
+  server with CPUs of its own;
+- the client sits on the same machine: DNS, connect and download cost nothing, and the sim's
+  end-to-end latency is nginx's ``$request_time``.
+
+Flow: running lab -> sequential probes -> Server-Timing + access-log lines -> fitted
+distributions -> ``<state>/calibrated.toml`` (validated by the sim's loader, then written).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from demo_app.stack.client import LabClient
+from demo_app.stack.config import LabConfig, LabError
+from demo_app.stack.drills import LogTail, field
+from demo_app.stack.lab import require_running
+from demo_app.stack.templating import write_atomically
+
+#: The page mix of the locustfile: (weight, path template).
+PAGES = (
+    (3, "/"),
+    (3, "/bills/?q={q}"),
+    (3, "/bills/{bill}/"),
+    (1, "/legislators/{legislator}/"),
+    (1, "/api/bills/"),
+)
+SEARCHES = ("health", "energy", "tax", "education", "water", "veterans", "act", "")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One request: what the app said (Server-Timing) and what nginx logged, in seconds."""
+
+    path: str
+    queue: float
+    app: float
+    db: float
+    request_time: float
+    upstream_time: float
+
+    @property
+    def django(self) -> float:
+        """The whole time in Django (the app excludes its queries; add them back)."""
+        return self.app + self.db
+
+    @property
+    def nginx_hop(self) -> float:
+        return max(0.0, self.request_time - self.upstream_time)
+
+    @property
+    def instance_hop(self) -> float:
+        """Gunicorn and the socket between nginx and Django: upstream time minus Django."""
+        return max(0.0, self.upstream_time - self.django)
+
+
+def probe(cfg: LabConfig, client: LabClient, paths: list[str], tag: str) -> list[Probe]:
+    """Send ``paths`` one at a time; join each with its nginx log line through ``_cal``."""
+    access = LogTail(cfg.logs / "nginx-access.log")
+    timings = {}
+    for n, path in enumerate(paths):
+        marker = f"_cal={tag}{n}"
+        url = path + ("&" if "?" in path else "?") + marker
+        reply = client.get(url)
+        if reply.status != 200:
+            raise LabError(f"calibration request {url} answered {reply.status}")
+        timings[marker] = (path, reply.server_timing)
+    time.sleep(0.3)  # nginx writes its line after the response
+    logged = {}
+    for line in access.new_lines():
+        uri = field(line, 4)
+        if "_cal=" in uri:
+            marker = "_cal=" + uri.split("_cal=")[1].split("&")[0]
+            logged[marker] = (float(field(line, 7)), float(field(line, 10).split(",")[-1]))
+    probes = []
+    for marker, (path, timing) in timings.items():
+        if marker not in logged:
+            continue
+        request_time, upstream_time = logged[marker]
+        probes.append(
+            Probe(
+                path,
+                timing.get("queue", 0.0) / 1000,
+                timing.get("app", 0.0) / 1000,
+                timing.get("db", 0.0) / 1000,
+                request_time,
+                upstream_time,
+            )
+        )
+    if len(probes) < max(1, len(paths) // 2):
+        raise LabError(f"only {len(probes)} of {len(paths)} probes found in the nginx log")
+    return probes
+
+
+def page_paths(client: LabClient, n: int, rng: random.Random) -> list[str]:
+    """``n`` page paths drawn with the locustfile's weights, ids learned from the API."""
+    ids = {}
+    for kind in ("bills", "legislators"):
+        reply = client.get(f"/api/{kind}/")
+        if reply.status != 200:
+            raise LabError(f"/api/{kind}/ answered {reply.status}: is the sample data loaded?")
+        ids[kind] = [row["id"] for row in json.loads(reply.body)["results"]] or [1]
+    weights = [w for w, _ in PAGES]
+    chosen = rng.choices([p for _, p in PAGES], weights=weights, k=n)
+    return [
+        p.format(
+            q=rng.choice(SEARCHES),
+            bill=rng.choice(ids["bills"]),
+            legislator=rng.choice(ids["legislators"]),
+        )
+        for p in chosen
+    ]
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A lognormal with the samples' mean and variance (sigma of the logarithm)."""
+
+    mean: float
+    sigma: float
+
+    @classmethod
+    def of(cls, samples: list[float]) -> Fit:
+        mean = statistics.fmean(samples)
+        var = statistics.pvariance(samples) if len(samples) > 1 else 0.0
+        return cls(mean, math.sqrt(math.log(1 + var / mean**2)) if mean > 0 else 0.0)
+
+
+def vcpus_per_instance(cfg: LabConfig, cores: int | None = None) -> int:
+    cores = cores or os.cpu_count() or 1
+    return max(1, cores // cfg.instances)
+
+
+def scenario_text(cfg: LabConfig, pages: list[Probe], cores: int) -> str:
+    """The calibrated scenario as TOML (the sim's sections; every number explained)."""
+    django = sorted(round(p.django, 6) for p in pages)
+    fit = Fit.of(django)
+    lb = statistics.median(p.nginx_hop for p in pages)
+    hop = statistics.median(p.instance_hop for p in pages)
+    samples = ", ".join(f"{s:.6f}" for s in django)
+    vcpus = vcpus_per_instance(cfg, cores)
+    routing = "round_robin" if cfg.balance == "round_robin" else "least_outstanding_requests"
+    description = (
+        f"the local stack lab: {cfg.instances} Gunicorn instances x {cfg.workers} sync workers"
+        f" behind nginx, on {cores} shared cores"
+    )
+    return f"""# The local stack lab, calibrated by `python -m demo_app.stack calibrate`.
+# Measured one request at a time on this machine ({cores} cores), {len(pages)} page requests
+# in the locustfile's mix. Regenerate it after changing the lab; do not edit by hand.
+description = "{description}"
+
+[run]
+duration = 300.0
+warmup = 30.0
+drain = 60.0
+seed = 1
+
+[arrivals]
+rate = 5.0  # compare sets each level with --set arrivals.rate=...
+
+# The client runs on the same machine and resolves through a cache: these layers cost nothing,
+# so the sim's end-to-end latency is what nginx logs as $request_time.
+[dns]
+os_hit = 0.0
+resolver_hit = 0.0
+authoritative_miss = 0.0
+full_miss = 0.0
+
+[network]
+connect = 0.0
+download = 0.0
+
+[load_balancer]
+routing = "{routing}"  # nginx upstream: {cfg.balance}
+latency = {lb:.6f}  # median nginx hop: $request_time - $upstream_response_time
+
+[instances]
+count = {cfg.instances}
+# All instances share this machine's {cores} cores (and so do nginx and the load generator):
+# each instance gets cores / instances, at least 1.
+vcpus = {vcpus}
+
+[nginx]
+latency = {hop:.6f}  # median Gunicorn + socket hop: upstream time - time in Django
+
+[gunicorn]
+worker_class = "sync"
+workers = {cfg.workers}
+threads = 1
+timeout = {float(cfg.timeout)}
+
+# Time in Django per request, queries included (the database shares the same cores, so its
+# time is charged to the instance's vCPUs).
+# Lognormal fit: mean {fit.mean:.6f} s, sigma {fit.sigma:.3f}.
+[django]
+queries = 0
+cpu_per_query = 0.0
+cpu = {{ kind = "empirical", samples = [{samples}] }}
+"""
+
+
+def run(cfg: LabConfig, requests: int = 60, seed: int = 2026) -> int:
+    if not 10 <= requests <= 2000:
+        raise LabError(f"--requests {requests} is out of range: use 10-2000")
+    require_running(cfg)
+    from sim import scenario as sim_scenario
+    from sim.config import ConfigError
+
+    client = LabClient(cfg)
+    rng = random.Random(seed)
+    client.get("/")  # warm: DNS cache, each worker's first-request set-up
+    for _ in range(cfg.instances * cfg.workers * 2):
+        client.get("/healthz")
+    n = max(10, requests // 3)
+    overhead = probe(cfg, client, ["/calibrate/?cpu_ms=0"] * n, "o")
+    queries = probe(cfg, client, ["/calibrate/?queries=20"] * n, "q")
+    cpu = probe(cfg, client, ["/calibrate/?cpu_ms=20"] * n, "c")
+    pages = probe(cfg, client, page_paths(client, requests, rng), "p")
+
+    def ms(values) -> str:
+        values = list(values)
+        return f"{statistics.fmean(values) * 1000:7.2f}"
+
+    print(f"calibrate {len(pages)} pages + {3 * n} calibration requests, one at a time")
+    print(f"{'probe':<24}{'queue':>8}{'app':>8}{'db':>8}{'nginx':>8}{'gunicorn':>9}  (mean ms)")
+    for label, group in (
+        ("cpu_ms=0 (overhead)", overhead),
+        ("queries=20", queries),
+        ("cpu_ms=20", cpu),
+        ("pages (the mix)", pages),
+    ):
+        print(
+            f"{label:<24}{ms(p.queue for p in group)}{ms(p.app for p in group)}"
+            f"{ms(p.db for p in group)}{ms(p.nginx_hop for p in group)}"
+            f"{ms(p.instance_hop for p in group):>9}"
+        )
+    per_query = statistics.fmean(p.db for p in queries) / 20
+    dial = statistics.fmean(p.app for p in cpu) - statistics.fmean(p.app for p in overhead)
+    print(f"one query {per_query * 1000:.3f} ms; cpu_ms=20 adds {dial * 1000:.1f} ms of app time")
+    by_page: dict[str, list[float]] = {}
+    for p in pages:
+        key = p.path.split("?")[0]
+        key = "/bills/[id]/" if key.startswith("/bills/") and key != "/bills/" else key
+        key = "/legislators/[id]/" if key.startswith("/legislators/") else key
+        by_page.setdefault(key, []).append(p.django)
+    for key, values in sorted(by_page.items()):
+        print(f"  {key:<22} {len(values):4d} x  Django {ms(values)} ms")
+
+    cores = os.cpu_count() or 1
+    text = scenario_text(cfg, pages, cores)
+    out = cfg.path("calibrated.toml")
+    candidate = out.with_name("calibrated.new.toml")
+    candidate.write_text(text)
+    try:
+        sim_scenario.load(str(candidate))
+    except ConfigError as exc:
+        candidate.unlink()
+        raise LabError(f"the sim refused the calibrated scenario: {exc}") from None
+    candidate.unlink()
+    write_atomically(out, text)
+    fit = Fit.of([p.django for p in pages])
+    print(
+        f"scenario  {out}: Django empirical ({len(pages)} samples, mean {fit.mean * 1000:.1f} ms,"
+        f" lognormal sigma {fit.sigma:.2f}), {cfg.instances} instances x {cfg.workers} workers,"
+        f" {vcpus_per_instance(cfg, cores)} vCPU each ({cores} cores shared)"
+    )
+    return 0
+
+
+def calibrated_path(cfg: LabConfig) -> Path:
+    return cfg.path("calibrated.toml")
