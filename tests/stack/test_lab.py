@@ -6,6 +6,7 @@ ports is never touched. The tests run in file order: the last one takes the lab 
 
 from __future__ import annotations
 
+import csv
 import itertools
 import os
 import subprocess
@@ -149,6 +150,26 @@ def test_scale_3_adds_a_target(lab):
     client = LabClient(bigger)
     seen = {client.get("/healthz").instance for _ in range(9)}
     assert seen == {"web-1", "web-2", "web-3"}
+
+
+def test_calibrate_then_a_short_compare_print_a_table_and_draw_a_figure(lab):
+    from sim import scenario as sim_scenario
+
+    calibrated = cli(lab, "calibrate", "--requests", "12")
+    assert calibrated.returncode == 0, calibrated.stdout + calibrated.stderr
+    loaded = sim_scenario.load(str(lab.path("calibrated.toml")))
+    assert loaded.instances.count == LabConfig.load(lab.state_dir).instances
+    assert loaded.django.cpu.kind == "empirical" and len(loaded.django.cpu.samples) >= 6
+
+    compared = cli(lab, "compare", "--quick", "--duration", "4", timeout=400)
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+    table = [line.split()[0] for line in compared.stdout.splitlines() if "|" in line]
+    assert {"light", "busy", "saturated"} <= set(table)
+    with open(lab.path("compare", "compare.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert [r["level"] for r in rows] == ["light", "busy", "saturated"]
+    assert all(float(r["measured_rps"]) > 0 and float(r["sim_rps"]) > 0 for r in rows)
+    assert lab.path("compare", "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_down_leaves_no_process_behind(lab):
