@@ -56,7 +56,9 @@ def dashboard(over, title: str) -> Figure:
     queued.plot(minutes, _col(table, "surge_queue"), color="#e377c2", lw=1, ls=":",
                 label="ELB surge queue")  # fmt: skip
     queued.set_ylabel("requests queued")
-    queued.set_ylim(bottom=0)
+    queued.set_ylim(
+        0, max(max(_col(table, "backlog") + _col(table, "surge_queue"), default=0), 4) * 1.1
+    )
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = queued.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=8, ncols=3)
@@ -103,7 +105,7 @@ def dashboard(over, title: str) -> Figure:
     ax.set_yscale("log")
     ax.set_ylabel("latency (ms)")
     ax.legend(loc="upper left", fontsize=8, ncols=3)
-    ax.set_title("End-to-end latency per window", loc="left", fontsize=10)
+    ax.set_title("End-to-end latency of successful requests per window", loc="left", fontsize=10)
 
     # 5. errors
     ax = axes[4]

@@ -109,8 +109,8 @@ def request_windows(
     labelled by its end, like the sampler's rows.
 
     ``rps``: arrivals per second; ``p50``/``p95``/``p99``: end-to-end latency (s) of the
-    requests that finished in the window, successful or not (NaN with none); ``errors_<code>``:
-    how many finished with that status.
+    successful requests that finished in the window (NaN with none; a fast 503 is not a fast
+    answer); ``errors_<code>``: how many finished with that status.
     """
     n = max(int(np.ceil(horizon / period - 1e-9)), 1)
     edges = np.arange(1, n + 1) * period
@@ -127,7 +127,8 @@ def request_windows(
     for p in PERCENTILES:
         out[f"p{p}"] = np.full(n, np.nan)
     for i in range(n):
-        chunk = latency[bounds[i] : bounds[i + 1]]
+        lo, hi = bounds[i], bounds[i + 1]
+        chunk = latency[lo:hi][st[lo:hi] == 200]
         if chunk.size:
             values = np.percentile(chunk, PERCENTILES)
             for p, v in zip(PERCENTILES, values, strict=True):
