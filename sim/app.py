@@ -54,31 +54,29 @@ class Django:
         :class:`~sim.database.TooManyClients`, or lets ``simpy.Interrupt`` (instance stopped)
         through, always after giving back what it held.
         """
-        env, db, vcpus = self.env, self.db, inst.vcpus
+        env, db, vcpus, timeout = self.env, self.db, inst.vcpus, self.env.timeout
         now = env.now
         req.app_start = now
         conns = inst.connections  # per worker slot: when its persistent connection was opened
-        if (
-            db.persistent
-            and conns[slot] is not None
-            and now - conns[slot] >= db.config.conn_max_age
-        ):
+        persistent = db.persistent
+        if persistent and conns[slot] is not None and now - conns[slot] >= db.config.conn_max_age:
             db.close()  # Django closes a connection older than CONN_MAX_AGE at request start
             conns[slot] = None
-        acc = [0.0, 0.0, 0.0, 0.0]
+        acc = [0.0, 0.0, 0.0, 0.0]  # time spent per phase: CPU_WAIT, CPU, DB_WAIT, DB
         phase, mark = CPU, now
         own_conn = False
         cpu_slot = db_slot = ticket = pool = None
-        killable = kill_at != math.inf
+        queries = self.queries
+        burst = self.cpu()
+        q = 0
         try:
-            for q in range(self.queries + 1):
-                burst = self.cpu() if q == 0 else self.cpu_per_query()
+            while True:
                 if burst > 0:
                     cpu_slot = vcpus.acquire()
                     if cpu_slot is None:
                         phase, mark, pool, ticket = CPU_WAIT, env.now, vcpus, vcpus.wait()
-                        if killable:
-                            yield ticket | env.timeout(kill_at - mark)
+                        if kill_at != math.inf:
+                            yield ticket | timeout(kill_at - mark)
                             if not ticket.triggered:
                                 raise WorkerKilled
                         else:
@@ -87,39 +85,42 @@ class Django:
                         acc[CPU_WAIT] += env.now - mark
                     phase, mark = CPU, env.now
                     if mark + burst > kill_at:
-                        yield env.timeout(kill_at - mark)
+                        yield timeout(kill_at - mark)
                         raise WorkerKilled
-                    yield env.timeout(burst)
+                    yield timeout(burst)
                     acc[CPU] += burst
                     vcpus.release(cpu_slot)
                     cpu_slot = None
-                if q == self.queries:
+                if q == queries:
                     break
+                q += 1
                 # A query: connect if needed, then one of the database's CPUs.
                 phase, mark = DB, env.now
                 if req.db_start is None:
                     req.db_start = mark
-                if not (own_conn or (db.persistent and conns[slot] is not None)):
+                if not (own_conn or (persistent and conns[slot] is not None)):
                     try:
                         cost = db.open()
                     except TooManyClients as exc:
-                        cost = min(exc.args[0], kill_at - mark)
-                        yield env.timeout(cost)
+                        if mark + exc.args[0] > kill_at:
+                            yield timeout(kill_at - mark)
+                            raise WorkerKilled from None
+                        yield timeout(exc.args[0])
                         raise
-                    if db.persistent:
+                    if persistent:
                         conns[slot] = mark
                     else:
                         own_conn = True
                     if mark + cost > kill_at:
-                        yield env.timeout(kill_at - mark)
+                        yield timeout(kill_at - mark)
                         raise WorkerKilled
-                    yield env.timeout(cost)
+                    yield timeout(cost)
                     acc[DB] += cost
                 db_slot = db.cpu.acquire()
                 if db_slot is None:
                     phase, mark, pool, ticket = DB_WAIT, env.now, db.cpu, db.cpu.wait()
-                    if killable:
-                        yield ticket | env.timeout(kill_at - mark)
+                    if kill_at != math.inf:
+                        yield ticket | timeout(kill_at - mark)
                         if not ticket.triggered:
                             raise WorkerKilled
                     else:
@@ -129,13 +130,14 @@ class Django:
                 phase, mark = DB, env.now
                 busy = db.query_cost() + db.rtt
                 if mark + busy > kill_at:
-                    yield env.timeout(kill_at - mark)
+                    yield timeout(kill_at - mark)
                     raise WorkerKilled
-                yield env.timeout(busy)
+                yield timeout(busy)
                 acc[DB] += busy
                 db.cpu.release(db_slot)
                 db_slot = None
                 req.db_end = env.now
+                burst = self.cpu_per_query()
         except BaseException as exc:
             acc[phase] += env.now - mark
             if ticket is not None:

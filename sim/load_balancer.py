@@ -72,7 +72,7 @@ class LoadBalancer:
         """An instance for a new request now (counted as outstanding there), a SimPy event
         to wait on in the surge queue (its value: the instance, or None for a 503), or a
         string saying why the request is refused (:data:`NO_TARGET`, :data:`SPILLOVER`)."""
-        targets = self.routable()
+        targets = [t for t in self.targets if t.healthy and t.state == IN_SERVICE]
         if not targets:
             return NO_TARGET
         if not self.surge:

@@ -95,10 +95,33 @@ class Request:
 
     def spans(self) -> list[tuple]:
         """One row per layer reached, as plain tuples in :data:`FIELDS` order."""
-        rid, inst, worker, status = self.id, self.instance, self.worker, self.status
-        failed = self.failed_in
-        rows = []
-        t = self.arrival
+        rid, status, failed = self.id, self.status, self.failed_in
+        t0 = self.arrival
+        t1 = t0 + self.dns
+        t2 = t1 + self.connect
+        rows = [(rid, "dns", t0, t0, t1, 0.0, self.dns, None, None, self.dns_outcome, status)]
+        if failed is None:
+            # The common case, spelled out: every layer reached, all fine.
+            lw, ls, qw, qs = self.lb_wait, self.lb_service, self.queue_wait, self.queue_service
+            t3 = t2 + lw + ls
+            inst, worker, a, e = self.instance, self.worker, self.app_start, self.app_end
+            rows += [
+                (rid, "connect", t1, t1, t2, 0.0, self.connect, None, None, OK, status),
+                (rid, "lb", t2, t2 + lw, t3, lw, ls, None, None, OK, status),
+                (rid, "queue", t3, t3 + qw, a, qw, qs, inst, worker, OK, status),
+                (rid, "app", a, a, e, self.app_wait, self.app_service, inst, worker, OK, status),
+            ]
+            if self.db_start is not None:
+                rows.append((rid, "db", self.db_start, self.db_start, self.db_end, self.db_wait,
+                             self.db_service, inst, worker, OK, status))  # fmt: skip
+            rows.append((rid, "download", e, e, e + self.download, 0.0, self.download, None,
+                         None, OK, status))  # fmt: skip
+            return rows
+        if failed == "dns":
+            return rows
+        rows = rows[:0]
+        inst, worker = self.instance, self.worker
+        t = t0
         for layer, wait, service, outcome in (
             ("dns", 0.0, self.dns, self.dns_outcome),
             ("connect", 0.0, self.connect, OK),
@@ -122,8 +145,4 @@ class Request:
             db_outcome = self.outcome if failed == "db" else OK
             rows.append((rid, "db", self.db_start, self.db_start, self.db_end, self.db_wait,
                          self.db_service, inst, worker, db_outcome, status))  # fmt: skip
-        if failed is None:
-            t = self.app_end
-            rows.append((rid, "download", t, t, t + self.download, 0.0, self.download, None,
-                         None, OK, status))  # fmt: skip
         return rows

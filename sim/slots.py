@@ -47,7 +47,9 @@ class Slots:
     def acquire(self) -> int | None:
         """A free slot's number now, or ``None`` (then :meth:`wait`). Never jumps the queue."""
         if self.free and not self.waiters:
-            self._account()
+            now = self.env._now  # the hot path: skip the property (about 5 % of a run)
+            self._area += self.busy * (now - self._last)
+            self._last = now
             self.busy += 1
             return self.free.pop()
         return None
@@ -63,7 +65,9 @@ class Slots:
         if self.waiters:
             self.waiters.popleft().succeed(slot)
         else:
-            self._account()
+            now = self.env._now
+            self._area += self.busy * (now - self._last)
+            self._last = now
             self.busy -= 1
             self.free.append(slot)
 
