@@ -111,15 +111,17 @@ def instance_failure(cfg: LabConfig, victim: str = "web-1", settle: float = 3.0)
 @contextmanager
 def instances_with(cfg: LabConfig, flags: str):
     """Every instance restarted with extra launcher flags; the normal config comes back after."""
+
+    def ready(name: str) -> None:
+        lab.wait_ready(cfg, [name])
+
     supervisor.write_conf(cfg, {name: flags for name in cfg.instance_names})
-    supervisor.update(cfg)
+    supervisor.update(cfg, ready)  # a rolling restart: one instance at a time
     try:
-        lab.wait_ready(cfg)
         yield
     finally:
         supervisor.write_conf(cfg)
-        supervisor.update(cfg)
-        lab.wait_ready(cfg)
+        supervisor.update(cfg, ready)
         say("restored  the instances' normal configuration")
 
 

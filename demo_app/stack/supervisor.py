@@ -149,15 +149,25 @@ def processes(cfg: LabConfig) -> dict[str, dict]:
     return {info["name"]: info for info in rpc(cfg).getAllProcessInfo()}
 
 
-def update(cfg: LabConfig) -> dict[str, list[str]]:
-    """Apply a rewritten config like ``supervisorctl update``: add, restart changed, remove."""
+def update(cfg: LabConfig, ready=None) -> dict[str, list[str]]:
+    """Apply a rewritten config like ``supervisorctl update``: add, restart changed, remove.
+
+    Changed programs restart one at a time (a rolling restart); ``ready(name)``, when given,
+    waits until the restarted one answers, so the others keep serving meanwhile."""
     api = rpc(cfg)
     added, changed, removed = api.reloadConfig()[0]
-    for name in removed + changed:
+    for name in removed:
         with contextlib.suppress(xmlrpc.client.Fault):
             api.stopProcessGroup(name)
         api.removeProcessGroup(name)
-    for name in changed + added:
+    for name in changed:
+        with contextlib.suppress(xmlrpc.client.Fault):
+            api.stopProcessGroup(name)
+        api.removeProcessGroup(name)
+        api.addProcessGroup(name)
+        if ready:
+            ready(name)
+    for name in added:
         api.addProcessGroup(name)
     return {"added": added, "changed": changed, "removed": removed}
 
