@@ -1,0 +1,88 @@
+"""The lab's number crunching, on made-up inputs: log windows, percentiles, fits, scenario."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from demo_app.stack.calibrate import Fit, Probe, scenario_text, vcpus_per_instance
+from demo_app.stack.client import parse_server_timing
+from demo_app.stack.compare import measure_window, percentile
+from demo_app.stack.config import LabConfig
+from demo_app.stack.drills import field
+from demo_app.stack.load import read_history
+
+
+def access_line(end: float, request_time: float, status: int = 200, upstream="127.0.0.1:8101"):
+    return "\t".join(
+        ["2026-11-28T04:00:00+00:00", "127.0.0.1", "GET", "/", str(status), "10",
+         f"{request_time:.3f}", upstream, str(status), f"{request_time:.3f}", "web-1", "id",
+         f"{end:.3f}"]
+    )  # fmt: skip
+
+
+def test_field_counts_like_cut():
+    line = access_line(100.0, 0.25)
+    assert field(line, 5) == "200" and field(line, 7) == "0.250" and field(line, 99) == ""
+
+
+def test_measure_window_counts_only_proxied_requests_inside_the_window():
+    lines = [access_line(100 + i * 0.1, 0.010 * (1 + i % 10)) for i in range(100)]
+    lines += [access_line(99.0, 5.0), access_line(111.0, 5.0)]  # outside the window
+    lines += [access_line(105.0, 0.0, upstream="-")]  # a static file: nginx alone
+    lines += [access_line(105.0, 0.5, status=502)]
+    m = measure_window(lines, 100.0, 110.0)
+    assert m.requests == 101
+    assert m.failed == 1
+    assert m.throughput == pytest.approx(10.1)
+    times = [0.010 * (1 + i % 10) for i in range(100)] + [0.5]
+    assert m.p50 == pytest.approx(np.percentile(times, 50))
+    assert m.p95 == pytest.approx(np.percentile(times, 95))
+
+
+@pytest.mark.parametrize("q", [0.0, 0.5, 0.95, 1.0])
+def test_percentile_matches_numpy(q):
+    values = list(np.random.default_rng(7).exponential(1.0, size=37))
+    assert percentile(values, q) == pytest.approx(np.percentile(values, q * 100))
+
+
+def test_lognormal_fit_recovers_mean_and_sigma():
+    samples = np.random.default_rng(3).lognormal(np.log(0.02), 0.6, size=20000)
+    fit = Fit.of(list(samples))
+    assert fit.mean == pytest.approx(samples.mean())
+    assert fit.sigma == pytest.approx(0.6, rel=0.05)
+
+
+def test_server_timing_is_read_as_milliseconds_per_layer():
+    header = 'queue;dur=1.5;desc="waited", app;dur=37.1;desc="Django", db;dur=12.0;desc="7 q"'
+    assert parse_server_timing(header) == {"queue": 1.5, "app": 37.1, "db": 12.0}
+    assert parse_server_timing("") == {}
+
+
+def test_calibrated_scenario_is_valid_for_the_sim_and_describes_the_lab(tmp_path):
+    from sim import scenario as sim_scenario
+
+    cfg = LabConfig(state_dir=tmp_path, instances=3, workers=2, balance="least_conn")
+    pages = [Probe("/", 0.001, 0.010 + i / 1000, 0.002, 0.020 + i / 1000, 0.019) for i in range(9)]
+    loaded = sim_scenario.loads(scenario_text(cfg, pages, cores=2))
+    assert loaded.instances.count == 3
+    assert loaded.instances.vcpus == vcpus_per_instance(cfg, 2) == 1
+    assert loaded.gunicorn.workers == 2
+    assert loaded.load_balancer.routing == "least_outstanding_requests"
+    assert loaded.django.queries == 0
+    assert sorted(loaded.django.cpu.samples) == pytest.approx([p.django for p in pages])
+    assert loaded.network.connect.mean == 0.0
+
+
+def test_locust_history_is_read_per_second_with_missing_percentiles(tmp_path):
+    history = tmp_path / "x_stats_history.csv"
+    history.write_text(
+        "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,95%\n"
+        "1000,2,,Aggregated,0.0,0.0,N/A,N/A\n"
+        "1001,2,GET,/,3.0,0.0,20,40\n"
+        "1002,4,,Aggregated,4.5,0.5,22,60\n"
+    )
+    data = read_history(history)
+    assert data["t"] == [0, 2]
+    assert data["rps"] == [0.0, 4.5]
+    assert np.isnan(data["p50"][0]) and data["p95"][1] == 60.0
