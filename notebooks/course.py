@@ -82,3 +82,60 @@ def ch0_capacity(prediction: int | None, *, instances: int, workers: int) -> Fee
         ),
         hint="Each sync worker holds exactly one request; count workers on every instance.",
     )
+
+
+def _share(n: float, total: float) -> str:
+    return f"{n / total:.0%}" if total else "0%"
+
+
+# --- Chapter 5: Gunicorn -----------------------------------------------------------------------
+
+
+def ch5_more_workers(prediction: str | None, *, throughput: dict[int, float]) -> Feedback:
+    """From (2 x cores) + 1 sync workers to many more on the same cores: more, same, or less
+    throughput? ``throughput`` maps workers per instance to the simulated requests/s."""
+    few, many = min(throughput), max(throughput)
+    ratio = throughput[many] / throughput[few] if throughput[few] else float("inf")
+    expected = "more" if ratio > 1.1 else "less" if ratio < 0.9 else "same"
+    return check_choice(
+        prediction,
+        expected,
+        why=(
+            f"{many} workers served {throughput[many]:.1f} req/s against {throughput[few]:.1f} "
+            f"with {few}: the vCPUs were the limit, so extra workers only wait for a core "
+            "(the `app` layer's wait grows instead of the `queue` layer's)."
+            if expected == "same"
+            else f"Throughput went from {throughput[few]:.1f} to {throughput[many]:.1f} req/s."
+        ),
+        hints={
+            "more": "More workers help only while workers are the bottleneck. Look at the CPU "
+            "utilisation: once the cores are busy, a worker waiting for a core serves nobody.",
+            "less": "Workers cost memory and context switches, but the model's cores keep the "
+            "same pace; the extra workers just wait for a core.",
+            "same": "Here the workers, not the cores, were the bottleneck: look at the "
+            "utilisation row.",
+        },
+    )
+
+
+def ch5_timeout_status(prediction: str | int | None, *, status_counts: dict[str, int]) -> Feedback:
+    """During the slow-query episode, which status do clients get: 502 or 504?"""
+    n502, n504 = status_counts.get("502", 0), status_counts.get("504", 0)
+    expected = "502" if n502 >= n504 else "504"
+    return check_choice(
+        None if prediction is None else str(prediction),
+        expected,
+        why=(
+            f"{n502} responses were 502 and {n504} were 504. Gunicorn kills a worker that is "
+            "silent for 30 s, before nginx's 60 s proxy_read_timeout runs out, so nginx sees "
+            "the connection close and answers 502 Bad Gateway."
+            if expected == "502"
+            else f"{n504} responses were 504 and {n502} were 502: the proxy's timeout "
+            "expired before Gunicorn's did."
+        ),
+        hints={
+            "504": "A 504 needs nginx (or the load balancer) to give up waiting first. Which "
+            "timeout is shorter: Gunicorn's 30 s or nginx's 60 s?",
+            "502": "Compare the two timeouts in this run's settings: which one fires first?",
+        },
+    )

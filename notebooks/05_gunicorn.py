@@ -1,0 +1,189 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: -all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 5. Gunicorn: workers, cores, the backlog and the 30 s timeout
+#
+# nginx has handed the request on. Gunicorn is the application server: a master process that
+# starts **workers**, each a copy of the Django app. Think of a post office: the workers are
+# the clerks at the counters, the **backlog** is the queue of people at the door, and the
+# vCPUs are the rubber stamps the clerks must share.
+#
+# | setting | default | what it means |
+# |---|---|---|
+# | `workers` | (2 x cores) + 1 | processes; with `sync` each serves **one request at a time** |
+# | `worker_class` | `sync` | `gthread` gives each worker `threads` threads |
+# | `backlog` | 2048 | connections waiting for a free worker; past it, connect errors |
+# | `timeout` | 30 s | a worker silent this long is killed and restarted |
+#
+# The talk says Gunicorn "depends on how many processors a server has". This chapter shows
+# why, with the simulation (`sim`): two instances, each with 2 vCPUs.
+
+# %%
+import sys
+from pathlib import Path
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+from IPython.display import display
+
+sys.path.insert(0, str(Path.cwd()))  # course.py sits beside the chapters
+import course
+
+from sim import dynamics, metrics, plots, scenario
+from sim.engine import simulate
+
+SHORT = ["run.duration=40", "run.warmup=10"]  # 40 simulated seconds: quick, still steady
+
+
+def run(name, *overrides):
+    """Simulate a shipped scenario with a few settings changed; returns the summary."""
+    return metrics.summary(simulate(scenario.load(name, [*SHORT, *overrides])))
+
+
+# %% [markdown]
+# ## Workers against cores
+#
+# The `cpu_bound` scenario sends 110 requests/s at two instances; each request needs about
+# 31 ms of CPU. That is 3.4 of the fleet's 4 vCPUs busy: the cores are nearly full.
+#
+# **Predict:** each instance runs 5 sync workers, the (2 x cores) + 1 rule. If we give it
+# **17** workers instead, on the same 2 cores, does throughput get `"more"`, stay the
+# `"same"`, or get `"less"`?
+
+# %%
+prediction = None  # "more", "same" or "less"
+
+# %%
+WORKERS = (1, 2, 3, 5, 9, 17)
+results = {w: run("cpu_bound", f"gunicorn.workers={w}") for w in WORKERS}
+throughput = {w: r["throughput_per_s"] for w, r in results.items()}
+course.ch5_more_workers(prediction, throughput={5: throughput[5], 17: throughput[17]})
+
+# %% [markdown]
+# Where does a request wait? In the **backlog** (the `queue` layer: no free worker) or inside
+# Django for a **core** (the `app` layer's wait)? Too few workers and requests pile up at the
+# door; too many and they pile up at the stamps. The total barely moves once the cores are full.
+
+# %%
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+qwait = [results[w]["latency"]["layers"]["queue"]["mean"] * 1000 for w in WORKERS]
+cwait = [results[w]["latency"]["layers"]["app"]["wait"] * 1000 for w in WORKERS]
+labels = [str(w) for w in WORKERS]
+left.bar(labels, qwait, color="#E69F00", label="queue: waiting for a worker")
+left.bar(labels, cwait, bottom=qwait, color="#D55E00", label="app: waiting for a core")
+left.set_yscale("symlog", linthresh=10)
+left.set_xlabel("sync workers per instance (2 vCPUs)")
+left.set_ylabel("mean wait per request (ms)")
+left.set_title("Where requests wait")
+left.legend(frameon=False)
+right.plot(labels, [throughput[w] for w in WORKERS], "o-", label="throughput (req/s)")
+right.plot(
+    labels, [results[w]["utilisation"]["vcpus"] * 100 for w in WORKERS], "s--", label="vCPU busy %"
+)
+right.set_xlabel("sync workers per instance")
+right.set_title("Throughput stops growing when the cores are busy")
+right.legend(frameon=False)
+plt.show()
+
+# %% [markdown]
+# With 1 or 2 workers the backlog grows for the whole run (and the slowest requests hit the
+# load balancer's 60 s idle timeout: 504). From 3 on, the cores are the limit.
+
+# %% [markdown]
+# ## Try it: sync or gthread
+#
+# `sync` workers block while Django waits for the database. `gthread` gives every worker
+# several threads, so one worker can wait on several queries at once. That helps when requests
+# **wait** (slow queries, calls to other services), not when they compute. Here each query
+# takes about 50 ms in PostgreSQL (waiting on its disk, so its CPUs are not the limit).
+# Turn the knobs: when does `gthread` win?
+
+
+# %%
+def explore(worker_class="sync", workers=5, threads=4, rate=55):
+    overrides = [
+        f'gunicorn.worker_class="{worker_class}"',
+        f"gunicorn.workers={workers}",
+        f"gunicorn.threads={threads if worker_class == 'gthread' else 1}",
+        f"arrivals.rate={rate}",
+        'postgres.query={kind="exponential", mean=0.05}',
+        "postgres.vcpus=64",
+    ]
+    s = run("baseline", *overrides)
+    e2e = s["latency"]["end_to_end"]
+    print(
+        f"{worker_class}: {s['throughput_per_s']:.1f} req/s ok, p95 {e2e['p95'] * 1000:.0f} ms,"
+        f" workers busy {s['utilisation']['workers']:.0%}, errors {s['requests']['errors']}"
+    )
+    display(plots.layer_breakdown(s, f"{worker_class}, {workers} workers, {rate} req/s"))
+
+
+widgets.interactive(
+    explore,
+    worker_class=widgets.ToggleButtons(options=["sync", "gthread"], value="sync"),
+    workers=widgets.IntSlider(value=5, min=1, max=17, description="workers"),
+    threads=widgets.IntSlider(value=4, min=1, max=16, description="threads"),
+    rate=widgets.IntSlider(value=55, min=10, max=120, step=5, description="req/s"),
+)
+
+# %% [markdown]
+# At 55 req/s, 10 sync workers (2 instances x 5) each holding a request for about 200 ms can
+# serve about 50 req/s: the backlog grows without end. With 4 threads each, 40 slots per
+# instance, the same CPUs cope. Threads are not free: each one holds its own database
+# connection (chapter 7).
+
+# %% [markdown]
+# ## The 30 s timeout: 502 or 504?
+#
+# In `slow_queries` the database slows down 4000-fold for three minutes (a missing index, a
+# lock). Three queries now take about 24 s on average, often more than 30 s. Gunicorn kills a
+# worker that has been silent for `timeout` = 30 s; nginx gives up after
+# `proxy_read_timeout` = 60 s and the load balancer after its 60 s idle timeout.
+#
+# **Predict:** the clients whose requests were too slow: do they get `502` (bad gateway: the
+# upstream closed the connection) or `504` (gateway timeout: the proxy gave up waiting)?
+
+# %%
+prediction_status = None  # 502 or 504
+
+# %%
+slow = dynamics.simulate_over_time(scenario.load("slow_queries"))
+status_counts = metrics.summary(slow.results)["status_counts"]
+course.ch5_timeout_status(prediction_status, status_counts=status_counts)
+
+# %%
+minutes = [row["t"] / 60 for row in slow.table]
+fig, ax = plt.subplots(figsize=(10, 3.2), layout="constrained")
+ax.bar(minutes, [row["errors_502"] for row in slow.table], width=-0.45, align="edge",
+       color="#d62728", label="502 (Gunicorn killed the worker)")  # fmt: skip
+ax.bar(minutes, [row["errors_504"] for row in slow.table], width=0.45, align="edge",
+       color="#8c564b", label="504 (a proxy gave up)")  # fmt: skip
+ax.axvspan(5, 8, color="#CC79A7", alpha=0.15, label="database slow")
+ax.set_xlabel("simulated time (minutes)")
+ax.set_ylabel("responses per 30 s")
+ax.legend(frameon=False)
+plt.show()
+
+# %% [markdown]
+# Try it yourself: rerun the last two cells with
+# `scenario.load("slow_queries", ["gunicorn.timeout=90"])`: now nginx's 60 s fires first.
+#
+# **Take-aways**
+# - Sync workers: one request each. Workers beyond what the cores can run only move the wait.
+# - `gthread` helps requests that wait (I/O), not requests that compute.
+# - The backlog is where requests queue when every worker is busy; it is the `queue` layer.
+# - Gunicorn's 30 s timeout is shorter than nginx's 60 s, so a stuck request shows up as a 502.

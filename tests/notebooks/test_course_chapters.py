@@ -1,0 +1,36 @@
+"""The self-checks of chapters 1-9: a right answer passes, a wrong one gets its hint.
+
+Each exercise function computes its verdict from the numbers a chapter produced; these tests
+feed it made-up numbers of both kinds, so a verdict that ignored them would fail here.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+sys.path.insert(0, str(NOTEBOOKS))
+import course  # noqa: E402
+
+# --- chapter 5: Gunicorn -------------------------------------------------------------------
+
+
+def test_ch5_more_workers_follows_the_numbers():
+    flat = {5: 108.6, 17: 108.7}
+    assert course.ch5_more_workers("same", throughput=flat).correct is True
+    wrong = course.ch5_more_workers("more", throughput=flat)
+    assert wrong.correct is False and "CPU utilisation" in wrong.message
+    growing = {5: 50.0, 17: 90.0}
+    assert course.ch5_more_workers("more", throughput=growing).correct is True
+    assert course.ch5_more_workers("same", throughput=growing).correct is False
+
+
+def test_ch5_timeout_status_follows_the_counts():
+    gunicorn_first = {"502": 160, "504": 0}
+    right = course.ch5_timeout_status(502, status_counts=gunicorn_first)
+    assert right.correct is True and "30 s" in right.message
+    wrong = course.ch5_timeout_status("504", status_counts=gunicorn_first)
+    assert wrong.correct is False and "shorter" in wrong.message
+    nginx_first = {"502": 0, "504": 40}
+    assert course.ch5_timeout_status("504", status_counts=nginx_first).correct is True
