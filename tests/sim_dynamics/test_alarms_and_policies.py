@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import simpy
+from dynamics_fakes import FakeFleet
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.autoscaling import ALARM, INSUFFICIENT_DATA, OK, Alarm, AlarmSpec, AutoScalingGroup
 from sim.dynamics_config import AsgConfig, PolicyConfig, StepConfig
-
-from .fakes import FakeFleet
 
 
 def feed(alarm: Alarm, values: list[float | None], period: float = 60.0) -> None:

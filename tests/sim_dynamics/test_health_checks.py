@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import simpy
+from dynamics_fakes import FakeLoadBalancer, FakeTarget
 
 from sim.dynamics_config import HealthCheckConfig
 from sim.health import HealthChecker
-
-from .fakes import FakeLoadBalancer, FakeTarget
 
 CFG = HealthCheckConfig(
     interval=10, timeout=2, healthy_threshold=3, unhealthy_threshold=2, deregistration_delay=10
