@@ -214,7 +214,8 @@ class Engine:
             "db_connections": self.db.max_connections * window,
             "db_cpu": self.db.cpu.capacity * window,
         }
-        rows = [row for req in self.requests for row in req.spans()]
+        done = sorted(self.requests, key=lambda r: r.id)
+        rows = [row for req in done for row in req.spans()]
         counters = {
             "sent": self.sent,
             "finished": len(self.requests),

@@ -13,7 +13,7 @@ Facts (../shared/design/MODEL_FACTS.md, "nginx" and "Gunicorn"): backlog 2048, t
 thread), ``proxy_read_timeout`` 60 s, so a slow request in the default stack surfaces as a 502.
 
 An instance has a lifecycle (``booting`` -> ``in_service`` -> ``draining`` -> ``terminated``);
-the load balancer only routes to registered, healthy, in-service instances. :meth:`stop` is a
+the load balancer routes to registered, healthy, in-service instances. :meth:`stop` is a
 crash: every request inside fails with a 502. The counters a sampler reads (busy workers,
 busy vCPUs, backlog length, their busy-seconds) are plain attributes and methods.
 """
@@ -122,7 +122,7 @@ class Instance:
         env = self.env
         arrived = env.now
         req.instance = self.id
-        if self.state == TERMINATED:  # connection refused: nothing listens any more
+        if self.state not in (IN_SERVICE, DRAINING):  # connection refused: nothing listens
             req.queue_wait = 0.0
             return self._leave(req, "queue", 502, INSTANCE_STOPPED, arrived)
         deadline = min(arrived + self.read_timeout, idle_deadline)

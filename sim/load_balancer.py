@@ -59,7 +59,9 @@ class LoadBalancer:
         self._drop_if_no_targets()
 
     def routable(self) -> list:
-        """Targets that may get new requests: registered, healthy and in service."""
+        """Targets that may get new requests: registered, healthy and in service. A stopped
+        instance drops out at once (its connections are refused, and the model lets the
+        load balancer try another target rather than answer 502)."""
         return [t for t in self.targets if t.healthy and t.state == IN_SERVICE]
 
     def refresh(self) -> None:

@@ -1,0 +1,214 @@
+"""Exact timelines, SimPy style: who was served where and when, to the microsecond.
+
+Every cost is zero or a constant (tests/sim/sim_helpers.py), so the expected logs are worked out
+by hand from the rules: routing, the listen backlog, Gunicorn's timeout, PostgreSQL's
+connection limit and the price of a new connection.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sim_helpers import ends, layer, quiet, run
+
+
+def served(results) -> list[tuple]:
+    """(request, instance, worker start, response) for every request that reached a worker."""
+    return [(r[0], r[7], round(r[2], 6), round(r[4], 6)) for r in layer(results, "app")]
+
+
+def test_round_robin_takes_instances_in_turn():
+    s = quiet("instances.count=3", "load_balancer.routing=round_robin")
+    _, results = run(s, [0.0, 0.1, 0.2, 0.3, 0.4])
+    assert served(results) == [
+        (0, 0, 0.0, 1.0),
+        (1, 1, 0.1, 1.1),
+        (2, 2, 0.2, 1.2),
+        (3, 0, 1.0, 2.0),  # instance 0's only worker is busy until 1.0: it waits
+        (4, 1, 1.1, 2.1),
+    ]
+
+
+def test_least_outstanding_requests_prefers_the_idle_instance():
+    arrivals = [0.0, 0.5, 1.2, 1.3]
+    rr = quiet("instances.count=2", "load_balancer.routing=round_robin")
+    lor = quiet("instances.count=2", "load_balancer.routing=least_outstanding_requests")
+    _, by_rr = run(rr, arrivals)
+    _, by_lor = run(lor, arrivals)
+    assert [r[1] for r in served(by_rr)] == [0, 1, 0, 1]
+    # At 1.3 both instances hold one request: the tie goes to the lowest id.
+    assert [r[1] for r in served(by_lor)] == [0, 1, 0, 0]
+
+
+def test_random_routing_is_reproducible_and_uses_every_instance():
+    s = quiet("instances.count=3", "load_balancer.routing=random", "django.cpu=0.01")
+    arrivals = [i * 0.1 for i in range(60)]
+    _, a = run(s, arrivals)
+    _, b = run(s, arrivals)
+    assert served(a) == served(b)
+    assert {r[1] for r in served(a)} == {0, 1, 2}
+
+
+def test_backlog_overflow_is_a_502_at_once():
+    s = quiet("gunicorn.backlog=1")
+    _, results = run(s, [0.0, 0.1, 0.2])
+    assert ends(results) == {
+        0: (200, 0.0, 1.0),
+        1: (200, 0.1, 2.0),  # waited in the backlog from 0.1 to 1.0
+        2: (502, 0.2, 0.2),  # the backlog already held one: refused
+    }
+    assert [r[9] for r in layer(results, "queue")] == ["ok", "ok", "backlog-full"]
+    assert [round(r[5], 6) for r in layer(results, "queue")] == [0.0, 0.9, 0.0]
+
+
+def test_worker_timeout_kills_the_worker_and_it_restarts():
+    s = quiet("django.cpu=3.0", "gunicorn.timeout=2.0", "gunicorn.restart=0.5")
+    _, results = run(s, [0.0, 0.1])
+    assert ends(results) == {
+        0: (502, 0.0, 2.0),  # killed after 2 s of silence
+        1: (502, 0.1, 4.5),  # the new worker boots until 2.5, then is killed at 4.5
+    }
+    assert [r[9] for r in layer(results, "app")] == ["worker-timeout", "worker-timeout"]
+    assert results.counters["killed_workers"] == 2
+
+
+def test_gthread_workers_are_not_killed_by_a_slow_request():
+    s = quiet("django.cpu=3.0", "gunicorn.timeout=2.0", "gunicorn.threads=2")
+    _, results = run(s, [0.0, 0.1])
+    assert ends(results) == {0: (200, 0.0, 3.0), 1: (200, 0.1, 3.1)}
+    assert results.counters["killed_workers"] == 0
+
+
+def test_nginx_gives_up_after_proxy_read_timeout_with_a_504():
+    s = quiet("django.cpu=3.0", "nginx.proxy_read_timeout=5.0")
+    _, results = run(s, [0.0, 0.1])
+    # The second waits until 3.0 and would be answered at 6.0: nginx answered 504 at 5.1.
+    assert ends(results) == {0: (200, 0.0, 3.0), 1: (504, 0.1, 5.1)}
+
+
+def test_connection_limit_refuses_with_a_500():
+    s = quiet(
+        "gunicorn.workers=2",
+        "django.cpu=0.0",
+        "django.queries=1",
+        "postgres.max_connections=1",
+        "postgres.connect_cost=0.1",
+        "postgres.query=1.0",
+    )
+    _, results = run(s, [0.0, 0.05])
+    assert ends(results) == {
+        0: (200, 0.0, 1.1),  # connects (0.1 s), queries (1 s)
+        1: (500, 0.05, 0.15),  # the only connection is taken: FATAL after the attempt
+    }
+    assert [r[9] for r in layer(results, "db")] == ["ok", "too-many-clients"]
+    assert results.counters["refused_db_connections"] == 1
+
+
+@pytest.mark.parametrize(
+    ("conn_max_age", "expected"),
+    [
+        # CONN_MAX_AGE = 0: every request pays 0.1 s to connect before its two queries.
+        (0.0, [(0, 0.0, 1.1, 1.1), (1, 5.0, 6.1, 1.1)]),
+        # Persistent: only the worker's first request connects.
+        (600.0, [(0, 0.0, 1.1, 1.1), (1, 5.0, 6.0, 1.0)]),
+        # Older than CONN_MAX_AGE at the start of the request: closed and opened again.
+        (3.0, [(0, 0.0, 1.1, 1.1), (1, 5.0, 6.1, 1.1)]),
+    ],
+)
+def test_connection_setup_cost(conn_max_age, expected):
+    s = quiet(
+        "django.cpu=0.0",
+        "django.queries=2",
+        "postgres.connect_cost=0.1",
+        "postgres.query=0.5",
+        f"postgres.conn_max_age={conn_max_age}",
+    )
+    _, results = run(s, [0.0, 5.0])
+    log = [(r[0], round(r[2], 6), round(r[4], 6), round(r[6], 6)) for r in layer(results, "db")]
+    assert log == expected
+
+
+def test_database_cpu_is_shared_by_all_queries():
+    s = quiet(
+        "gunicorn.workers=3",
+        "django.cpu=0.0",
+        "django.queries=1",
+        "postgres.vcpus=1",
+        "postgres.query=1.0",
+    )
+    _, results = run(s, [0.0, 0.0, 0.0])
+    log = [(r[0], round(r[5], 6), round(r[4], 6)) for r in layer(results, "db")]
+    assert log == [(0, 0.0, 1.0), (1, 1.0, 2.0), (2, 2.0, 3.0)]
+
+
+def test_more_workers_than_vcpus_queue_for_the_cpu():
+    s = quiet("gunicorn.workers=3", "instances.vcpus=2")
+    _, results = run(s, [0.0, 0.0, 0.0])
+    log = [(r[0], round(r[5], 6), round(r[4], 6)) for r in layer(results, "app")]
+    # Three workers take the three requests at once; the third waits for a vCPU.
+    assert log == [(0, 0.0, 1.0), (1, 0.0, 1.0), (2, 1.0, 2.0)]
+
+
+def test_surge_queue_holds_then_spills_over_with_503():
+    s = quiet("nginx.max_connections=1", "load_balancer.surge_queue=1")
+    _, results = run(s, [0.0, 0.1, 0.2])
+    assert ends(results) == {0: (200, 0.0, 1.0), 1: (200, 0.1, 2.0), 2: (503, 0.2, 0.2)}
+    lb = layer(results, "lb")
+    assert [(r[0], round(r[5], 6), r[9]) for r in lb] == [
+        (0, 0.0, "ok"),
+        (1, 0.9, "ok"),  # in the surge queue until nginx had room
+        (2, 0.0, "spillover"),
+    ]
+    assert results.counters["spillover"] == 1
+
+
+def test_no_registered_target_is_a_503():
+    s = quiet()
+
+    def deregister_all(engine):
+        for instance in engine.instances:
+            engine.lb.deregister(instance)
+
+    _, results = run(s, [0.0, 1.0], setup=deregister_all)
+    assert ends(results) == {0: (503, 0.0, 0.0), 1: (503, 1.0, 1.0)}
+    assert [r[9] for r in layer(results, "lb")] == ["no-target", "no-target"]
+
+
+def test_a_stopped_instance_fails_its_requests_with_502():
+    s = quiet("gunicorn.workers=1", "gunicorn.backlog=10")
+
+    def crash_at_half_a_second(engine):
+        def crash(engine):
+            yield engine.env.timeout(0.5)
+            engine.instances[0].stop()
+
+        engine.processes.append(crash)
+
+    engine, results = run(s, [0.0, 0.1, 2.0], setup=crash_at_half_a_second)
+    assert ends(results) == {
+        0: (502, 0.0, 0.5),  # inside Django when the machine went
+        1: (502, 0.1, 0.5),  # waiting in the backlog
+        2: (503, 2.0, 2.0),  # the load balancer has no other target
+    }
+    assert engine.instances[0].state == "terminated"
+
+
+def test_interrupted_requests_give_back_database_connections():
+    s = quiet(
+        "gunicorn.workers=2",
+        "django.queries=1",
+        "django.cpu=0.0",
+        "postgres.query=5.0",
+        "postgres.conn_max_age=600.0",
+    )
+
+    def crash(engine):
+        def stop(engine):
+            yield engine.env.timeout(1.0)
+            engine.instances[0].stop()
+
+        engine.processes.append(stop)
+
+    engine, results = run(s, [0.0, 0.5], setup=crash)
+    assert ends(results) == {0: (502, 0.0, 1.0), 1: (502, 0.5, 1.0)}
+    assert engine.db.connections == 0
+    assert engine.db.cpu.busy == 0
