@@ -152,6 +152,26 @@ def test_scale_3_adds_a_target(lab):
     assert seen == {"web-1", "web-2", "web-3"}
 
 
+def test_drill_worker_timeout_shows_the_timeout_in_both_logs(lab):
+    drilled = cli(lab, "drill", "worker-timeout", timeout=180)
+    assert drilled.returncode == 0, drilled.stdout + drilled.stderr
+    answer = next(line for line in drilled.stdout.splitlines() if line.startswith("answer"))
+    status = int(answer.split("->")[1].split()[0])
+    assert status in (500, 502)
+    assert "WORKER TIMEOUT" in drilled.stdout
+    assert f"\t/calibrate/?sleep_ms=4000\t{status}\t" in drilled.stdout
+    assert "restored" in drilled.stdout
+
+
+def test_drill_db_down_gives_503_pages_and_a_live_healthz(lab):
+    drilled = cli(lab, "drill", "db-down", timeout=180)
+    assert drilled.returncode == 0, drilled.stdout + drilled.stderr
+    assert "GET /readyz   -> 503" in drilled.stdout
+    assert "GET /healthz  -> 200" in drilled.stdout
+    # Restored: the real database answers again.
+    assert LabClient(lab).get("/readyz").status == 200
+
+
 def test_calibrate_then_a_short_compare_print_a_table_and_draw_a_figure(lab):
     from sim import scenario as sim_scenario
 
