@@ -29,7 +29,8 @@ class BillSearch:
 
     @classmethod
     def from_query(cls, query) -> BillSearch:
-        q = query.get("q", "").strip()
+        # PostgreSQL refuses NUL in text parameters; no title contains one, so drop it.
+        q = query.get("q", "").replace("\x00", "").strip()
         if len(q) > MAX_QUERY_LENGTH:
             raise QueryTooLong(
                 f"The search text is {len(q)} characters long; at most {MAX_QUERY_LENGTH} "

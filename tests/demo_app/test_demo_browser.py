@@ -46,23 +46,42 @@ def browser_page():
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
-@pytest.mark.browser
-@pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-def test_dashboard_search_bill_and_trace(live_server, browser_page):
+@pytest.fixture
+def live_server(transactional_db):
+    """Django's live server for this test only: stopping it here closes its thread's database
+    connection before the test database is dropped (the session-wide fixture closes it too late
+    for PostgreSQL, which refuses to drop a database in use)."""
+    from pytest_django.live_server_helper import LiveServer
+
+    server = LiveServer("127.0.0.1:0")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def demo_data(live_server):
+    """Seed and pick the bill to look for before the browser starts: Playwright's sync API
+    switches greenlets, and ORM calls made after that open a connection nobody closes."""
     from django.core.management import call_command
 
     from demo_app.tracker.models import Bill
 
     call_command("seed_demo", bills=150, legislators=40, stdout=io.StringIO())
+    target = Bill.objects.filter(votes__isnull=False).order_by("id").first()
+    return {"bills": Bill.objects.count(), "target": target}
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_dashboard_search_bill_and_trace(live_server, demo_data, browser_page):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser_page
     # 127.0.0.1 is a secure context, so the browser exposes serverTiming directly.
     page.goto(live_server.url + "/")
-    assert page.locator(".stat-value").first.inner_text().strip() == str(Bill.objects.count())
+    assert page.locator(".stat-value").first.inner_text().strip() == str(demo_data["bills"])
     page.screenshot(path=SHOTS / "dashboard.png", full_page=True)
 
-    target = Bill.objects.filter(votes__isnull=False).order_by("id").first()
+    target = demo_data["target"]
     page.fill("main input[name=q]", target.number)
     page.press("main input[name=q]", "Enter")
     page.wait_for_url(re.compile(r"/bills/\?q="))
