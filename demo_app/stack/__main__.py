@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import xmlrpc.client
 from pathlib import Path
 
 from demo_app.stack.config import BALANCE_CHOICES, LabConfig, LabError
@@ -127,12 +128,16 @@ def main(argv: list[str] | None = None) -> int:
     except LabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # output piped into `head`: stop quietly
         sys.stderr.close()
         return 0
+    except (OSError, xmlrpc.client.Error) as exc:
+        # supervisord, nginx or the DNS server stopped answering mid-command.
+        print(f"error: {type(exc).__name__}: {exc} (see `status` and the logs)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

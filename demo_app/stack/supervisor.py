@@ -100,7 +100,13 @@ def pid(cfg: LabConfig) -> int | None:
         value = int(pid_path(cfg).read_text().strip())
     except (OSError, ValueError):
         return None
-    return value if alive(value) else None
+    if not alive(value):
+        return None
+    # A stale pid file may name a pid the system has since given to another program.
+    with contextlib.suppress(OSError):
+        if b"supervisord" not in Path(f"/proc/{value}/cmdline").read_bytes():
+            return None
+    return value
 
 
 def alive(process_id: int) -> bool:
