@@ -139,3 +139,43 @@ def ch5_timeout_status(prediction: str | int | None, *, status_counts: dict[str,
             "502": "Compare the two timeouts in this run's settings: which one fires first?",
         },
     )
+
+
+# --- Chapter 7: PostgreSQL ---------------------------------------------------------------------
+
+
+def ch7_connections_needed(
+    prediction: int | None, *, instances: int, workers: int, threads: int
+) -> Feedback:
+    """How many database connections does the fleet hold with persistent connections?"""
+    need = instances * workers * threads
+    return check_number(
+        prediction,
+        need,
+        rel_tol=0.0,
+        why=(
+            f"Every worker thread keeps its own connection: {instances} instances x {workers} "
+            f"workers x {threads} threads = {need}."
+        ),
+        hint="Django opens one connection per thread, and every instance has its own threads.",
+    )
+
+
+def ch7_persistent_saving(prediction_ms: float | None, *, db_ms: dict[str, float]) -> Feedback:
+    """Milliseconds of ``db`` time a request saves when connections persist (CONN_MAX_AGE>0).
+
+    ``db_ms`` holds the mean ``db`` layer time per request for ``"per_request"`` and
+    ``"persistent"`` connections."""
+    saved = db_ms["per_request"] - db_ms["persistent"]
+    return check_number(
+        prediction_ms,
+        saved,
+        rel_tol=0.25,
+        why=(
+            f"The db layer went from {db_ms['per_request']:.1f} ms to "
+            f"{db_ms['persistent']:.1f} ms: {saved:.1f} ms saved, about one connection set-up "
+            "(fork a backend, authenticate) per request."
+        ),
+        hint="With CONN_MAX_AGE = 0 every request pays one connection set-up before its first "
+        "query; the queries themselves cost the same either way.",
+    )

@@ -34,3 +34,20 @@ def test_ch5_timeout_status_follows_the_counts():
     assert wrong.correct is False and "shorter" in wrong.message
     nginx_first = {"502": 0, "504": 40}
     assert course.ch5_timeout_status("504", status_counts=nginx_first).correct is True
+
+
+# --- chapter 7: PostgreSQL -----------------------------------------------------------------
+
+
+def test_ch7_connections_needed_multiplies_the_fleet():
+    right = course.ch7_connections_needed(24, instances=2, workers=3, threads=4)
+    assert right.correct is True and "2 instances x 3" in right.message
+    wrong = course.ch7_connections_needed(12, instances=2, workers=3, threads=4)
+    assert wrong.correct is False and "every instance" in wrong.message
+
+
+def test_ch7_persistent_saving_is_the_difference():
+    db_ms = {"per_request": 40.0, "persistent": 12.0}
+    assert course.ch7_persistent_saving(27, db_ms=db_ms).correct is True
+    wrong = course.ch7_persistent_saving(2, db_ms=db_ms)
+    assert wrong.correct is False and "connection set-up" in wrong.message
