@@ -1,0 +1,97 @@
+"""The command line for runs over time and sweeps: outputs, and bad input refused in one line."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args], capture_output=True, text=True, cwd=cwd, env=env
+    )
+
+
+def assert_refused(result: subprocess.CompletedProcess, *words: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def test_min_greater_than_max_is_refused():
+    assert_refused(cli("run", "instance_failure", "--set", "asg.min=5"), "asg.min = 5", "max (4)")
+
+
+def test_a_failure_after_the_end_is_refused():
+    result = cli("run", "instance_failure", "--set", "run.duration=200")
+    assert_refused(result, "failures[0].at = 300.0", "run.duration (200")
+
+
+def test_zero_evaluation_periods_is_refused(tmp_path):
+    f = tmp_path / "bad.toml"
+    f.write_text(
+        '[asg]\nenabled = true\n[[asg.policies]]\nkind = "simple"\nevaluation_periods = 0\n'
+    )
+    assert_refused(cli("run", str(f)), "asg.policies[0].evaluation_periods = 0", ">= 1")
+
+
+def test_a_negative_rate_in_a_series_is_refused_and_nothing_is_written(tmp_path):
+    (tmp_path / "rates.csv").write_text("t,rate\n0,5\n60,-2\n")
+    f = tmp_path / "bad.toml"
+    f.write_text('[traffic]\nenabled = true\nprofile = "series"\nseries = "rates.csv"\n')
+    out = tmp_path / "out"
+    result = cli("run", str(f), "--out", str(out), cwd=tmp_path)
+    assert_refused(result, "traffic.series", "rate -2 at t=60", ">= 0")
+    assert not out.exists()
+
+
+def test_a_bad_vary_is_refused():
+    assert_refused(cli("sweep", "instance_failure", "--vary", "asg.min"), "--vary", "key.path=")
+    assert_refused(
+        cli("sweep", "instance_failure", "--vary", "asg.min=1,9"), "asg.min = 9", "max (4)"
+    )
+
+
+@pytest.mark.slow
+def test_run_writes_the_time_series_and_the_dashboard(tmp_path):
+    out = tmp_path / "out"
+    result = cli("run", "instance_failure", "--set", "run.duration=400", "--out", str(out),
+                 "--figures")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader((out / "timeseries.csv").open()))
+    assert sum(int(r["errors_503"]) for r in rows) > 0  # min 1: the crash leaves no target
+    assert (out / "dashboard.png").read_bytes()[:4] == b"\x89PNG"
+    log = (out / "activities.csv").read_text()
+    assert "crash" in log and "failed health checks" in log
+
+
+@pytest.mark.slow
+def test_sweep_writes_one_row_per_setting_and_replication_and_a_tradeoff_figure(tmp_path):
+    out = tmp_path / "sweep"
+    result = cli("sweep", "instance_failure", "--set", "run.duration=330",
+                 "--vary", "asg.min=1,2", "--vary", "gunicorn.workers=3,5",
+                 "--replications", "2", "--workers", "2", "--out", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader((out / "sweep.csv").open()))
+    assert len(rows) == 2 * 2 * 2
+    assert {(r["asg.min"], r["gunicorn.workers"]) for r in rows} == {
+        ("1", "3"),
+        ("1", "5"),
+        ("2", "3"),
+        ("2", "5"),
+    }
+    for key in ("p50", "p95", "p99", "error_rate", "instance_hours"):
+        assert all(r[key] != "" for r in rows)
+    assert (out / "tradeoff.png").read_bytes()[:4] == b"\x89PNG"
+    assert "run" in result.stderr  # tqdm's progress bar
