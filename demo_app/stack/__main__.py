@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     calibrate = sub.add_parser("calibrate", help="measure service times, write calibrated.toml")
     calibrate.add_argument("--requests", type=int, default=60, help="requests per probe")
+    calibrate.add_argument(
+        "--cpu", choices=("split", "pooled"), default="split", help="how the sim sees the cores"
+    )
     compare = sub.add_parser("compare", help="measured vs simulated at three load levels")
     compare.add_argument("--duration", type=int, default=30, help="seconds per level")
     compare.add_argument("--quick", action="store_true", help="small loads (CI)")
@@ -115,7 +118,7 @@ def run(args) -> int:
     if args.command == "calibrate":
         from demo_app.stack import calibrate
 
-        return calibrate.run(cfg, args.requests)
+        return calibrate.run(cfg, args.requests, cpu_model=args.cpu)
     from demo_app.stack import compare
 
     return compare.run(cfg, args.duration, quick=args.quick)

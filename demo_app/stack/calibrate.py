@@ -12,8 +12,10 @@ mix as the locustfile. The page samples become the simulation's Django service t
 
 What the scenario says about this stack, and why (also written into the file):
 
-- every instance, nginx, the database and the load generator share this machine's cores, so
-  ``instances.vcpus`` is the cores divided among the instances (at least 1);
+- every instance, nginx, the database and the load generator share this machine's cores, but
+  the sim gives each instance vCPUs of its own: ``--cpu split`` (the default) divides the cores
+  among the instances (at least 1 each), ``--cpu pooled`` models one instance holding every
+  worker and every core (the OS pools them); the truth lies between the two;
 - the database runs on the same cores (SQLite inside the worker, or a local PostgreSQL), so its
   time is folded into Django's CPU (``django.queries = 0``) rather than modelled as a separate
   server with CPUs of its own;
@@ -155,14 +157,35 @@ def vcpus_per_instance(cfg: LabConfig, cores: int | None = None) -> int:
     return max(1, cores // cfg.instances)
 
 
-def scenario_text(cfg: LabConfig, pages: list[Probe], cores: int) -> str:
+#: How the sim should see one machine's cores shared by every instance (it gives each instance
+#: vCPUs of its own): ``split`` divides the cores among the instances; ``pooled`` models the
+#: lab as one instance holding every worker and every core, as the OS scheduler pools them.
+CPU_MODELS = ("split", "pooled")
+
+
+def instances_section(cfg: LabConfig, cores: int, cpu_model: str) -> tuple[int, int, int, str]:
+    """(instance count, vCPUs each, workers each, the comment explaining it)."""
+    if cpu_model == "pooled":
+        why = (
+            f"# pooled: the lab's {cfg.instances} instances x {cfg.workers} workers share this\n"
+            f"# machine's {cores} cores as one pool, so the sim sees one instance with all of them."
+        )
+        return 1, cores, cfg.instances * cfg.workers, why
+    why = (
+        f"# split: all instances share this machine's {cores} cores (and so do nginx and the\n"
+        "# load generator); the sim gives each instance cores / instances of them, at least 1."
+    )
+    return cfg.instances, vcpus_per_instance(cfg, cores), cfg.workers, why
+
+
+def scenario_text(cfg: LabConfig, pages: list[Probe], cores: int, cpu_model: str = "split") -> str:
     """The calibrated scenario as TOML (the sim's sections; every number explained)."""
     django = sorted(round(p.django, 6) for p in pages)
     fit = Fit.of(django)
     lb = statistics.median(p.nginx_hop for p in pages)
     hop = statistics.median(p.instance_hop for p in pages)
     samples = ", ".join(f"{s:.6f}" for s in django)
-    vcpus = vcpus_per_instance(cfg, cores)
+    count, vcpus, workers, why = instances_section(cfg, cores, cpu_model)
     routing = "round_robin" if cfg.balance == "round_robin" else "least_outstanding_requests"
     description = (
         f"the local stack lab: {cfg.instances} Gunicorn instances x {cfg.workers} sync workers"
@@ -199,9 +222,8 @@ routing = "{routing}"  # nginx upstream: {cfg.balance}
 latency = {lb:.6f}  # median nginx hop: $request_time - $upstream_response_time
 
 [instances]
-count = {cfg.instances}
-# All instances share this machine's {cores} cores (and so do nginx and the load generator):
-# each instance gets cores / instances, at least 1.
+{why}
+count = {count}
 vcpus = {vcpus}
 
 [nginx]
@@ -209,7 +231,7 @@ latency = {hop:.6f}  # median Gunicorn + socket hop: upstream time - time in Dja
 
 [gunicorn]
 worker_class = "sync"
-workers = {cfg.workers}
+workers = {workers}
 threads = 1
 timeout = {float(cfg.timeout)}
 
@@ -223,9 +245,11 @@ cpu = {{ kind = "empirical", samples = [{samples}] }}
 """
 
 
-def run(cfg: LabConfig, requests: int = 60, seed: int = 2026) -> int:
+def run(cfg: LabConfig, requests: int = 60, seed: int = 2026, cpu_model: str = "split") -> int:
     if not 10 <= requests <= 2000:
         raise LabError(f"--requests {requests} is out of range: use 10-2000")
+    if cpu_model not in CPU_MODELS:
+        raise LabError(f"--cpu {cpu_model!r} is unknown: use one of {', '.join(CPU_MODELS)}")
     require_running(cfg)
     from sim import scenario as sim_scenario
     from sim.config import ConfigError
@@ -271,7 +295,7 @@ def run(cfg: LabConfig, requests: int = 60, seed: int = 2026) -> int:
         print(f"  {key:<22} {len(values):4d} x  Django {ms(values)} ms")
 
     cores = os.cpu_count() or 1
-    text = scenario_text(cfg, pages, cores)
+    text = scenario_text(cfg, pages, cores, cpu_model)
     out = cfg.path("calibrated.toml")
     candidate = out.with_name("calibrated.new.toml")
     candidate.write_text(text)
@@ -283,10 +307,11 @@ def run(cfg: LabConfig, requests: int = 60, seed: int = 2026) -> int:
     candidate.unlink()
     write_atomically(out, text)
     fit = Fit.of([p.django for p in pages])
+    count, vcpus, workers, _why = instances_section(cfg, cores, cpu_model)
     print(
         f"scenario  {out}: Django empirical ({len(pages)} samples, mean {fit.mean * 1000:.1f} ms,"
-        f" lognormal sigma {fit.sigma:.2f}), {cfg.instances} instances x {cfg.workers} workers,"
-        f" {vcpus_per_instance(cfg, cores)} vCPU each ({cores} cores shared)"
+        f" lognormal sigma {fit.sigma:.2f}); cpu {cpu_model}: {count} instance(s) x {workers}"
+        f" workers, {vcpus} vCPU each ({cores} cores on this machine)"
     )
     return 0
 

@@ -72,6 +72,8 @@ def test_calibrated_scenario_is_valid_for_the_sim_and_describes_the_lab(tmp_path
     assert loaded.django.queries == 0
     assert sorted(loaded.django.cpu.samples) == pytest.approx([p.django for p in pages])
     assert loaded.network.connect.mean == 0.0
+    pooled = sim_scenario.loads(scenario_text(cfg, pages, cores=2, cpu_model="pooled"))
+    assert (pooled.instances.count, pooled.instances.vcpus, pooled.gunicorn.workers) == (1, 2, 6)
 
 
 def test_locust_history_is_read_per_second_with_missing_percentiles(tmp_path):
