@@ -26,6 +26,7 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(BIN)/python -m sim.bench
+	$(BIN)/python -m sim.bench_over_time
 	$(BIN)/python -m demo_app.bench
 
 lint: $(STAMP)
