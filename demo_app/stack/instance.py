@@ -35,7 +35,7 @@ def shared_environment(cfg: LabConfig, base: dict[str, str]) -> dict[str, str]:
     env["DJANGO_SETTINGS_MODULE"] = "demo_app.settings.production"
     env["SECRET_KEY"] = secret_key(cfg)
     env["STATIC_ROOT"] = str(cfg.path("static"))
-    env.setdefault("SQLITE_PATH", str(cfg.path("demo.sqlite3")))
+    env["SQLITE_PATH"] = str(cfg.path("demo.sqlite3"))  # the lab keeps its own database
     origins = [f"https://{h}:{cfg.https_port}" for h in ("quorum.us", "www.quorum.us")]
     env.setdefault("CSRF_TRUSTED_ORIGINS", ",".join(origins))
     env["PYTHONUNBUFFERED"] = "1"
