@@ -191,7 +191,10 @@ def tradeoff(rows: list[dict[str, Any]], keys: Sequence[str], title: str) -> Fig
     fig.colorbar(dots, ax=ax, label="error rate")
     ax.set_xlabel("cost: instance-hours per run")
     ax.set_ylabel("p95 latency of successful requests (ms)")
-    ax.set_yscale("log")
+    finite = [v for v in p95 if not math.isnan(v)]
+    if finite and min(finite) > 0 and max(finite) / min(finite) > 10:
+        ax.set_yscale("log")  # settings that saturate would flatten all the others
+    ax.margins(0.15)
     ax.grid(True, which="both", alpha=0.3)
     ax.set_title(title)
     return fig
