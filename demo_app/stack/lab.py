@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+import xmlrpc.client
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,7 +128,7 @@ def _start_stopped(cfg: LabConfig) -> None:
     for name, info in supervisor.processes(cfg).items():
         if info["statename"] in ("STOPPED", "EXITED", "FATAL"):
             say(f"start     {name} (was {info['statename']})")
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(xmlrpc.client.Fault):
                 supervisor.rpc(cfg).startProcess(name, False)
 
 
