@@ -1,0 +1,76 @@
+"""Scheduled failures on the real engine: a bad deploy and the loss of an availability zone."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim import scenario
+from sim.dynamics import simulate_over_time
+from sim.failures import BAD_DEPLOY
+
+BASE = """
+[run]
+duration = 400.0
+warmup = 10.0
+drain = 30.0
+[traffic]
+enabled = true
+profile = "constant"
+rate = 10.0
+sessions = false
+[health_check]
+enabled = true
+interval = 10.0
+timeout = 5.0
+healthy_threshold = 3
+unhealthy_threshold = 2
+[asg]
+enabled = true
+min = %d
+max = 6
+launch_time = 17.0
+boot_time = 30.0
+"""
+
+
+def test_a_bad_deploy_fails_some_requests_on_its_instances_only_and_passes_health_checks():
+    text = (
+        BASE % 2
+        + """
+[[failures]]
+kind = "bad_deploy"
+at = 100.0
+duration = 200.0
+error_rate = 0.5
+instances = 1
+"""
+    )
+    over = simulate_over_time(scenario.loads(text))
+    app_rows = [r for r in over.results.rows if r[1] == "app"]
+    bad = [r for r in app_rows if r[9] == BAD_DEPLOY]
+    assert {r[7] for r in bad} == {0}  # only instance 0 got the new code
+    assert all(r[10] == 500 and 100 <= r[4] <= 300 for r in bad)
+    on_zero = [r for r in app_rows if r[7] == 0 and 100 <= r[4] <= 300]
+    assert 0.35 < len(bad) / len(on_zero) < 0.65
+    assert [s for _, name, s in over.health if name == "instance 0"] == ["healthy"]
+    assert [(t, kind) for t, kind, _ in over.failures] == [(100, "bad_deploy"), (300, "rollback")]
+
+
+def test_losing_a_zone_kills_its_instances_and_the_group_relaunches_elsewhere():
+    text = (
+        BASE % 4
+        + """
+[[failures]]
+kind = "az_loss"
+at = 100.0
+az = "a"
+"""
+    )
+    over = simulate_over_time(scenario.loads(text))
+    assert over.failures == [(100, "az_loss", "zone a lost with 2 instance(s)")]
+    launches = [a for a in over.activities if a.kind == "launch" and a.t > 0]
+    assert len(launches) == 2 and all(a.detail == "in zone b" for a in launches)
+    assert all(a.t >= 100 for a in launches)
+    codes = over.requests["status"]
+    assert not np.any(codes == 503)  # zone b carried the traffic meanwhile
+    assert over.table[-1]["in_service"] == 4
