@@ -179,3 +179,54 @@ def ch7_persistent_saving(prediction_ms: float | None, *, db_ms: dict[str, float
         hint="With CONN_MAX_AGE = 0 every request pays one connection set-up before its first "
         "query; the queries themselves cost the same either way.",
     )
+
+
+# --- Chapter 2: load balancing -----------------------------------------------------------------
+
+
+def ch2_routing(prediction: str | None, *, p95: dict[str, float]) -> Feedback:
+    """Which routing gives the lower p95 latency under uneven request costs?
+
+    ``p95`` maps ``"round_robin"`` and ``"least_outstanding_requests"`` to seconds."""
+    rr, lor = p95["round_robin"], p95["least_outstanding_requests"]
+    expected = "least_outstanding_requests" if lor < rr else "round_robin"
+    return check_choice(
+        prediction,
+        expected,
+        why=(
+            f"p95 was {lor * 1000:.0f} ms with least outstanding requests against "
+            f"{rr * 1000:.0f} ms with round robin. Round robin deals requests out like cards, "
+            "so an instance stuck with a few expensive ones still gets its turn; least "
+            "outstanding requests sends the next one where the fewest are in progress."
+            if expected == "least_outstanding_requests"
+            else f"p95 was {rr * 1000:.0f} ms with round robin against {lor * 1000:.0f} ms: "
+            "with even costs the two hardly differ."
+        ),
+        hints={
+            "round_robin": "Round robin ignores how busy an instance is. When one request "
+            "costs 10x another, what happens to the requests dealt to the instance that got "
+            "the expensive ones?",
+            "least_outstanding_requests": "Look at the sigma you set: with even costs, "
+            "counting outstanding requests has nothing to correct.",
+        },
+    )
+
+
+def ch2_detection(
+    prediction_s: float | None, *, crashed_at: float, unhealthy_at: float, interval: float,
+    threshold: int, timeout: float
+) -> Feedback:  # fmt: skip
+    """Seconds from a crash until the load balancer marks the instance unhealthy."""
+    took = unhealthy_at - crashed_at
+    return check_number(
+        prediction_s,
+        took,
+        rel_tol=0.35,
+        why=(
+            f"It took {took:g} s: {threshold} checks in a row must fail, one every "
+            f"{interval:g} s, and each failure is only known when its {timeout:g} s timeout "
+            "runs out."
+        ),
+        hint=f"Count: the unhealthy threshold is {threshold} failed checks, {interval:g} s "
+        f"apart, and a check that gets no answer fails after the {timeout:g} s timeout.",
+    )

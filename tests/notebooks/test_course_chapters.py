@@ -51,3 +51,24 @@ def test_ch7_persistent_saving_is_the_difference():
     assert course.ch7_persistent_saving(27, db_ms=db_ms).correct is True
     wrong = course.ch7_persistent_saving(2, db_ms=db_ms)
     assert wrong.correct is False and "connection set-up" in wrong.message
+
+
+# --- chapter 2: load balancing -------------------------------------------------------------
+
+
+def test_ch2_routing_picks_the_lower_p95():
+    uneven = {"round_robin": 1.5, "least_outstanding_requests": 0.55}
+    right = course.ch2_routing("least_outstanding_requests", p95=uneven)
+    assert right.correct is True and "1500 ms" in right.message
+    wrong = course.ch2_routing("round_robin", p95=uneven)
+    assert wrong.correct is False and "expensive" in wrong.message
+    flipped = {"round_robin": 0.30, "least_outstanding_requests": 0.31}
+    assert course.ch2_routing("round_robin", p95=flipped).correct is True
+
+
+def test_ch2_detection_measures_from_the_crash():
+    timing = dict(crashed_at=60.0, unhealthy_at=75.0, interval=10.0, threshold=2, timeout=5.0)
+    right = course.ch2_detection(15, **timing)
+    assert right.correct is True and "2 checks in a row" in right.message
+    wrong = course.ch2_detection(60, **timing)
+    assert wrong.correct is False and "unhealthy threshold is 2" in wrong.message
