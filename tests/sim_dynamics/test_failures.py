@@ -74,3 +74,22 @@ az = "a"
     codes = over.requests["status"]
     assert not np.any(codes == 503)  # zone b carried the traffic meanwhile
     assert over.table[-1]["in_service"] == 4
+
+
+def test_a_rate_series_from_csv_drives_the_arrivals(tmp_path):
+    (tmp_path / "rates.csv").write_text("t,rate\n0,2\n100,20\n200,2\n")
+    text = f"""
+[run]
+duration = 300.0
+warmup = 10.0
+[traffic]
+enabled = true
+profile = "series"
+series = "{tmp_path / "rates.csv"}"
+sessions = false
+[timeseries]
+period = 50.0
+"""
+    over = simulate_over_time(scenario.loads(text))
+    rps = [round(r["rps"]) for r in over.table if r["t"] <= 300]
+    assert rps[0] < 5 and rps[1] < 5 and 15 < rps[2] < 25 and 15 < rps[3] < 25 and rps[4] < 5
