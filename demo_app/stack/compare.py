@@ -161,21 +161,18 @@ def run(cfg: LabConfig, duration: int = 30, quick: bool = False) -> int:
 
 
 def print_table(rows) -> None:
+    cell = f"{'meas':>9}{'sim':>9}{'err':>7} |"
     print()
-    print(f"{'level':<10}{'offered':>8} | {'throughput/s':^20} | {'p50 ms':^22} | {'p95 ms':^22}")
-    print(f"{'':<10}{'req/s':>8} | {'meas':>6}{'sim':>7}{'err':>7} |" + 2 * (
-        f"{'meas':>7}{'sim':>7}{'err':>7} |"
-    ))  # fmt: skip
+    print(f"{'level':<10}{'offered':>8} |{'throughput/s':^26}|{'p50 ms':^26}|{'p95 ms':^26}|")
+    print(f"{'':<10}{'req/s':>8} |" + cell * 3)
     for name, offered, _users, m, p, _used in rows:
-        cells = [
-            (m.throughput, p.throughput, 1),
-            (m.p50 * 1000, p.p50 * 1000, 1000),
-            (m.p95 * 1000, p.p95 * 1000, 1000),
-        ]
         text = f"{name:<10}{offered:>8.0f} |"
-        for meas, sim, _ in cells:
-            width = 6 if _ == 1 else 7
-            text += f"{meas:>{width}.1f}{sim:>7.1f}{error(sim, meas):>+7.0%} |"
+        for meas, sim in (
+            (m.throughput, p.throughput),
+            (m.p50 * 1000, p.p50 * 1000),
+            (m.p95 * 1000, p.p95 * 1000),
+        ):
+            text += f"{meas:>9.1f}{sim:>9.1f}{error(sim, meas):>+7.0%} |"
         print(text)
 
 
