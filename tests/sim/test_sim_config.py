@@ -1,0 +1,104 @@
+"""Settings: defaults, validation messages, overrides, distributions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim import distributions, scenario
+from sim.config import (
+    ConfigError,
+    DistributionConfig,
+    GunicornConfig,
+    Scenario,
+    check_ipv4,
+)
+
+
+def test_the_defaults_are_a_complete_valid_scenario():
+    s = Scenario()
+    assert s.gunicorn.workers == 2 * s.instances.vcpus + 1  # MODEL_FACTS: (2 x cores) + 1
+    assert s.load_balancer.surge_queue == 1024
+    assert s.postgres.max_connections == 100
+
+
+def test_the_baseline_file_is_the_embedded_defaults():
+    shipped = scenario.load("baseline")
+    defaults = Scenario(name="baseline", description=shipped.description)
+    assert shipped == defaults
+
+
+def test_config_error_is_one_line_with_key_value_and_allowed():
+    exc = ConfigError("gunicorn.workers", 0, "must be an integer >= 1")
+    assert str(exc) == "gunicorn.workers = 0: must be an integer >= 1"
+    assert str(exc.under("x")) == "x.gunicorn.workers = 0: must be an integer >= 1"
+
+
+def test_twelve_thirty_four_fifty_six_seven_eighty_nine_is_not_an_address():
+    with pytest.raises(ConfigError) as caught:
+        check_ipv4("dns.address", "12.34.56.789")
+    assert str(caught.value) == (
+        'dns.address = "12.34.56.789": is not a valid IPv4 address (octet 789 > 255);'
+        " allowed: four octets 0-255"
+    )
+    check_ipv4("dns.address", "12.34.56.78")
+
+
+def test_threads_with_sync_means_gthread():
+    g = GunicornConfig(threads=4)
+    assert g.worker_class == "sync" and g.effective_worker_class == "gthread"
+    assert g.slots == 5 * 4
+    assert scenario.notes(Scenario(gunicorn=g))
+    assert not scenario.notes(Scenario())
+
+
+def test_overrides_are_read_as_toml_values():
+    assert scenario.parse_override("gunicorn.workers=9") == ("gunicorn.workers", 9)
+    assert scenario.parse_override("gunicorn.worker_class=gthread") == (
+        "gunicorn.worker_class",
+        "gthread",
+    )
+    assert scenario.parse_override("dns.resolver_warm=false") == ("dns.resolver_warm", False)
+    s = scenario.load("baseline", ["gunicorn.workers=9", "django.cpu.mean=0.05"])
+    assert s.gunicorn.workers == 9 and s.django.cpu.mean == 0.05
+
+
+def test_a_bare_number_is_a_constant_distribution():
+    s = scenario.loads("[network]\nconnect = 0.25\n")
+    assert s.network.connect == DistributionConfig(kind="constant", mean=0.25)
+
+
+def test_nested_errors_name_the_whole_path():
+    with pytest.raises(ConfigError) as caught:
+        scenario.loads('[django]\ncpu = { kind = "lognormal", mean = 0.0 }\n')
+    assert caught.value.key_path == "django.cpu.mean"
+    with pytest.raises(ConfigError) as caught:
+        scenario.loads('[django]\ncpu = { kind = "gamma", mean = 1.0 }\n')
+    assert caught.value.key_path == "django.cpu.kind"
+    with pytest.raises(ConfigError) as caught:
+        scenario.loads("[run]\nduration = 10.0\nwarmup = 10.0\n")
+    assert caught.value.key_path == "run.warmup"
+
+
+@pytest.mark.parametrize(
+    ("config", "mean", "variance"),
+    [
+        (DistributionConfig(kind="constant", mean=0.3), 0.3, 0.0),
+        (DistributionConfig(kind="exponential", mean=0.5), 0.5, 0.25),
+        (DistributionConfig(kind="lognormal", mean=0.2, sigma=0.5), 0.2, (np.exp(0.25) - 1) * 0.04),
+        (DistributionConfig(kind="empirical", samples=(1.0, 2.0, 6.0)), 3.0, 14 / 3),
+    ],
+)
+def test_distributions_expose_their_mean_and_sampling_agrees(config, mean, variance):
+    d = distributions.make(config)
+    assert d.mean == pytest.approx(mean) and d.variance == pytest.approx(variance)
+    draw = d.sampler(np.random.default_rng(3))
+    sample = np.array([draw() for _ in range(40_000)])
+    assert sample.mean() == pytest.approx(mean, rel=0.03, abs=1e-12)
+    assert sample.var() == pytest.approx(variance, rel=0.08, abs=1e-12)
+
+
+def test_samplers_are_reproducible_from_the_injected_generator():
+    d = distributions.make(DistributionConfig(kind="exponential", mean=1.0))
+    a, b = d.sampler(np.random.default_rng(9)), d.sampler(np.random.default_rng(9))
+    assert [a() for _ in range(5000)] == [b() for _ in range(5000)]

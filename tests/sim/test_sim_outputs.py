@@ -1,0 +1,121 @@
+"""Outputs: the kept summaries of the shipped scenarios, the JSON schema, the records.
+
+The printed summary of every shipped scenario is kept beside it (sim/scenarios/NAME.out) and
+compared here, as SimPy does with its examples. After a deliberate change to the model,
+regenerate them with ``make sim-outputs`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sim import metrics, scenario
+from sim.__main__ import main
+from sim.engine import simulate
+from sim.layers import LAYERS
+from sim.metrics import requests_of
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "sim" / "scenarios"
+
+
+@pytest.mark.parametrize("name", ["baseline", "mm_c", "cpu_bound", "db_bound"])
+def test_printed_summary_matches_the_kept_output(name, capsys):
+    assert main(["run", name]) == 0
+    assert capsys.readouterr().out == (SCENARIOS / f"{name}.out").read_text()
+
+
+def test_every_shipped_scenario_has_a_kept_output():
+    assert {p.stem for p in SCENARIOS.glob("*.out")} >= {"baseline", "mm_c", "cpu_bound"}
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    return simulate(scenario.load("baseline", ["run.duration=200", "run.warmup=20"]))
+
+
+def test_summary_schema_is_stable(baseline):
+    doc = metrics.combine([metrics.summary(baseline)], "baseline", 1)
+    assert list(doc) == [
+        "schema_version",
+        "scenario",
+        "seed",
+        "replications",
+        "across_replications",
+        "runs",
+    ]
+    run = doc["runs"][0]
+    assert list(run) == [
+        "schema_version",
+        "scenario",
+        "seed",
+        "window",
+        "requests",
+        "throughput_per_s",
+        "status_counts",
+        "error_outcomes",
+        "latency",
+        "utilisation",
+        "counters",
+    ]
+    assert list(run["status_counts"]) == ["200", "500", "502", "503", "504"]
+    assert list(run["latency"]["layers"]) == list(LAYERS)
+    assert list(run["latency"]["end_to_end"]) == ["mean", "p50", "p95", "p99", "wait", "service"]
+    assert list(run["utilisation"]) == ["workers", "vcpus", "db_connections", "db_cpu"]
+    assert doc["schema_version"] == run["schema_version"] == metrics.SCHEMA_VERSION
+    json.loads(metrics.to_json(doc))  # serialisable, no NaN
+
+
+def test_schema_document_lists_every_key(baseline):
+    text = (SCENARIOS.parent / "SCHEMA.md").read_text()
+    run = metrics.summary(baseline)
+    for key in run:
+        assert f"`{key}`" in text, key
+
+
+def test_layers_add_up_to_the_end_to_end_time(baseline):
+    for rows in requests_of(baseline.rows).values():
+        total = sum(r[5] + r[6] for r in rows)
+        end = max(r[4] for r in rows)
+        assert total == pytest.approx(end - rows[0][2], abs=1e-9)
+
+
+def test_records_use_only_the_layer_vocabulary_in_order(baseline):
+    for rows in requests_of(baseline.rows).values():
+        names = [r[1] for r in rows]
+        assert names == [la for la in LAYERS if la in names]
+        assert all(r[5] >= 0 and r[6] >= 0 for r in rows)
+
+
+def test_percentiles_are_ordered_and_utilisation_is_a_fraction(baseline):
+    run = metrics.summary(baseline)
+    e2e = run["latency"]["end_to_end"]
+    assert e2e["p50"] <= e2e["p95"] <= e2e["p99"]
+    assert e2e["mean"] == pytest.approx(e2e["wait"] + e2e["service"], abs=1e-5)
+    for value in run["utilisation"].values():
+        assert 0.0 <= value <= 1.0
+    assert run["requests"]["arrived"] == run["requests"]["ok"] + run["requests"]["errors"]
+    # Poisson arrivals at 20 / s over 180 s.
+    assert run["throughput_per_s"] == pytest.approx(20.0, rel=0.1)
+
+
+def test_utilisation_matches_the_offered_load():
+    # mm_c at rho 0.8: the workers are busy 80 % of the time.
+    run = metrics.summary(simulate(scenario.load("mm_c")))
+    assert run["utilisation"]["workers"] == pytest.approx(0.8, abs=0.03)
+
+
+def test_more_workers_than_cores_wait_for_the_cpu():
+    cpu = metrics.summary(simulate(scenario.load("cpu_bound")))
+    base = metrics.summary(simulate(scenario.load("baseline", ["run.duration=150"])))
+    assert cpu["utilisation"]["vcpus"] > 0.7
+    assert cpu["latency"]["layers"]["app"]["wait"] > 10 * base["latency"]["layers"]["app"]["wait"]
+
+
+def test_exhausted_connections_give_500s():
+    run = metrics.summary(simulate(scenario.load("db_bound")))
+    assert run["status_counts"]["500"] > 0
+    assert run["error_outcomes"] == {"too-many-clients": run["status_counts"]["500"]}
+    assert run["utilisation"]["db_connections"] == pytest.approx(1.0, abs=0.01)

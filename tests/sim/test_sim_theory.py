@@ -1,0 +1,154 @@
+"""The model against queueing theory: Erlang C, Little's law, Jackson's tandem.
+
+The oracles in sim/theory.py are first checked against the reference values in
+MODEL_FACTS.md; then the simulation is run several times (replications, after a warm-up) and
+the theory value must lie inside the 95 % confidence interval of the replications' means.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sim import metrics, scenario, theory
+from sim.config import ConfigError, mm_c_parameters
+from sim.engine import simulate
+
+
+@pytest.mark.parametrize(
+    ("c", "lam", "wait_probability", "wq"),
+    [
+        (1, 0.9, 0.9, 9.0),
+        (2, 1.0, 1 / 3, 1 / 3),
+        (3, 2.0, 0.4444, 0.4444),
+        (5, 4.0, 0.554113, 0.554113),
+        (10, 8.0, 0.409180, 0.204590),
+    ],
+)
+def test_erlang_c_matches_the_reference_values(c, lam, wait_probability, wq):
+    assert theory.erlang_c(c, lam) == pytest.approx(wait_probability, abs=5e-5)
+    assert theory.mm_c_wq(c, lam, 1.0) == pytest.approx(wq, abs=5e-5)
+
+
+def test_lq_and_w_follow_from_wq():
+    assert theory.mm_c_lq(10, 8.0, 1.0) == pytest.approx(1.636721, abs=5e-6)
+    assert theory.mm_c_w(2, 1.0, 1.0) == pytest.approx(1 / 3 + 1)
+    assert theory.littles_l(2.0, 1.5) == 3.0
+    assert theory.mm1_ps_sojourn(0.5, 1.0) == 2.0
+
+
+def test_erlang_c_refuses_an_unstable_queue():
+    with pytest.raises(ValueError, match="rho"):
+        theory.erlang_c(2, 2.0)
+
+
+def test_erlang_c_does_not_overflow_for_many_servers():
+    # 400 servers at rho 0.95: A^c / c! alone would overflow a float.
+    assert 0.0 < theory.erlang_c(400, 380.0) < 1.0
+
+
+def test_confidence_interval_uses_student_t():
+    mean, low, high = theory.confidence_interval([1.0, 2.0, 3.0])
+    assert mean - low == pytest.approx(high - mean)
+    assert mean == 2.0
+    assert high - mean == pytest.approx(4.303 * 1.0 / math.sqrt(3))
+    assert math.isnan(theory.confidence_interval([5.0])[1])
+
+
+#: A 95 % interval misses the true value one time in twenty by design, so a statistical test
+#: at one fixed seed is a reproducible experiment rather than a proof: with this seed every
+#: case below lands inside (and sim/theory.py was checked over 20 replications too).
+SEED = 1
+
+
+def mm_c(c: int, lam: float, duration: float):
+    return scenario.load(
+        "mm_c",
+        [
+            f"gunicorn.workers={c}",
+            f"instances.vcpus={c}",
+            f"arrivals.rate={lam}",
+            f"run.duration={duration}",
+            f"run.warmup={duration / 10}",
+        ],
+    )
+
+
+def queue_waits(s, replications: int) -> list[float]:
+    """The mean wait in Gunicorn's backlog (Wq) of each replication."""
+    out = []
+    for i in range(replications):
+        summary = metrics.summary(simulate(s, SEED, replication=i))
+        out.append(summary["latency"]["layers"]["queue"]["wait"])
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("c", "lam"),
+    [(1, 0.5), (2, 1.4), (5, 4.0), (2, 1.8), (10, 9.2)],
+    ids=["c1-rho0.5", "c2-rho0.7", "c5-rho0.8", "c2-rho0.9", "c10-rho0.92"],
+)
+def test_mm_c_wait_matches_erlang_c(c, lam):
+    rho = lam / c
+    # Enough customers for a useful interval: heavier traffic needs longer runs.
+    customers = 10_000 if rho < 0.85 else 30_000
+    s = mm_c(c, lam, customers / lam)
+    sc, slam, mu = mm_c_parameters(s)
+    assert (sc, slam, mu) == (c, lam, 1.0)
+    expected = theory.mm_c_wq(c, lam, mu)
+    _, low, high = theory.confidence_interval(queue_waits(s, 8))
+    assert low <= expected <= high, f"Wq {expected:.4f} outside [{low:.4f}, {high:.4f}]"
+    # ... and the interval is narrow enough to mean something.
+    assert high - low < 0.5 * expected + 0.05
+
+
+def test_the_mm_c_scenario_refuses_rho_of_one_or_more():
+    with pytest.raises(ConfigError) as caught:
+        scenario.load("mm_c", ["arrivals.rate=5.0"])
+    assert caught.value.key_path == "arrivals.rate"
+    assert "rho" in str(caught.value)
+
+
+def test_littles_law_holds_on_the_records():
+    s = scenario.load("baseline", ["run.duration=400", "run.warmup=40"])
+    results = simulate(s)
+    big_l, lam_w = metrics.littles_law(results.rows, *results.window)
+    assert big_l == pytest.approx(lam_w, rel=0.02)
+    # And on a queue that actually queues.
+    s = mm_c(3, 2.4, 4000.0)
+    results = simulate(s)
+    big_l, lam_w = metrics.littles_law(results.rows, *results.window)
+    assert big_l == pytest.approx(lam_w, rel=0.03)
+
+
+TANDEM = [
+    "instances.vcpus=2",  # station 1: two vCPUs, exponential CPU bursts (mu1 = 2.5 / s)
+    "gunicorn.workers=100",  # workers never the bottleneck
+    "gunicorn.backlog=100000",
+    'django.cpu={ kind = "exponential", mean = 0.4 }',
+    "django.queries=1",
+    "django.cpu_per_query=0.0",  # nothing after the query: a pure two-station tandem
+    "postgres.vcpus=1",  # station 2: one database CPU (mu2 = 2 / s)
+    'postgres.query={ kind = "exponential", mean = 0.5 }',
+    "postgres.max_connections=1000",
+    "postgres.conn_max_age=1e9",
+    "arrivals.rate=1.5",
+]
+
+
+@pytest.mark.slow
+def test_two_station_tandem_matches_jackson():
+    from sim_helpers import QUIET
+
+    s = scenario.loads(QUIET, [*TANDEM, "run.duration=5000", "run.warmup=500"])
+    lam = s.arrivals.rate
+    expected = theory.jackson_tandem_w(lam, [(2, 2.5), (1, 2.0)])
+    sojourns = []
+    for i in range(8):
+        summary = metrics.summary(simulate(s, SEED, replication=i))
+        layers = summary["latency"]["layers"]
+        sojourns.append(layers["app"]["mean"] + layers["db"]["mean"])
+    _, low, high = theory.confidence_interval(sojourns)
+    assert low <= expected <= high, f"W {expected:.4f} outside [{low:.4f}, {high:.4f}]"
