@@ -37,6 +37,11 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The kept summaries of the shipped core scenarios (compared by tests/sim/test_sim_outputs.py).
+.PHONY: sim-outputs
+sim-outputs: $(STAMP)
+	for s in baseline mm_c cpu_bound db_bound; do $(BIN)/python -m sim run $$s > sim/scenarios/$$s.out; done
+
 # Figures for the notebooks and slides, regenerated from code (never edited by hand).
 assets: $(STAMP)
 	$(BIN)/python -m sim.diagram assets/architecture.png
