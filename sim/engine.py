@@ -40,7 +40,7 @@ from sim.database import Database
 from sim.distributions import make
 from sim.dns import Resolver
 from sim.instance import IN_SERVICE, Instance
-from sim.load_balancer import NO_TARGET, LoadBalancer
+from sim.load_balancer import IDLE_TIMEOUT, NO_TARGET, LoadBalancer
 from sim.request import Request
 
 ProcessFactory = Callable[["Engine"], Generator]
@@ -163,6 +163,16 @@ class Engine:
             req.lb_wait = env.now - queued
             if target is None:
                 return self._refuse(req, NO_TARGET)
+            if env.now > at_lb + self._idle_timeout:
+                # The load balancer's idle timeout ran out in the surge queue: it answered 504
+                # then (stamped afterwards: nothing else observes the request meanwhile).
+                target.leave()
+                req.lb_wait = at_lb + self._idle_timeout - queued
+                req.queue_service = 0.0
+                req.fail("lb", 504, IDLE_TIMEOUT)
+                req.end = at_lb + self._idle_timeout
+                self.requests.append(req)
+                return
         yield from target.serve(req, at_lb + self._idle_timeout)
         if req.status == 200:
             req.download = self._download()

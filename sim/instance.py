@@ -178,6 +178,10 @@ class Instance:
         req.end = at
         self._done()
 
+    def leave(self) -> None:
+        """A request counted in :attr:`outstanding` will not come after all."""
+        self._done()
+
     def _done(self) -> None:
         self.outstanding -= 1
         if self.on_free is not None:

@@ -29,6 +29,7 @@ from sim.routing import Strategy
 # Outcomes stamped on the ``lb`` record of a request the load balancer refused.
 SPILLOVER = "spillover"
 NO_TARGET = "no-target"
+IDLE_TIMEOUT = "idle-timeout"  # 504: waited in the surge queue past the idle timeout
 
 
 class LoadBalancer:

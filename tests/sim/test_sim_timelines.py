@@ -161,6 +161,22 @@ def test_surge_queue_holds_then_spills_over_with_503():
     assert results.counters["spillover"] == 1
 
 
+def test_the_idle_timeout_answers_504_for_a_long_wait():
+    s = quiet(
+        "nginx.max_connections=1", "load_balancer.surge_queue=5", "load_balancer.idle_timeout=1.5"
+    )
+    _, results = run(s, [0.0, 0.1, 0.2])
+    assert ends(results) == {
+        0: (200, 0.0, 1.0),
+        1: (504, 0.1, 1.6),  # served 1.0-2.0, but the answer was due by 0.1 + 1.5
+        2: (504, 0.2, 1.7),  # still in the surge queue at 0.2 + 1.5
+    }
+    assert [(r[0], r[1], r[9]) for r in results.rows if r[9] != "ok" and r[1] != "dns"] == [
+        (1, "queue", "gateway-timeout"),
+        (2, "lb", "idle-timeout"),
+    ]
+
+
 def test_no_registered_target_is_a_503():
     s = quiet()
 
