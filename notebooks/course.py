@@ -230,3 +230,49 @@ def ch2_detection(
         hint=f"Count: the unhealthy threshold is {threshold} failed checks, {interval:g} s "
         f"apart, and a check that gets no answer fails after the {timeout:g} s timeout.",
     )
+
+
+# --- Chapter 1: DNS ----------------------------------------------------------------------------
+
+
+def ch1_browser_hits(prediction: int | None, *, outcomes: list[str], ttl: float) -> Feedback:
+    """How many of a browser's page loads found quorum.us in its own cache?"""
+    hits = sum(1 for o in outcomes if o == "browser-cache")
+    return check_number(
+        prediction,
+        hits,
+        rel_tol=0.1,
+        why=(
+            f"{hits} of {len(outcomes)} loads were answered by the browser's cache. The cache "
+            f"keeps the answer {ttl:g} s, so only the first load after it expires asks the OS "
+            "(and, if the OS cache expired too, the resolver)."
+        ),
+        hint=f"Walk the clock: the answer is kept {ttl:g} s from the lookup that fetched it. "
+        "Which loads fall inside that window?",
+    )
+
+
+def ch1_valid_address(prediction: str | None, *, address: str) -> Feedback:
+    """Is ``address`` a valid IPv4 address: ``"valid"`` or ``"invalid"``?"""
+    import ipaddress
+
+    try:
+        ipaddress.IPv4Address(address)
+        expected, reason = "valid", f"{address} has four octets, each 0-255."
+    except ValueError:
+        big = [o for o in address.split(".") if o.isdigit() and int(o) > 255]
+        reason = (
+            f"{address} has the octet {big[0]}, and an octet is one byte: 0-255."
+            if big
+            else f"{address} is not four numbers 0-255 separated by dots."
+        )
+        expected = "invalid"
+    return check_choice(
+        prediction,
+        expected,
+        why=reason,
+        hints={
+            "valid": f"Look at each of the four numbers. {reason}",
+            "invalid": f"Check again: {reason}",
+        },
+    )

@@ -72,3 +72,22 @@ def test_ch2_detection_measures_from_the_crash():
     assert right.correct is True and "2 checks in a row" in right.message
     wrong = course.ch2_detection(60, **timing)
     assert wrong.correct is False and "unhealthy threshold is 2" in wrong.message
+
+
+# --- chapter 1: DNS ------------------------------------------------------------------------
+
+
+def test_ch1_browser_hits_counts_the_outcomes():
+    outcomes = ["authoritative", "browser-cache", "browser-cache"] * 10
+    right = course.ch1_browser_hits(20, outcomes=outcomes, ttl=60.0)
+    assert right.correct is True and "20 of 30" in right.message
+    wrong = course.ch1_browser_hits(30, outcomes=outcomes, ttl=60.0)
+    assert wrong.correct is False and "Walk the clock" in wrong.message
+
+
+def test_ch1_valid_address_names_the_bad_octet():
+    right = course.ch1_valid_address("invalid", address="12.34.56.789")
+    assert right.correct is True and "789" in right.message
+    wrong = course.ch1_valid_address("valid", address="12.34.56.789")
+    assert wrong.correct is False and "0-255" in wrong.message
+    assert course.ch1_valid_address("valid", address="203.0.113.10").correct is True

@@ -1,0 +1,228 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: -all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 1. DNS: where does quorum.us live?
+#
+# You typed `quorum.us` and pressed Enter. Before anything else, the browser needs an IP
+# address. Think of looking up a phone number: first the sticky note on your monitor (the
+# **browser's cache**), then your own address book (the **OS cache**), then you ask the office
+# receptionist (the **recursive resolver** of your ISP or office), who either remembers it,
+# or knows whom to call at the `.us` registry, or starts from the very top (the **root**).
+#
+# Every answer comes with a **TTL** (time to live): how long anyone may keep it. Numbers from
+# `../shared/design/MODEL_FACTS.md` ("DNS"):
+#
+# | who answers | typical time | kept for |
+# |---|---|---|
+# | browser cache (Chromium) | 0 | a fixed 60 s |
+# | OS cache | < 1 ms | the record's TTL |
+# | resolver, record cached | 1-20 ms | the record's TTL (60 s for an ELB) |
+# | resolver asks quorum.us's servers | 30-80 ms | |
+# | resolver starts from the root | 100-400 ms | |
+
+# %%
+import ipaddress
+import os
+import sys
+from pathlib import Path
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import display
+
+sys.path.insert(0, str(Path.cwd()))  # course.py sits beside the chapters
+import course
+
+from demo_app.stack.dns import CachingResolver, query
+from sim import metrics, scenario
+from sim.config import ConfigError, DnsConfig
+from sim.dns import Resolver
+from sim.engine import simulate
+
+# %% [markdown]
+# ## Resolve quorum.us
+#
+# The stack lab (`make lab-up`, README "The stack lab") runs a small DNS server that answers
+# for `quorum.us` with a 60 s TTL. If it is running, the next cell asks it, through a cache
+# like your OS's, three times; if not, it says so and the rest of the chapter uses the model.
+
+# %%
+DNS_PORT = int(os.environ.get("LAB_DNS_PORT", "5353"))
+try:
+    query("quorum.us", DNS_PORT, timeout=0.3)
+    LAB = True
+except (ConnectionError, LookupError, OSError) as exc:
+    LAB = False
+    print(f"The lab's DNS server is not answering ({exc}); the model stands in for it below.")
+
+if LAB:
+    cache = CachingResolver(DNS_PORT)
+    for _ in range(3):
+        found = cache.lookup("quorum.us")
+        print(
+            f"quorum.us -> {found.address}  ttl left {found.ttl_left:4.1f} s  "
+            f"{found.seconds * 1000:7.3f} ms  ({found.source})"
+        )
+
+# %% [markdown]
+# The first lookup travels to the server; the next ones come from the cache in microseconds.
+# That is the whole idea of DNS caching, and the rest of this chapter is about *how long*.
+
+# %% [markdown]
+# ## One browser, one morning
+#
+# Below, the model (`sim/dns.py`) follows one browser that loads a Quorum page every 20 s for
+# ten minutes. The browser keeps the answer 60 s, the record's TTL is 60 s.
+#
+# **Predict:** of the 30 page loads, how many find the address in the **browser's own
+# cache** (costing no time at all)?
+
+# %%
+prediction = None  # a whole number out of 30
+
+
+# %%
+def one_browser(every=20.0, browser_ttl=60.0, record_ttl=60.0, loads=30, seed=1):
+    """Each load's (time, seconds spent resolving, which cache answered)."""
+    config = DnsConfig(clients=1, browser_ttl=browser_ttl, record_ttl=record_ttl)
+    resolver = Resolver(config, np.random.default_rng(seed))
+    return [(i * every, *resolver.resolve(0, i * every)) for i in range(loads)]
+
+
+lookups = one_browser()
+course.ch1_browser_hits(prediction, outcomes=[o for _, _, o in lookups], ttl=60.0)
+
+# %%
+OUTCOME_COLORS = {
+    "browser-cache": "#009E73",
+    "os-cache": "#56B4E9",
+    "resolver-cache": "#0072B2",
+    "authoritative": "#E69F00",
+    "full-miss": "#D55E00",
+}
+
+
+def draw(lookups, title):
+    _, ax = plt.subplots(figsize=(10, 3.2), layout="constrained")
+    for outcome, color in OUTCOME_COLORS.items():
+        mine = [(t, max(s * 1000, 0.01)) for t, s, o in lookups if o == outcome]
+        if mine:
+            ax.scatter(*zip(*mine, strict=True), color=color, s=50, label=outcome, zorder=3)
+    ax.set_yscale("log")
+    ax.set_ylim(0.005, 1000)
+    ax.set_xlabel("time of the page load (s)")
+    ax.set_ylabel("time resolving (ms, log)")
+    ax.set_title(title)
+    ax.legend(frameon=False, ncols=5, fontsize=8, loc="upper center")
+    ax.grid(alpha=0.3)
+    plt.show()
+
+
+draw(lookups, "Cold, then warm: the browser's cache answers until its 60 s run out")
+
+# %% [markdown]
+# Browser-cache hits are drawn at 0.01 ms: they cost nothing. Now change the knobs. What
+# happens when the page is loaded less often than the TTL? When the record's TTL is an hour?
+
+
+# %%
+def explore(every=20, browser_ttl=60, record_ttl=60):
+    found = one_browser(float(every), float(browser_ttl), float(record_ttl))
+    counts = {o: sum(1 for *_, x in found if x == o) for o in OUTCOME_COLORS}
+    print(", ".join(f"{o}: {n}" for o, n in counts.items() if n))
+    draw(found, f"a load every {every} s, browser keeps {browser_ttl} s, TTL {record_ttl} s")
+
+
+widgets.interactive(
+    explore,
+    every=widgets.IntSlider(value=20, min=5, max=120, step=5, description="every (s)"),
+    browser_ttl=widgets.IntSlider(value=60, min=0, max=300, step=10, description="browser (s)"),
+    record_ttl=widgets.IntSlider(value=60, min=0, max=3600, step=60, description="TTL (s)"),
+)
+
+# %% [markdown]
+# ## A whole office
+#
+# In the baseline scenario 500 browsers share one resolver. Most lookups never leave the
+# browser; the resolver's cache serves most of the rest, because *someone* in the office
+# asked within the last minute.
+
+# %%
+base = simulate(scenario.load("baseline", ["run.duration=120", "run.warmup=0"]))
+dns_rows = [r for r in base.rows if r[1] == "dns"]
+shares = {o: sum(1 for r in dns_rows if r[9] == o) for o in OUTCOME_COLORS}
+summary = metrics.summary(base)
+_, ax = plt.subplots(figsize=(8, 2.8), layout="constrained")
+ax.barh(list(shares), list(shares.values()), color=list(OUTCOME_COLORS.values()))
+for y, n in enumerate(shares.values()):
+    ax.text(n, y, f"  {n / len(dns_rows):.1%}", va="center")
+ax.invert_yaxis()
+ax.set_xlabel(f"lookups out of {len(dns_rows)} requests in 2 simulated minutes")
+ax.set_title("Who answered: cold lookups are rare, but every new visitor pays one")
+plt.show()
+dns_ms = summary["latency"]["layers"]["dns"]["mean"] * 1000
+e2e_ms = summary["latency"]["end_to_end"]["mean"] * 1000
+print(f"mean DNS time per request {dns_ms:.1f} ms of {e2e_ms:.0f} ms end to end")
+
+# %% [markdown]
+# ## Why `12.34.56.789` is not an address
+#
+# The talk's slide says `quorum.us => 12.34.56.789`. An IPv4 address is four **bytes**,
+# written as four numbers separated by dots.
+#
+# **Predict:** is `12.34.56.789` `"valid"` or `"invalid"`?
+
+# %%
+prediction_address = None  # "valid" or "invalid"
+
+# %%
+course.ch1_valid_address(prediction_address, address="12.34.56.789")
+
+# %% [markdown]
+# The model refuses it with a one-line reason rather than crashing. Type other addresses in
+# the box (try `203.0.113.10`, `256.1.1.1`, `10.0.0`):
+
+# %%
+try:
+    DnsConfig(address="12.34.56.789")
+except ConfigError as exc:
+    print(f"error: {exc}")
+
+box = widgets.Text(value="12.34.56.789", description="address")
+verdict = widgets.HTML()
+
+
+def check(change=None):
+    try:
+        ipaddress.IPv4Address(box.value)
+        verdict.value = f"<b>{box.value}</b> is a valid IPv4 address"
+    except ValueError as exc:
+        verdict.value = f"<b>{box.value}</b> is not: {exc}"
+
+
+box.observe(check, names="value")
+check()
+display(widgets.VBox([box, verdict]))
+
+# %% [markdown]
+# **Take-aways**
+# - A lookup is answered by the nearest cache that still holds it: browser, OS, resolver, or
+#   the authoritative servers. Cold lookups cost tens to hundreds of milliseconds.
+# - TTLs trade freshness for speed: the ELB's 60 s TTL lets AWS move the load balancer's
+#   addresses quickly, at the price of a lookup a minute per browser.
+# - An IPv4 address is four octets of 0-255: `12.34.56.789` cannot exist.
