@@ -185,19 +185,43 @@ def tradeoff(rows: list[dict[str, Any]], keys: Sequence[str], title: str) -> Fig
     errors = [p["error_rate"] for p in points]
     dots = ax.scatter(cost, p95, c=errors, cmap="Reds", vmin=0, vmax=max(max(errors), 0.01),
                       edgecolors="black", s=60, zorder=3)  # fmt: skip
+    ax.margins(0.15)
+    # Settings that ran identically (a limit never reached) share one dot and one label.
+    labels: dict[tuple[float, float], list[str]] = {}
     for p, x, y in zip(points, cost, p95, strict=True):
-        label = ", ".join(f"{k.split('.')[-1]}={p[k]}" for k in keys)
-        ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        labels.setdefault((x, y), []).append(", ".join(f"{k.split('.')[-1]}={p[k]}" for k in keys))
+    _place_labels(fig, ax, labels)
     fig.colorbar(dots, ax=ax, label="error rate")
     ax.set_xlabel("cost: instance-hours per run")
     ax.set_ylabel("p95 latency of successful requests (ms)")
     finite = [v for v in p95 if not math.isnan(v)]
     if finite and min(finite) > 0 and max(finite) / min(finite) > 10:
         ax.set_yscale("log")  # settings that saturate would flatten all the others
-    ax.margins(0.15)
     ax.grid(True, which="both", alpha=0.3)
     ax.set_title(title)
     return fig
+
+
+def _place_labels(fig, ax, labels: dict[tuple[float, float], list[str]]) -> None:
+    """Label each dot to its right; labels of dots in the same column are stacked downwards
+    from the highest, so none overlaps another (offsets in points)."""
+    ax.autoscale_view()
+    to_pt = 72.0 / fig.dpi
+    spots = sorted(labels, key=lambda s: -s[1] if s[1] == s[1] else 0)
+    where = {s: ax.transData.transform(s) * to_pt for s in spots}
+    line = 10.0  # points per line of 8-point text
+    floor: list[tuple[float, float]] = []  # (x, lowest label bottom so far) per column
+    for spot in spots:
+        x, y = where[spot]
+        height = line * len(labels[spot])
+        bottom = y + 4
+        for fx, fy in floor:
+            if abs(fx - x) < 40:
+                bottom = min(bottom, fy - 2 - height)
+        floor.append((x, bottom))
+        leader = {"arrowstyle": "-", "lw": 0.5, "color": "grey"} if bottom - y != 4 else None
+        ax.annotate("\n".join(labels[spot]), spot, textcoords="offset points",
+                    xytext=(8, bottom - y), fontsize=8, va="bottom", arrowprops=leader)  # fmt: skip
 
 
 # --- the command line (``python -m sim sweep``) -------------------------------------------
