@@ -122,8 +122,27 @@ def dashboard(over, title: str) -> Figure:
     ax.set_title("Errors by status", loc="left", fontsize=10)
 
     _mark_events(axes, over)
+    end = over.results.scenario.run.duration / 60
+    for ax in axes:  # after the run's duration no new request arrives: in-flight ones finish
+        ax.axvspan(end, max(minutes[-1], end), color="#dddddd", alpha=0.5, lw=0)
+    axes[4].annotate("drain", (end, 0.95), xycoords=("data", "axes fraction"), xytext=(3, 0),
+                     textcoords="offset points", fontsize=7, color="#555555", va="top")  # fmt: skip
+    if _clock_axis(axes[0], over.results.scenario.traffic):
+        axes[0].set_title("Traffic", loc="left", fontsize=10, pad=16)
     fig.suptitle(title, fontsize=12)
     return fig
+
+
+def _clock_axis(ax, traffic) -> bool:
+    """A weekday run also gets the wall clock along the top (t = 0 is ``start_clock_h``)."""
+    if not (traffic.enabled and traffic.profile == "weekday"):
+        return False
+    start = traffic.start_clock_h * 60
+    top = ax.secondary_xaxis("top", functions=(lambda m: m + start, lambda c: c - start))
+    top.xaxis.set_major_formatter(lambda c, _: f"{int(c // 60) % 24:02d}:{int(c % 60):02d}")
+    top.set_xticks([c for c in range(0, 48 * 60, 30)])
+    top.tick_params(labelsize=8)
+    return True
 
 
 def _mark_events(axes, over) -> None:

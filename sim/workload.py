@@ -274,12 +274,16 @@ def sessions(
         yield env.timeout(t - env.now)
         n = int(rng.geometric(p_stop))
         thinks = rng.exponential(shape.think_time_s, size=n - 1).tolist() if n > 1 else []
-        env.process(_session(env, shape, n, thinks, send))
+        env.process(_session(env, shape, n, thinks, send, end))
 
 
-def _session(env, shape: SessionShape, n: int, thinks: Sequence[float], send: Send):
+def _session(
+    env, shape: SessionShape, n: int, thinks: Sequence[float], send: Send, end: float = math.inf
+):
     resolved_at = -math.inf
     for i in range(n):
+        if env.now >= end:  # the run is over: users still browsing send nothing more
+            return
         fresh = env.now - resolved_at < shape.dns_cache_ttl_s
         if not fresh:
             resolved_at = env.now
