@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
+import sys
 
 import pytest
-from demo_support import run_python
+from demo_support import REPO, run_python
 from django.core.management import call_command
 
 STRONG_KEY = secrets.token_urlsafe(50)
@@ -96,3 +98,16 @@ def test_env_overrides_for_the_lab(tmp_path):
     assert seen["NAME"] == str(tmp_path / "x.sqlite3")
     assert seen["STATIC_ROOT"] == str(tmp_path / "static")
     assert "demo_app.tracing.middleware.TraceMiddleware" not in seen["MIDDLEWARE"]
+
+
+def test_manage_py_runs_as_a_script_from_anywhere(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "demo_app" / "manage.py"), "check"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "demo_app.settings.dev"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
