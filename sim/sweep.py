@@ -21,6 +21,7 @@ import csv
 import io
 import itertools
 import math
+import multiprocessing
 import sys
 import tomllib
 from collections.abc import Sequence
@@ -131,7 +132,10 @@ def sweep(
             if bar is not None:
                 bar.update()
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # "spawn": fresh interpreters, so no lock held by a thread of this process (tqdm's
+        # monitor, say) is copied into a worker half-taken, as fork could.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             for future in as_completed([pool.submit(run_one, job) for job in jobs]):
                 done.append(future.result())
                 if bar is not None:
