@@ -120,8 +120,8 @@ class Failures:
 def _erroring(serve, env, unlucky):
     """Wrap an instance's ``serve``: the new code does its work, then fails on the way out."""
 
-    def serve_badly(req, idle_deadline: float = math.inf):
-        yield from serve(req, idle_deadline)
+    def serve_badly(req, *args, **kwargs):
+        yield from serve(req, *args, **kwargs)
         if req.status == 200 and unlucky():
             req.fail("app", 500, BAD_DEPLOY)
             req.end = env.now
