@@ -157,6 +157,8 @@ def _run(args: argparse.Namespace) -> int:
     for name, content in files.items():
         metrics.write_atomically(args.out / name, content)
     sys.stdout.write(metrics.to_json(document) if args.json else text)
+    if over_time and not args.json:
+        sys.stdout.write(dynamics.describe(over_time[0]))
     if files:
         sys.stderr.write(f"wrote {', '.join(files)} to {args.out}\n")
     return 0
