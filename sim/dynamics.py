@@ -338,3 +338,33 @@ def _cell(v: Any) -> Any:
     if isinstance(v, float):
         return "" if math.isnan(v) else f"{v:.6g}"
     return v
+
+
+def describe(over: OverTime) -> str:
+    """A few lines on what happened over time, for the end of the text summary."""
+    acts = over.activities
+    launches = sum(1 for a in acts if a.kind == "launch" and a.t > 0)
+    ended = [a for a in acts if a.kind == "terminate"]
+    desired = [row["desired"] for row in over.table if "desired" in row]
+    lines = ["over time (first replication):"]
+    if desired:
+        lines.append(
+            f"  capacity    desired {min(desired)}-{max(desired)}, {launches} launches,"
+            f" {len(ended)} terminations, {over.instance_hours:.2f} instance-hours"
+        )
+    for t, kind, detail in over.failures:
+        lines.append(f"  failure     t={t:g} s {kind}: {detail}")
+    bad = {}
+    for row in over.table:
+        for key, value in row.items():
+            if key.startswith("errors_") and value:
+                first, last, n = bad.get(key, (row["t"], row["t"], 0))
+                bad[key] = (first, row["t"], n + value)
+    for key, (first, last, n) in sorted(bad.items()):
+        lines.append(f"  {key[7:]}s        {n} in windows ending {first:g}-{last:g} s")
+    fired = [(name, t) for name, hist in over.alarms.items() for t, st in hist if st == "ALARM"]
+    if fired:
+        shown = ", ".join(f"{name} at {t:g} s" for name, t in fired[:6])
+        more = f" and {len(fired) - 6} more" if len(fired) > 6 else ""
+        lines.append(f"  alarms      {shown}{more}")
+    return "\n".join(lines) + "\n"
