@@ -8,10 +8,10 @@ own log book (``request.py``); at the end the log books are collected as flat re
 Flow: Scenario -> :class:`Engine` (one object per thing modelled) -> :meth:`Engine.run` ->
 :class:`Results` (records + the busy-time counters), which ``metrics.py`` summarises.
 
-Each request is one SimPy process. The hops that are pure delays (DNS, TCP + TLS, the load
-balancer's and nginx's own hops) are charged in a single timeout; queues cost an event only
-when a request must actually wait (``slots.py``). That keeps the model fast enough to drive
-sliders.
+Each request is one generator, driven like a SimPy process (``journey.py``). The hops that
+are pure delays (DNS, TCP + TLS, the load balancer's and nginx's own hops) are charged in a
+single timeout; queues cost an event only when a request must actually wait (``slots.py``).
+That keeps the model fast enough to drive sliders.
 
 Extension points for the simulation over time (workload profiles, health checks, auto
 scaling, failures):
@@ -22,11 +22,12 @@ scaling, failures):
   :meth:`Engine.run` (append before running);
 - :meth:`Engine.launch` makes a new instance (any lifecycle state), :attr:`Engine.lb`,
   :attr:`Engine.db`, :attr:`Engine.instances` and :attr:`Engine.env` are public;
-- :meth:`Engine.send` starts one request now and returns its process (an event).
+- :meth:`Engine.send` starts one request now and returns an event that fires at its end.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -40,6 +41,7 @@ from sim.database import Database
 from sim.distributions import make
 from sim.dns import Resolver
 from sim.instance import IN_SERVICE, Instance
+from sim.journey import Journey
 from sim.load_balancer import IDLE_TIMEOUT, NO_TARGET, LoadBalancer
 from sim.request import Request
 
@@ -98,7 +100,8 @@ class Engine:
         self.instances: list[Instance] = []
         self.processes: list[ProcessFactory] = []
         self.requests: list[Request] = []  # finished requests, in order of finishing
-        self.sent = 0
+        self._created = 0  # requests made so far (their ids), some perhaps not yet arrived
+        self._future: deque[float] = deque()  # arrival times of those not yet arrived
         self.arrivals = (
             poisson_times(s.arrivals.rate, r_arrivals, s.run.duration)
             if arrivals is None
@@ -133,26 +136,43 @@ class Engine:
         return instance
 
     # -- requests -------------------------------------------------------------------------
-    def send(self, cached_dns: bool | None = None, *, wait: bool = True) -> simpy.Process:
-        """Start one request now from a random browser; returns its process (an event that
-        fires when the response is back). ``cached_dns`` overrides the browser cache.
+    def send(self, cached_dns: bool | None = None, *, wait: bool = True) -> simpy.Event | None:
+        """Start one request now from a random browser; returns an event that fires when the
+        response is back. ``cached_dns`` overrides the browser cache.
 
         ``wait=False`` is for callers that do not wait for the response (the built-in
-        arrival stream): the process then ends when the response leaves the instance and the
-        download is only stamped on the record, which saves an event and changes nothing
-        else (the download holds no resource anybody could observe)."""
-        req = Request(self.sent, self.env.now, self._client())
-        self.sent += 1
-        return self.env.process(self._travel(req, cached_dns, wait))
+        arrival stream): no event is returned, the journey ends when the response leaves the
+        instance and the download is only stamped on the record, which saves an event and
+        changes nothing else (the download holds no resource anybody could observe)."""
+        req = Request(self._created, self.env.now, self._client())
+        self._created += 1
+        done = self.env.event() if wait else None
+        req.journey = Journey(self.env, self._travel(req, cached_dns, wait), done)
+        return done
 
-    def _travel(self, req: Request, cached_dns: bool | None, wait: bool = True):
+    @property
+    def sent(self) -> int:
+        """Requests that have arrived so far."""
+        future, now = self._future, self.env.now
+        while future and future[0] <= now:
+            future.popleft()
+        return self._created - len(future)
+
+    def _send_at(self, arrival: float) -> None:
+        # A request of the built-in stream, made ahead of its arrival (see _arrive).
+        req = Request(self._created, arrival, self._client())
+        self._created += 1
+        self._future.append(arrival)
+        req.journey = Journey(self.env, self._travel(req, None, False, arrival - self.env.now))
+
+    def _travel(self, req: Request, cached_dns: bool | None, wait: bool = True, ahead=0.0):
         env = self.env
         req.dns, req.dns_outcome = self.resolver.resolve(req.client, req.arrival, cached_dns)
         req.connect = self._connect()
         req.lb_service = self._lb_hop()
         req.queue_service = self._nginx_hop()
         # DNS, TCP + TLS and the two proxy hops are pure delays: one event for all four.
-        yield env.timeout(req.dns + req.connect + req.lb_service + req.queue_service)
+        yield env.timeout(ahead + req.dns + req.connect + req.lb_service + req.queue_service)
         at_lb = req.arrival + req.dns + req.connect
         target = self.lb.route()
         if target.__class__ is not Instance:
@@ -187,20 +207,29 @@ class Engine:
         req.end = self.env.now
         self.requests.append(req)
 
-    def _arrive(self) -> None:
-        """Start the arrival stream: each arrival is a callback on a timeout that starts the
-        request and schedules the next arrival (cheaper than resuming a source process)."""
+    def _arrive(self, batch: int = 64) -> None:
+        """Start the built-in arrival stream. Requests are made in batches of ``batch``, each
+        waiting out its own time to arrive in its first timeout, so an arrival costs no event
+        of its own. Made ahead means resolved ahead: DNS is resolved at creation, in order of
+        arrival and as of the arrival time, so the caches see the same sequence either way.
+        """
         times = iter(self.arrivals)
         env = self.env
+        upcoming = [next(times, None)]
 
-        def arrive(_event=None) -> None:
-            if _event is not None:
-                self.send(wait=False)
-            t = next(times, None)
+        def make_batch(_event=None) -> None:
+            t = upcoming[0]
+            for _ in range(batch):
+                if t is None:
+                    break
+                self._send_at(t)
+                t = next(times, None)
+            upcoming[0] = t
             if t is not None:
-                env.timeout(t - env.now).callbacks.append(arrive)
+                env.timeout(t - env.now).callbacks.append(make_batch)
 
-        arrive()
+        if upcoming[0] is not None:
+            env.timeout(upcoming[0] - env.now).callbacks.append(make_batch)
 
     # -- running --------------------------------------------------------------------------
     def run(self) -> Results:

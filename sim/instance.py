@@ -72,7 +72,7 @@ class Instance:
         #: when each worker slot's persistent database connection was opened (None: none)
         self.connections: list[float | None] = [None] * g.slots
         self.killed_workers = 0
-        self._inside: dict[int, simpy.Process] = {}
+        self._inside: dict = {}  # request id -> its journey, to interrupt on a crash
         self.on_free = None  # set by the load balancer: called when a request leaves
 
     def __repr__(self) -> str:
@@ -107,9 +107,9 @@ class Instance:
             if opened is not None:
                 self.db.close()
                 self.connections[slot] = None
-        for process in list(self._inside.values()):
-            if process.is_alive:
-                process.interrupt(INSTANCE_STOPPED)
+        for journey in list(self._inside.values()):
+            if journey.is_alive:
+                journey.interrupt(INSTANCE_STOPPED)
 
     # -- the request's path through the instance ------------------------------------------
     def serve(self, req, idle_deadline: float = math.inf):
@@ -126,7 +126,7 @@ class Instance:
             req.queue_wait = 0.0
             return self._leave(req, "queue", 502, INSTANCE_STOPPED, arrived)
         deadline = min(arrived + self.read_timeout, idle_deadline)
-        self._inside[req.id] = env.active_process
+        self._inside[req.id] = req.journey
         workers = self.workers
         ticket = None
         try:

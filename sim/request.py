@@ -62,6 +62,7 @@ class Request:
         "failed_in",
         "id",
         "instance",
+        "journey",
         "lb_service",
         "lb_wait",
         "outcome",
@@ -86,6 +87,7 @@ class Request:
         self.outcome = OK
         self.failed_in = None  # the layer where it failed; None while all is well
         self.end = None
+        self.journey = None  # what drives it (sim/journey.py), for interrupting it
 
     def fail(self, layer: str, status: int, outcome: str) -> None:
         """Stop here: the client gets ``status`` because of ``outcome`` in ``layer``."""
