@@ -116,10 +116,12 @@ def _sentence(layer: str, row: tuple, group: list[tuple], s: Scenario) -> str:
             return "the instance stopped while Django was working: 502"
         queries = s.django.queries
         waited = f", {_ms(wait)} ms waiting for one of {s.instances.vcpus} vCPUs" if wait else ""
-        return (
-            f"Django: middleware, the view and {queries} rounds of handling query results,"
-            f" {_ms(service)} ms on a vCPU{waited}"
+        work = (
+            f"middleware, the view and {queries} rounds of handling query results"
+            if queries
+            else "middleware and the view"
         )
+        return f"Django: {work}, {_ms(service)} ms on a vCPU{waited}"
     if layer == "db":
         p = s.postgres
         if outcome == "too-many-clients":
