@@ -266,21 +266,53 @@ def sessions(
 
     Sessions start at ``rate(t) / requests_per_session``; each sends a geometric number of
     requests (mean ``requests_per_session``), waits for each response, thinks for an
-    exponential time, and resolves DNS again only when its cached answer has expired.
+    exponential time, and resolves DNS again only when its cached answer has expired. At
+    ``t = 0`` the site is not empty: users who arrived before are mid-visit (see
+    :func:`_already_browsing`), so the request rate starts at the profile's, not at zero.
     """
-    starts = arrival_times(_PerSession(profile, shape.requests_per_session), rng, end=end)
+    per_session = _PerSession(profile, shape.requests_per_session)
     p_stop = 1.0 / shape.requests_per_session
-    for t in starts:
+    _already_browsing(env, per_session, shape, rng, send, end, p_stop)
+    for t in arrival_times(per_session, rng, end=end):
         yield env.timeout(t - env.now)
         n = int(rng.geometric(p_stop))
         thinks = rng.exponential(shape.think_time_s, size=n - 1).tolist() if n > 1 else []
         env.process(_session(env, shape, n, thinks, send, end))
 
 
+def _already_browsing(env, per_session, shape, rng, send, end: float, p_stop: float) -> None:
+    """Start the sessions that began before ``t = 0`` and still have requests to send.
+
+    Their starts are drawn over a window long enough that hardly any earlier session is still
+    going (ten mean session lengths); their requests before 0 are skipped (response times
+    neglected), their DNS cache kept as those requests left it."""
+    window = 10 * shape.requests_per_session * max(shape.think_time_s, 1.0)
+    for start in arrival_times(per_session, rng, end=0.0, start=-window):
+        n = int(rng.geometric(p_stop))
+        thinks = rng.exponential(shape.think_time_s, size=n - 1).tolist() if n > 1 else []
+        t, resolved_at = start, -math.inf
+        for i in range(n):
+            if t >= 0:
+                env.process(_session(env, shape, n - i, thinks[i:], send, end, t, resolved_at))
+                break
+            if t - resolved_at >= shape.dns_cache_ttl_s:
+                resolved_at = t
+            if i < len(thinks):
+                t += thinks[i]
+
+
 def _session(
-    env, shape: SessionShape, n: int, thinks: Sequence[float], send: Send, end: float = math.inf
+    env,
+    shape: SessionShape,
+    n: int,
+    thinks: Sequence[float],
+    send: Send,
+    end: float = math.inf,
+    first_at: float = 0.0,
+    resolved_at: float = -math.inf,
 ):
-    resolved_at = -math.inf
+    if first_at > env.now:
+        yield env.timeout(first_at - env.now)
     for i in range(n):
         if env.now >= end:  # the run is over: users still browsing send nothing more
             return
