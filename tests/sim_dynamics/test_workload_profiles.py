@@ -112,3 +112,20 @@ def test_a_long_session_resolves_again_after_the_cache_expires():
     env.process(_session(env, SessionShape(dns_cache_ttl_s=60), 4, [29.0, 29.0, 29.0], send))
     env.run()
     assert sent == [(0, True), (30, False), (60, True), (90, False)]
+
+
+def test_users_are_already_browsing_at_the_start():
+    env = simpy.Environment()
+    sent: list[float] = []
+
+    def send(resolve: bool):
+        sent.append(env.now)
+        return env.timeout(0.2)
+
+    shape = SessionShape(requests_per_session=8, think_time_s=10)
+    env.process(sessions(env, Constant(rate_per_s=20), shape, np.random.default_rng(5), send))
+    env.run(until=300)
+    first = sum(1 for t in sent if t < 30) / 30
+    later = sum(1 for t in sent if 150 <= t < 300) / 150
+    # Without the visitors already mid-visit the first half minute would run at about half rate.
+    assert abs(first - 20) < 3 and abs(later - 20) < 2
