@@ -41,17 +41,8 @@ from demo_app.stack.client import LabClient
 from demo_app.stack.config import LabConfig, LabError
 from demo_app.stack.drills import LogTail, field
 from demo_app.stack.lab import require_running
+from demo_app.stack.mix import PAGES, choose
 from demo_app.stack.templating import write_atomically
-
-#: The page mix of the locustfile: (weight, path template).
-PAGES = (
-    (3, "/"),
-    (3, "/bills/?q={q}"),
-    (3, "/bills/{bill}/"),
-    (1, "/legislators/{legislator}/"),
-    (1, "/api/bills/"),
-)
-SEARCHES = ("health", "energy", "tax", "education", "water", "veterans", "act", "")
 
 
 @dataclass(frozen=True)
@@ -118,24 +109,15 @@ def probe(cfg: LabConfig, client: LabClient, paths: list[str], tag: str) -> list
     return probes
 
 
-def page_paths(client: LabClient, n: int, rng: random.Random) -> list[str]:
-    """``n`` page paths drawn with the locustfile's weights, ids learned from the API."""
+def learn_ids(client: LabClient) -> dict[str, list[int]]:
+    """The bill and legislator ids on the API's first pages (the locustfile does the same)."""
     ids = {}
     for kind in ("bills", "legislators"):
         reply = client.get(f"/api/{kind}/")
         if reply.status != 200:
             raise LabError(f"/api/{kind}/ answered {reply.status}: is the sample data loaded?")
         ids[kind] = [row["id"] for row in json.loads(reply.body)["results"]] or [1]
-    weights = [w for w, _ in PAGES]
-    chosen = rng.choices([p for _, p in PAGES], weights=weights, k=n)
-    return [
-        p.format(
-            q=rng.choice(SEARCHES),
-            bill=rng.choice(ids["bills"]),
-            legislator=rng.choice(ids["legislators"]),
-        )
-        for p in chosen
-    ]
+    return ids
 
 
 @dataclass(frozen=True)
@@ -256,14 +238,20 @@ def run(cfg: LabConfig, requests: int = 60, seed: int = 2026, cpu_model: str = "
 
     client = LabClient(cfg)
     rng = random.Random(seed)
-    client.get("/")  # warm: DNS cache, each worker's first-request set-up
+    ids = learn_ids(client)
+    # Warm every worker on every kind of page first (template loading, first connections):
+    # a long load test pays those costs once, so the samples should not contain them.
     for _ in range(cfg.instances * cfg.workers * 2):
-        client.get("/healthz")
+        for _weight, _name, template in PAGES:
+            client.get(template.format(q="tax", page=1, bill=ids["bills"][0],
+                                       legislator=ids["legislators"][0]))  # fmt: skip
     n = max(10, requests // 3)
     overhead = probe(cfg, client, ["/calibrate/?cpu_ms=0"] * n, "o")
     queries = probe(cfg, client, ["/calibrate/?queries=20"] * n, "q")
     cpu = probe(cfg, client, ["/calibrate/?cpu_ms=20"] * n, "c")
-    pages = probe(cfg, client, page_paths(client, requests, rng), "p")
+    visits = [choose(rng, ids) for _ in range(requests)]
+    pages = probe(cfg, client, [path for path, _ in visits], "p")
+    names = dict(visits)
 
     def ms(values) -> str:
         values = list(values)
@@ -287,10 +275,7 @@ def run(cfg: LabConfig, requests: int = 60, seed: int = 2026, cpu_model: str = "
     print(f"one query {per_query * 1000:.3f} ms; cpu_ms=20 adds {dial * 1000:.1f} ms of app time")
     by_page: dict[str, list[float]] = {}
     for p in pages:
-        key = p.path.split("?")[0]
-        key = "/bills/[id]/" if key.startswith("/bills/") and key != "/bills/" else key
-        key = "/legislators/[id]/" if key.startswith("/legislators/") else key
-        by_page.setdefault(key, []).append(p.django)
+        by_page.setdefault(names[p.path], []).append(p.django)
     for key, values in sorted(by_page.items()):
         print(f"  {key:<22} {len(values):4d} x  Django {ms(values)} ms")
 

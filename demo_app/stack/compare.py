@@ -35,7 +35,7 @@ from demo_app.stack.load import run_load
 
 LEVELS = (("light", 0.25), ("busy", 0.6), ("saturated", 1.2))
 QUICK_LEVELS = (("light", 0.1), ("busy", 0.25), ("saturated", 0.5))
-PER_USER_RATE = 2.0  # requests/s each locust user offers (constant_throughput)
+PER_USER_RATE = 2.0  # requests/s each locust user offers (exponential gaps)
 TARGET = {"p50": 0.15, "p95": 0.25}  # the accuracy target, below saturation
 
 

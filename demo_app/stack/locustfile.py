@@ -1,9 +1,11 @@
 """Locust users for the lab: visitors reading the legislative tracker through quorum.us.
 
 Like the regulars of a library: most glance at the front page, search the catalogue and open a
-few records; some use the API. The weights below are that mix; each user paces itself to
-``LAB_USER_RATE`` requests per second (``constant_throughput``), so the offered load is about
-users x rate, independent of how fast the lab answers (until it saturates).
+few records; some use the API. The mix is ``mix.py`` (calibrate draws from it too); each user
+paces itself to
+``LAB_USER_RATE`` requests per second with random (exponential) gaps, so the offered load is
+about users x rate, a Poisson stream like the simulation's, independent of how fast the lab
+answers (until it saturates).
 
 Names resolve through the lab's DNS, not /etc/hosts: ``socket.getaddrinfo`` is wrapped so
 ``quorum.us`` is asked of the lab's server (with a cache honouring the TTL) and everything else
@@ -18,13 +20,15 @@ from __future__ import annotations
 import os
 import random
 import socket
+import time
 from pathlib import Path
 
-from locust import HttpUser, constant_throughput, events, task
+from locust import HttpUser, events, task
 
 from demo_app.stack.certs import tls_files
 from demo_app.stack.config import ZONE, LabConfig
 from demo_app.stack.dns import CachingResolver
+from demo_app.stack.mix import choose
 
 CFG = LabConfig.load(Path(os.environ.get("LAB_STATE_DIR", "var/lab")))
 if CFG is None:
@@ -32,7 +36,6 @@ if CFG is None:
 RATE = float(os.environ.get("LAB_USER_RATE", "1.0"))
 #: Each user draws its pages from its own generator, seeded from this and its number.
 SEED = int(os.environ.get("LAB_LOAD_SEED", "2026"))
-SEARCHES = ("health", "energy", "tax", "education", "water", "veterans", "act", "")
 
 _resolver = CachingResolver(CFG.dns_port)
 _system_getaddrinfo = socket.getaddrinfo
@@ -67,33 +70,27 @@ def learn_ids(environment, **_kwargs) -> None:
 
 class Visitor(HttpUser):
     host = CFG.site
-    wait_time = constant_throughput(RATE)
     started = 0
 
     def on_start(self) -> None:
         self.client.verify = str(tls_files(CFG.path("tls")).ca)
         Visitor.started += 1
         self.rng = random.Random(SEED * 1000 + Visitor.started)
+        self.next_start = time.monotonic()
 
-    @task(3)
-    def dashboard(self) -> None:
-        self.client.get("/", name="/")
+    def wait_time(self) -> float:
+        """Exponential gaps between this user's requests (a Poisson stream of RATE).
 
-    @task(3)
-    def search_bills(self) -> None:
-        q = self.rng.choice(SEARCHES)
-        self.client.get(f"/bills/?q={q}&page={self.rng.randint(1, 3)}", name="/bills/?q=")
+        Users spawned in the same second and paced at fixed intervals (``constant_throughput``)
+        stay in step and arrive in bursts; random gaps make the sum over users a Poisson
+        stream, which is what the simulation's arrivals are. A user held up by a slow answer
+        sends its next request at once, as an open stream would have, so the offered rate
+        stays users x rate until the lab saturates.
+        """
+        self.next_start += self.rng.expovariate(RATE)
+        return max(0.0, self.next_start - time.monotonic())
 
-    @task(3)
-    def bill_detail(self) -> None:
-        bill = self.rng.choice(IDS["bills"] or [1])
-        self.client.get(f"/bills/{bill}/", name="/bills/[id]/")
-
-    @task(1)
-    def legislator(self) -> None:
-        who = self.rng.choice(IDS["legislators"] or [1])
-        self.client.get(f"/legislators/{who}/", name="/legislators/[id]/")
-
-    @task(1)
-    def api_bills(self) -> None:
-        self.client.get("/api/bills/", name="/api/bills/")
+    @task
+    def visit(self) -> None:
+        path, name = choose(self.rng, IDS)
+        self.client.get(path, name=name)
