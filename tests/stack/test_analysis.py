@@ -88,3 +88,19 @@ def test_locust_history_is_read_per_second_with_missing_percentiles(tmp_path):
     assert data["t"] == [0, 2]
     assert data["rps"] == [0.0, 4.5]
     assert np.isnan(data["p50"][0]) and data["p95"][1] == 60.0
+
+
+def test_page_mix_is_seeded_and_follows_its_weights():
+    import random
+
+    from demo_app.stack.mix import PAGES, choose
+
+    ids = {"bills": [7, 8], "legislators": [3]}
+    first = [choose(random.Random(5), ids) for _ in range(3)]
+    assert first == [choose(random.Random(5), ids) for _ in range(3)]
+    rng = random.Random(11)
+    visits = [choose(rng, ids) for _ in range(11000)]
+    counts = {name: sum(1 for _, n in visits if n == name) for _, name, _ in PAGES}
+    assert counts["/"] == pytest.approx(3000, rel=0.1)
+    assert counts["/api/bills/"] == pytest.approx(1000, rel=0.15)
+    assert {p for p, n in visits if n == "/bills/[id]/"} == {"/bills/7/", "/bills/8/"}
