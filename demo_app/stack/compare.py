@@ -229,6 +229,7 @@ def draw(path: Path, rows, quick: bool) -> Path:
 
 
 def print_notes(rows, quick: bool) -> None:
+    """Per level: the verdict against the target, and the likely reason for each miss."""
     print()
     if quick:
         print("note      quick run: loads too small and short to judge the model's accuracy")
@@ -240,11 +241,6 @@ def print_notes(rows, quick: bool) -> None:
                 "arrivals keep coming (an open loop) and its queue grows for the whole run."
             )
             continue
-        if used.other > 0.25:
-            print(
-                f"{name:<9} other processes used {used.other:.2f} of {used.cores} cores during "
-                "this level: the lab had less CPU than the calibration assumed"
-            )
         e50, e95 = error(p.p50, m.p50), error(p.p95, m.p95)
         ok50, ok95 = abs(e50) <= TARGET["p50"], abs(e95) <= TARGET["p95"]
         verdict = "meets" if ok50 and ok95 else "misses"
@@ -252,9 +248,28 @@ def print_notes(rows, quick: bool) -> None:
             f"{name:<9} {verdict} the target (p50 within 15 %: {e50:+.0%}, "
             f"p95 within 25 %: {e95:+.0%})"
         )
-    print(
-        "why       the sim gives each instance its own vCPUs; in the lab every worker, nginx, "
-        "the database and locust itself share this machine's cores (and whatever else runs "
-        "on it), so measured latency grows sooner than predicted as load rises. The calibration "
-        "is one request at a time, so it cannot see that contention."
-    )
+        for reason in reasons(e50, e95, used):
+            print(f"{'':<9} - {reason}")
+
+
+def reasons(e50: float, e95: float, used: cpu.CpuShare) -> list[str]:
+    """Why a level misses, from the sign of its errors and the CPU the level used."""
+    found = []
+    if used.other > 0.25:
+        found.append(
+            f"other processes used {used.other:.2f} of {used.cores} cores: the lab had less "
+            "CPU than the calibration saw"
+        )
+    if e95 > TARGET["p95"]:
+        found.append(
+            "the sim's tail is too long: it runs each CPU burst to the end on one vCPU (first "
+            "come, first served), so a short request waits behind a long one; the kernel "
+            "time-slices the cores, so short requests slip past long ones"
+        )
+    if e50 < -TARGET["p50"] or e95 < -TARGET["p95"]:
+        found.append(
+            f"the sim is too optimistic: locust ({used.load:.2f} cores) and nginx run on the "
+            "same cores as the workers but are not in the model, and the calibration, one "
+            "request at a time, saw no competition for caches and cores"
+        )
+    return found
