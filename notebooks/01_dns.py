@@ -35,6 +35,7 @@
 # | resolver starts from the root | 100-400 ms | |
 
 # %%
+# %matplotlib inline
 import ipaddress
 import os
 import sys

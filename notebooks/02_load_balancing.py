@@ -31,6 +31,7 @@
 # (`../shared/design/MODEL_FACTS.md`, "Elastic Load Balancing".)
 
 # %%
+# %matplotlib inline
 import sys
 from pathlib import Path
 

@@ -33,6 +33,7 @@
 # why, with the simulation (`sim`): two instances, each with 2 vCPUs.
 
 # %%
+# %matplotlib inline
 import sys
 from pathlib import Path
 

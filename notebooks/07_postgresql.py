@@ -34,6 +34,7 @@
 # them as its defaults.
 
 # %%
+# %matplotlib inline
 import sys
 from pathlib import Path
 

@@ -276,3 +276,25 @@ def ch1_valid_address(prediction: str | None, *, address: str) -> Feedback:
             "invalid": f"Check again: {reason}",
         },
     )
+
+
+# --- Chapter 3: auto-scaling -------------------------------------------------------------------
+
+
+def ch3_outage(
+    prediction_s: float | None, *, outage_s: float, launch: float, boot: float
+) -> Feedback:
+    """With min 1, for how many seconds do users get 503s after the only instance dies?"""
+    return check_number(
+        prediction_s,
+        outage_s,
+        rel_tol=0.35,
+        why=(
+            f"Users got 503s for about {outage_s:.0f} s: the group must notice the loss, "
+            f"launch a replacement ({launch:g} s), boot it ({boot:g} s), and the load balancer "
+            "must see enough healthy checks in a row before it sends traffic there."
+        ),
+        hint=f"Add up the steps a replacement goes through: noticing the crash (failed health "
+        f"checks), launch ({launch:g} s), application boot ({boot:g} s), then the healthy "
+        "threshold's checks.",
+    )

@@ -91,3 +91,13 @@ def test_ch1_valid_address_names_the_bad_octet():
     wrong = course.ch1_valid_address("valid", address="12.34.56.789")
     assert wrong.correct is False and "0-255" in wrong.message
     assert course.ch1_valid_address("valid", address="203.0.113.10").correct is True
+
+
+# --- chapter 3: auto-scaling ---------------------------------------------------------------
+
+
+def test_ch3_outage_compares_with_the_measured_hole():
+    right = course.ch3_outage(120, outage_s=110.0, launch=17.0, boot=60.0)
+    assert right.correct is True and "110 s" in right.message
+    wrong = course.ch3_outage(10, outage_s=110.0, launch=17.0, boot=60.0)
+    assert wrong.correct is False and "launch (17 s)" in wrong.message
