@@ -298,3 +298,32 @@ def ch3_outage(
         f"checks), launch ({launch:g} s), application boot ({boot:g} s), then the healthy "
         "threshold's checks.",
     )
+
+
+# --- Chapter 4: nginx --------------------------------------------------------------------------
+
+
+def ch4_which_timeout(
+    prediction: str | int | None, *, status_counts: dict[str, int], gunicorn_timeout: float,
+    proxy_read_timeout: float
+) -> Feedback:  # fmt: skip
+    """With these two timeouts, do slow requests end as 502 or 504?"""
+    n502, n504 = status_counts.get("502", 0), status_counts.get("504", 0)
+    expected = "502" if n502 >= n504 else "504"
+    first = "Gunicorn's" if gunicorn_timeout < proxy_read_timeout else "the proxies'"
+    return check_choice(
+        None if prediction is None else str(prediction),
+        expected,
+        why=(
+            f"{n502} were 502 and {n504} were 504: {first} timeout fired first "
+            f"(Gunicorn {gunicorn_timeout:g} s, nginx {proxy_read_timeout:g} s, and the load "
+            "balancer's idle timeout 60 s). 502: the upstream closed the connection; 504: a "
+            "proxy stopped waiting."
+        ),
+        hints={
+            "502": f"Gunicorn now waits {gunicorn_timeout:g} s. Which proxy gives up before "
+            "that, and what does a proxy answer when it gives up?",
+            "504": f"Gunicorn kills the worker after {gunicorn_timeout:g} s, before any proxy "
+            "gives up: what does nginx see then?",
+        },
+    )

@@ -101,3 +101,18 @@ def test_ch3_outage_compares_with_the_measured_hole():
     assert right.correct is True and "110 s" in right.message
     wrong = course.ch3_outage(10, outage_s=110.0, launch=17.0, boot=60.0)
     assert wrong.correct is False and "launch (17 s)" in wrong.message
+
+
+# --- chapter 4: nginx ----------------------------------------------------------------------
+
+
+def test_ch4_which_timeout_follows_the_counts():
+    raised = dict(status_counts={"502": 0, "504": 92}, gunicorn_timeout=90.0,
+                  proxy_read_timeout=60.0)  # fmt: skip
+    right = course.ch4_which_timeout(504, **raised)
+    assert right.correct is True and "the proxies' timeout fired first" in right.message
+    wrong = course.ch4_which_timeout("502", **raised)
+    assert wrong.correct is False and "Gunicorn now waits 90 s" in wrong.message
+    default = dict(status_counts={"502": 170, "504": 0}, gunicorn_timeout=30.0,
+                   proxy_read_timeout=60.0)  # fmt: skip
+    assert course.ch4_which_timeout("502", **default).correct is True

@@ -1,0 +1,215 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: -all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 4. nginx: the doorman in front of Gunicorn
+#
+# The load balancer picked an instance (chapter 2). On that instance the request first meets
+# **nginx**, a *reverse proxy*. Think of a hotel's front desk: it deals with everyone who
+# walks in, hands out the brochures itself (static files), sends people who came to the wrong
+# door round to the right one (HTTP -> HTTPS), and only calls a room (a Gunicorn worker) for
+# what really needs one. The talk lists exactly these jobs:
+#
+# - a reverse proxy configured with HTTPS certificates,
+# - redirects HTTP => HTTPS,
+# - can serve static files (Quorum's come from CloudFront instead),
+# - passes the requests to Gunicorn workers.
+#
+# The stack lab runs a real nginx with the configuration below. This chapter reads that
+# configuration, asks the lab if it is running (otherwise it reads the logs the lab recorded,
+# kept in `notebooks/data/`), and uses the model for the timeouts.
+
+# %%
+# %matplotlib inline
+import os
+import socket
+import sys
+from pathlib import Path
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+
+sys.path.insert(0, str(Path.cwd()))  # course.py sits beside the chapters
+import course
+
+from demo_app.stack.client import LabClient, get_plain
+from demo_app.stack.config import LabConfig
+from sim import dynamics, metrics, scenario
+
+REPO = Path.cwd().parent
+DATA = Path.cwd() / "data"
+
+# %% [markdown]
+# ## The configuration, line by line
+#
+# This is the template the lab renders into `var/lab/nginx/nginx.conf` (the `{{ ... }}` are
+# filled in at `make lab-up`). Read the comments: each block is one of the talk's bullets.
+
+# %%
+template = (REPO / "demo_app/stack/templates/nginx.conf.j2").read_text().splitlines()
+start = next(i for i, line in enumerate(template) if "HTTP only redirects" in line)
+for number, line in enumerate(template[start:], start + 1):
+    print(f"{number:3}  {line}")
+
+# %% [markdown]
+# ## Ask the real nginx
+#
+# If the lab is up, the next cell sends three requests: plain HTTP (expect a `301` to
+# HTTPS), a static file (answered by nginx: no `X-Instance` header, an `Expires` header), and
+# a page (answered by a Gunicorn instance, which names itself in `X-Instance`).
+
+# %%
+STATE = Path(
+    os.environ.get("LAB_STATE_DIR") or REPO / "var" / "lab"
+)  # where `make lab-up` keeps it
+cfg = LabConfig.load(STATE) or LabConfig.from_env(state_dir=STATE)
+try:
+    socket.create_connection(("127.0.0.1", cfg.https_port), timeout=0.3).close()
+    LAB = True
+except OSError:
+    LAB = False
+    print(f"No lab on port {cfg.https_port}: showing what it recorded instead.")
+
+
+def ask_the_lab():
+    plain = get_plain(cfg.http_port, "/")
+    print(f"http://quorum.us/           -> {plain.status} Location: {plain.headers['location']}")
+    client = LabClient(cfg, timeout=10)
+    static = client.get("/static/demo_app/site.css")
+    print(f"https://.../site.css        -> {static.status} X-Instance: {static.instance}"
+          f", Expires: {static.headers.get('expires')}")  # fmt: skip
+    page = client.get("/")
+    print(f"https://quorum.us/          -> {page.status} X-Instance: {page.instance}")
+
+
+def show_the_recording():
+    rows = [line.split("\t") for line in (DATA / "nginx-access.log").read_text().splitlines()]
+    redirects = [f for f in rows if f[4] == "301"][:2]
+    page = next(f for f in rows if f[3] == "/" and f[4] == "200")
+    for f in [*redirects, page]:
+        print(f"{f[2]} {f[3]:<4} -> {f[4]}  upstream {f[7]}")
+
+
+if LAB:
+    try:
+        ask_the_lab()
+    except OSError as exc:  # half up, or its certificates are missing
+        print(f"The lab did not answer properly ({exc}): showing what it recorded instead.")
+        show_the_recording()
+else:
+    show_the_recording()
+
+# %% [markdown]
+# In the log (format `lab` in the configuration: time, client, method, path, status, bytes,
+# request time, **upstream address**, upstream status, upstream time, instance, request id),
+# the 301s have no upstream at all: nginx answered them alone. So do static files.
+
+# %% [markdown]
+# ## 502 or 504?
+#
+# Both say "the gateway had a problem with the server behind it":
+#
+# - **502 Bad Gateway**: the upstream refused, reset, or closed the connection (Gunicorn
+#   killed the worker, the instance is down);
+# - **504 Gateway Timeout**: the proxy waited `proxy_read_timeout` and gave up.
+#
+# Chapter 5 showed that with Gunicorn's 30 s timeout and nginx's 60 s, slow requests end as
+# 502. Now someone raises Gunicorn's timeout to **90 s** "so reports can finish".
+#
+# **Predict:** in the `slow_queries` scenario, do the slow requests now end as `502` or `504`?
+
+# %%
+prediction = None  # 502 or 504
+
+
+# %%
+def slow(gunicorn_timeout, proxy_read_timeout):
+    s = scenario.load(
+        "slow_queries",
+        [f"gunicorn.timeout={gunicorn_timeout}", f"nginx.proxy_read_timeout={proxy_read_timeout}"],
+    )
+    return metrics.summary(dynamics.simulate_over_time(s).results)["status_counts"]
+
+
+counts = slow(90.0, 60.0)
+course.ch4_which_timeout(
+    prediction, status_counts=counts, gunicorn_timeout=90.0, proxy_read_timeout=60.0
+)
+
+# %% [markdown]
+# The map below runs the same three bad minutes for every pair of timeouts. Each square shows
+# which error the users saw. (The load balancer's own idle timeout is 60 s, so past 60 s it
+# gives up first, whatever nginx says.)
+
+# %%
+GUNICORN = (15.0, 30.0, 45.0, 90.0)
+NGINX = (20.0, 40.0, 60.0, 120.0)
+grid = {(g, n): slow(g, n) for g in GUNICORN for n in NGINX}
+share_502 = np.array([
+    [grid[g, n]["502"] / max(grid[g, n]["502"] + grid[g, n]["504"], 1) for n in NGINX]
+    for g in GUNICORN
+])  # fmt: skip
+_, ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
+ax.imshow(share_502, cmap="coolwarm", vmin=0, vmax=1, origin="lower")
+for i, g in enumerate(GUNICORN):
+    for j, n in enumerate(NGINX):
+        c = grid[g, n]
+        ax.text(j, i, f"502: {c['502']}\n504: {c['504']}", ha="center", va="center", fontsize=9)
+ax.set_xticks(range(len(NGINX)), [f"{n:g}" for n in NGINX])
+ax.set_yticks(range(len(GUNICORN)), [f"{g:g}" for g in GUNICORN])
+ax.set_xlabel("nginx proxy_read_timeout (s)")
+ax.set_ylabel("Gunicorn timeout (s)")
+ax.set_title("Whoever gives up first names the error\n(red: 502 from Gunicorn, blue: 504)")
+plt.show()
+
+# %% [markdown]
+# ## Try it: one pair of timeouts
+
+
+# %%
+def explore(gunicorn_timeout=30, proxy_read_timeout=60):
+    c = slow(float(gunicorn_timeout), float(proxy_read_timeout))
+    print({code: n for code, n in c.items() if n})
+
+
+widgets.interactive(
+    explore,
+    gunicorn_timeout=widgets.IntSlider(value=30, min=5, max=120, step=5, description="Gunicorn"),
+    proxy_read_timeout=widgets.IntSlider(value=60, min=5, max=120, step=5, description="nginx"),
+)
+
+# %% [markdown]
+# ## The real lab's 502s
+#
+# The lab's drills killed an instance under load. Here are a few of the 502s nginx logged.
+# The upstream columns show `proxy_next_upstream` at work: nginx tried one instance, then the
+# other, before giving up.
+
+# %%
+lines = (DATA / "nginx-access.log").read_text().splitlines()
+bad = [line.split("\t") for line in lines if line.split("\t")[4] == "502"]
+for f in bad[:5]:
+    print(f"{f[0]}  {f[3]:<12} {f[4]}  tried {f[7]:<32} got {f[8]}")
+print(f"... {len(bad)} 502s in {len(lines)} lines (chapter 9 counts them with the shell)")
+
+# %% [markdown]
+# **Take-aways**
+# - nginx answers redirects and static files itself; only dynamic requests reach Gunicorn.
+# - 502: the server behind closed or refused; 504: the proxy stopped waiting. The shorter
+#   timeout on the path decides which one users see.
+# - Keep the timeouts ordered on purpose: the app's shortest, then nginx's, then the load
+#   balancer's, so errors say where the time went.
