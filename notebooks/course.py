@@ -327,3 +327,24 @@ def ch4_which_timeout(
             "gives up: what does nginx see then?",
         },
     )
+
+
+# --- Chapter 6: Django -------------------------------------------------------------------------
+
+
+def ch6_naive_queries(
+    prediction: int | None, *, queries: int, sponsors: int, votes: int
+) -> Feedback:
+    """How many SQL queries does the naive bill page run?"""
+    return check_number(
+        prediction,
+        queries,
+        rel_tol=0.1,
+        why=(
+            f"The page ran {queries} queries: a handful for the bill, its committee and the two "
+            f"lists, then one per sponsor ({sponsors}) and one per vote ({votes}). That is the "
+            "N+1 pattern: 1 query for a list, N more for the rows it points to."
+        ),
+        hint=f"Read the naive code: which lines run once, and which run once per row? This "
+        f"bill has {sponsors} sponsors and {votes} votes.",
+    )

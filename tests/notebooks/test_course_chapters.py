@@ -116,3 +116,13 @@ def test_ch4_which_timeout_follows_the_counts():
     default = dict(status_counts={"502": 170, "504": 0}, gunicorn_timeout=30.0,
                    proxy_read_timeout=60.0)  # fmt: skip
     assert course.ch4_which_timeout("502", **default).correct is True
+
+
+# --- chapter 6: Django ---------------------------------------------------------------------
+
+
+def test_ch6_naive_queries_uses_the_measured_count():
+    right = course.ch6_naive_queries(105, queries=108, sponsors=8, votes=96)
+    assert right.correct is True and "N+1" in right.message
+    wrong = course.ch6_naive_queries(3, queries=108, sponsors=8, votes=96)
+    assert wrong.correct is False and "8 sponsors and 96 votes" in wrong.message
