@@ -348,3 +348,43 @@ def ch6_naive_queries(
         hint=f"Read the naive code: which lines run once, and which run once per row? This "
         f"bill has {sponsors} sponsors and {votes} votes.",
     )
+
+
+# --- Chapter 9: developer access ---------------------------------------------------------------
+
+
+def ch9_count(prediction: int | None, *, count: int, what: str, command: str) -> Feedback:
+    """A count read off a log with the shell: right only when exact."""
+    return check_number(
+        prediction,
+        count,
+        rel_tol=0.0,
+        why=f"There are {count} {what}. One way: `{command}`.",
+        hint=f"Filter the lines first, then count them; for example `{command}`.",
+    )
+
+
+def ch9_top(prediction: str | None, *, counts: dict[str, int], command: str) -> Feedback:
+    """Which value is the most frequent? ``counts`` maps each value to its count."""
+    top = max(counts, key=lambda k: counts[k])
+    others = {k: f"{k} appears {n} times; {top} appears {counts[top]}. Try `{command}`."
+              for k, n in counts.items() if k != top}  # fmt: skip
+    return check_choice(
+        prediction,
+        top,
+        why=f"{top} appears {counts[top]} times, more than any other. `{command}` shows it.",
+        hints=others,
+    )
+
+
+def ch9_column(prediction: int | None, *, header: list[str], name: str) -> Feedback:
+    """Which field number (1-based, as ``cut -f`` counts) holds column ``name``?"""
+    number = header.index(name) + 1
+    return check_number(
+        prediction,
+        number,
+        rel_tol=0.0,
+        why=f"`{name}` is field {number}: `cut -d, -f{number}` prints it (cut counts from 1).",
+        hint="Print the header one field per line with `head -1 FILE | tr , '\\n' | cat -n`; "
+        "cut counts fields from 1, not 0.",
+    )

@@ -126,3 +126,38 @@ def test_ch6_naive_queries_uses_the_measured_count():
     assert right.correct is True and "N+1" in right.message
     wrong = course.ch6_naive_queries(3, queries=108, sponsors=8, votes=96)
     assert wrong.correct is False and "8 sponsors and 96 votes" in wrong.message
+
+
+# --- chapter 9: developer access -----------------------------------------------------------
+
+
+def test_ch9_count_is_exact():
+    right = course.ch9_count(45, count=45, what="502 responses", command="wc -l")
+    assert right.correct is True and "45 502 responses" in right.message
+    wrong = course.ch9_count(60, count=45, what="502 responses", command="awk ... | wc -l")
+    assert wrong.correct is False and "awk ... | wc -l" in wrong.message
+
+
+def test_ch9_top_names_the_most_frequent():
+    counts = {"/": 350, "/healthz": 88, "/api/bills/": 83}
+    assert course.ch9_top("/", counts=counts, command="uniq -c").correct is True
+    wrong = course.ch9_top("/healthz", counts=counts, command="uniq -c")
+    assert wrong.correct is False and "/healthz appears 88 times" in wrong.message
+
+
+def test_ch9_column_counts_from_one():
+    header = ["Type", "Name", "Request Count", "Failure Count", "Median Response Time"]
+    assert course.ch9_column(5, header=header, name="Median Response Time").correct is True
+    wrong = course.ch9_column(4, header=header, name="Median Response Time")
+    assert wrong.correct is False and "from 1" in wrong.message
+
+
+def test_recorded_lab_files_are_there_and_small():
+    data = NOTEBOOKS / "data"
+    for name in ("nginx-access.log", "nginx-error.log", "web-1.access.log", "load_stats.csv",
+                 "compare.csv", "calibrated.toml", "README.md"):  # fmt: skip
+        path = data / name
+        assert path.is_file(), f"{path} is missing: see notebooks/data/README.md"
+        assert path.stat().st_size < 500_000, f"{path} is too big for the repository"
+    fields = (data / "nginx-access.log").read_text().splitlines()[0].split("\t")
+    assert len(fields) == 13, "nginx-access.log is not in the lab's 13-field format"
