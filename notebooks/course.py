@@ -388,3 +388,33 @@ def ch9_column(prediction: int | None, *, header: list[str], name: str) -> Feedb
         hint="Print the header one field per line with `head -1 FILE | tr , '\\n' | cat -n`; "
         "cut counts fields from 1, not 0.",
     )
+
+
+# --- Chapter 8: the whole path -----------------------------------------------------------------
+
+
+def ch8_model_vs_lab(prediction: str | None, *, measured: float, simulated: float) -> Feedback:
+    """At one load level, is the model's p95 ``"above"`` or ``"below"`` the lab's?"""
+    expected = "below" if simulated < measured else "above"
+    return check_choice(
+        prediction,
+        expected,
+        why=(
+            f"The model said {simulated * 1000:.0f} ms, the lab measured {measured * 1000:.0f} "
+            "ms. "
+            + (
+                "The model is optimistic here: it gives the instances their share of the "
+                "cores, but on the real machine nginx, the load generator and everything else "
+                "running compete for the same two cores (see the cpu_ columns)."
+                if expected == "below"
+                else "The model is pessimistic here: its users keep arriving however slow the "
+                "answers get, while each locust user waits for its answer before asking again."
+            )
+        ),
+        hints={
+            "above": "Look at the cpu_other and cpu_locust columns: who else used the cores "
+            "while the lab was measured, and does the model know about them?",
+            "below": "Compare the two p95 columns at this level again: the model's queue "
+            "keeps growing when users do not wait for their answers.",
+        },
+    )

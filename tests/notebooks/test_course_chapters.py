@@ -161,3 +161,15 @@ def test_recorded_lab_files_are_there_and_small():
         assert path.stat().st_size < 500_000, f"{path} is too big for the repository"
     fields = (data / "nginx-access.log").read_text().splitlines()[0].split("\t")
     assert len(fields) == 13, "nginx-access.log is not in the lab's 13-field format"
+
+
+# --- chapter 8: the whole path -------------------------------------------------------------
+
+
+def test_ch8_model_vs_lab_compares_the_two_p95s():
+    right = course.ch8_model_vs_lab("below", measured=1.91, simulated=0.16)
+    assert right.correct is True and "optimistic" in right.message
+    wrong = course.ch8_model_vs_lab("above", measured=1.91, simulated=0.16)
+    assert wrong.correct is False and "cpu_other" in wrong.message
+    pessimistic = course.ch8_model_vs_lab("above", measured=2.2, simulated=31.2)
+    assert pessimistic.correct is True and "locust" in pessimistic.message
