@@ -84,10 +84,6 @@ def ch0_capacity(prediction: int | None, *, instances: int, workers: int) -> Fee
     )
 
 
-def _share(n: float, total: float) -> str:
-    return f"{n / total:.0%}" if total else "0%"
-
-
 # --- Chapter 5: Gunicorn -----------------------------------------------------------------------
 
 
