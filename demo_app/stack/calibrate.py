@@ -37,6 +37,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from demo_app.stack import cpu as cpu_meter
 from demo_app.stack.client import LabClient
 from demo_app.stack.config import LabConfig, LabError
 from demo_app.stack.drills import LogTail, field
@@ -246,12 +247,14 @@ def run(cfg: LabConfig, requests: int = 60, seed: int = 2026, cpu_model: str = "
             client.get(template.format(q="tax", page=1, bill=ids["bills"][0],
                                        legislator=ids["legislators"][0]))  # fmt: skip
     n = max(10, requests // 3)
+    before = cpu_meter.snapshot(cfg)
     overhead = probe(cfg, client, ["/calibrate/?cpu_ms=0"] * n, "o")
     queries = probe(cfg, client, ["/calibrate/?queries=20"] * n, "q")
     cpu = probe(cfg, client, ["/calibrate/?cpu_ms=20"] * n, "c")
     visits = [choose(rng, ids) for _ in range(requests)]
     pages = probe(cfg, client, [path for path, _ in visits], "p")
     names = dict(visits)
+    used = cpu_meter.share(before, cpu_meter.snapshot(cfg))
 
     def ms(values) -> str:
         values = list(values)
@@ -279,6 +282,12 @@ def run(cfg: LabConfig, requests: int = 60, seed: int = 2026, cpu_model: str = "
     for key, values in sorted(by_page.items()):
         print(f"  {key:<22} {len(values):4d} x  Django {ms(values)} ms")
 
+    print(f"machine   {used.line()}")
+    if used.other > 0.25:
+        print(
+            f"warning   other processes used {used.other:.2f} cores while measuring: the samples "
+            "include their interference; calibrate again on a quiet machine"
+        )
     cores = os.cpu_count() or 1
     text = scenario_text(cfg, pages, cores, cpu_model)
     out = cfg.path("calibrated.toml")

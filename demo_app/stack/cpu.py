@@ -2,9 +2,10 @@
 
 Like reading the electricity meter and each appliance's own meter before and after an hour:
 the house total (``/proc/stat``), the lab's processes (``/proc/<pid>/stat`` of every process
-carrying the lab's marker) and the children we waited for (locust, through ``getrusage``); what
-is left over is everything else on the machine. A measured latency means little if a quarter
-of the cores went to someone else's job, so `compare` prints this beside every level.
+carrying the lab's marker) and the load generator (this process and the children it waited
+for, such as locust, through ``getrusage``); what is left over is everything else. A measured
+latency means little if a quarter of the cores went to someone else's job, so `calibrate` and
+`compare` print this beside their results.
 
 Flow: snapshot -> (measured work) -> snapshot -> :class:`CpuShare` in cores.
 """
@@ -28,7 +29,7 @@ class Snapshot:
     wall: float
     busy: float  # seconds of CPU the whole machine spent busy
     lab: dict[int, float]  # pid -> CPU seconds so far
-    children: float  # CPU seconds of waited-for children (locust)
+    client: float  # CPU seconds of this process and its waited-for children (locust)
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class CpuShare:
     def line(self) -> str:
         return (
             f"cpu {self.machine:.2f} of {self.cores} cores busy: lab {self.lab:.2f}, "
-            f"locust {self.load:.2f}, other processes {self.other:.2f}"
+            f"load generator {self.load:.2f}, other processes {self.other:.2f}"
         )
 
 
@@ -71,8 +72,11 @@ def snapshot(cfg: LabConfig) -> Snapshot:
         used = process_cpu(pid)
         if used is not None:
             lab[pid] = used
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return Snapshot(time.monotonic(), machine_busy(), lab, usage.ru_utime + usage.ru_stime)
+    client = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        client += usage.ru_utime + usage.ru_stime
+    return Snapshot(time.monotonic(), machine_busy(), lab, client)
 
 
 def share(before: Snapshot, after: Snapshot) -> CpuShare:
@@ -83,5 +87,5 @@ def share(before: Snapshot, after: Snapshot) -> CpuShare:
         os.cpu_count() or 1,
         (after.busy - before.busy) / seconds,
         lab / seconds,
-        (after.children - before.children) / seconds,
+        (after.client - before.client) / seconds,
     )
