@@ -90,6 +90,8 @@ print(
 # Notice the orange band on the capacity panel: every new instance spends launch + boot
 # before it serves anyone, and the group ignores its CPU during the warm-up. Scaling reacts
 # to what *has* happened; capacity arrives minutes later.
+# (Latencies here are in seconds, not tens of milliseconds: each request of this lighter
+# morning computes for about 0.6 s.)
 #
 # ## Try it: the knobs of the policy
 #
