@@ -31,6 +31,7 @@
 # %%
 # %matplotlib inline
 import csv
+import os
 import socket
 import statistics
 import sys
@@ -51,6 +52,9 @@ from sim.engine import simulate
 
 DATA = Path.cwd() / "data"
 REPO = Path.cwd().parent
+STATE = Path(
+    os.environ.get("LAB_STATE_DIR") or REPO / "var" / "lab"
+)  # where `make lab-up` keeps it
 CALIBRATED = str(DATA / "calibrated.toml")
 
 # %% [markdown]
@@ -177,7 +181,7 @@ plt.show()
 # nginx, and lays the measured times beside the model's prediction for a light load.
 
 # %%
-cfg = LabConfig.load(REPO / "var" / "lab")
+cfg = LabConfig.load(STATE)
 LAB = False
 if cfg is not None:
     try:

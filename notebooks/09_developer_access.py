@@ -41,6 +41,7 @@
 
 # %%
 # %matplotlib inline
+import os
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,9 @@ from demo_app.stack.config import LabConfig
 
 DATA = Path.cwd() / "data"
 REPO = Path.cwd().parent
+STATE = Path(
+    os.environ.get("LAB_STATE_DIR") or REPO / "var" / "lab"
+)  # where `make lab-up` keeps it
 
 
 def sh(command, cwd=DATA):
@@ -80,8 +84,8 @@ def sh(command, cwd=DATA):
 # %%
 sh("tail -n 3 web-1.access.log")
 
-live = REPO / "var" / "lab" / "logs" / "nginx-access.log"
-cfg = LabConfig.load(REPO / "var" / "lab")
+live = STATE / "logs" / "nginx-access.log"
+cfg = LabConfig.load(STATE)
 LAB = False
 if cfg is not None and live.exists():
     try:
