@@ -247,9 +247,15 @@ class Engine:
         env.run(until=duration + s.run.drain)
         window = duration - warmup
         busy = {k: end[k] - start[k] for k in start}
+
+        def alive(i: Instance) -> float:
+            # An auto-scaling group launches and terminates instances: each one offers its
+            # workers and vCPUs only while it exists inside the window.
+            return max(0.0, min(i.stopped_at, duration) - max(i.launched_at, warmup))
+
         capacity = {
-            "workers": sum(i.workers.capacity for i in self.instances) * window,
-            "vcpus": sum(i.vcpus.capacity for i in self.instances) * window,
+            "workers": sum(i.workers.capacity * alive(i) for i in self.instances),
+            "vcpus": sum(i.vcpus.capacity * alive(i) for i in self.instances),
             "db_connections": self.db.max_connections * window,
             "db_cpu": self.db.cpu.capacity * window,
         }

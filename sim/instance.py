@@ -57,6 +57,7 @@ class Instance:
         self.state = state
         self.healthy = True  # health checks (sim/health.py) may say otherwise
         self.launched_at = env.now
+        self.stopped_at = math.inf  # set by stop(): capacity is counted only in between
         self.django = django
         self.db = db
         self.vcpus = Slots(env, scenario.instances.vcpus)
@@ -103,6 +104,7 @@ class Instance:
         if self.state == TERMINATED:
             return
         self.state = TERMINATED
+        self.stopped_at = self.env.now
         for slot, opened in enumerate(self.connections):
             if opened is not None:
                 self.db.close()

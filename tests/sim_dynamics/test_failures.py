@@ -93,3 +93,33 @@ period = 50.0
     over = simulate_over_time(scenario.loads(text))
     rps = [round(r["rps"]) for r in over.table if r["t"] <= 300]
     assert rps[0] < 5 and rps[1] < 5 and 15 < rps[2] < 25 and 15 < rps[3] < 25 and rps[4] < 5
+
+
+def test_capacity_counts_each_instance_only_while_it_exists():
+    # Two instances and no group: one crashes at 200 s and nothing replaces it, so the window
+    # [10, 400) offers 390 s of one instance and 190 s of the other.
+    text = """
+[run]
+duration = 400.0
+warmup = 10.0
+drain = 30.0
+[instances]
+count = 2
+vcpus = 2
+[gunicorn]
+workers = 3
+[traffic]
+enabled = true
+profile = "constant"
+rate = 5.0
+sessions = false
+[[failures]]
+kind = "crash"
+at = 200.0
+instance = 1
+"""
+    over = simulate_over_time(scenario.loads(text))
+    cap = over.results.capacity
+    assert cap["vcpus"] == 2 * (390.0 + 190.0)
+    assert cap["workers"] == 3 * (390.0 + 190.0)
+    assert 0 < over.results.busy["vcpus"] <= cap["vcpus"]
