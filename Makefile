@@ -44,7 +44,7 @@ sim-outputs: $(STAMP)
 
 # Figures for the notebooks and slides, regenerated from code (never edited by hand).
 assets: $(STAMP)
-	$(BIN)/python -m sim.diagram assets/architecture.png
+	$(BIN)/python -m sim.assets assets/
 
 # The course: JupyterLab on the chapters (JupyterLab-RISE presents a chapter as slides).
 notebooks: $(STAMP)

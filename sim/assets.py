@@ -1,0 +1,296 @@
+"""Every figure the slides and notebooks show, built from code: ``python -m sim.assets OUTDIR``.
+
+Think of a print shop's job sheet: one line per plate (:data:`ASSETS`, name -> builder and
+what it shows), each plate made from its source (the model's runs, the diagrams' constants),
+and nothing leaves the shop until every plate on the order is made. ``make assets`` runs it
+into ``assets/``; ``--only NAME`` makes just some plates.
+
+Flow: arguments checked (names, the folder, Graphviz) -> each builder runs the model with the
+scenario's own seed (runs shared between figures are made once) -> PNG bytes in memory ->
+each file written atomically. Same inputs, same bytes: matplotlib PNGs carry no timestamp
+(:func:`sim.plots.png`, fixed dpi), and ``dot -Tpng`` writes none. A bad argument gets one line
+on stderr and exit status 2, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+from sim import metrics, narrate, scenario, stack_diagram
+from sim.dynamics import simulate_over_time
+from sim.engine import Results, simulate
+
+
+class Asset(NamedTuple):
+    """One file of the set: the function that makes its PNG bytes, and what it shows."""
+
+    build: Callable[[], bytes]
+    description: str
+
+
+@functools.cache
+def _run(name: str, overrides: tuple[str, ...] = ()) -> tuple[Results, dict]:
+    """One run of a core scenario with its own seed, and its summary (made once per set)."""
+    s = scenario.load(name, list(overrides))
+    results = simulate(s, s.run.seed)
+    return results, metrics.summary(results)
+
+
+def _png(fig) -> bytes:
+    from sim.plots import png
+
+    return png(fig)
+
+
+def quorum_stack() -> bytes:
+    return stack_diagram.render_png()
+
+
+def architecture() -> bytes:
+    from sim.diagram import draw_architecture
+
+    return _png(draw_architecture())
+
+
+def layers() -> bytes:
+    from sim.layers_picture import layers_picture
+
+    results, summary = _run("baseline")
+    mean_ms = {la: v["mean"] * 1000 for la, v in summary["latency"]["layers"].items()}
+    s = results.scenario
+    source = (
+        f"simulated: the baseline scenario ({s.arrivals.rate:g} requests/s on"
+        f" {s.instances.count} instances),\nsuccessful requests, seed {results.seed}"
+    )
+    return _png(layers_picture(mean_ms, source))
+
+
+def waterfall() -> bytes:
+    from sim.plots import waterfall as draw
+
+    results, _ = _run("baseline")
+    typical = narrate.pick(results.rows, "typical", results.window)
+    return _png(draw(results.rows, typical, f"baseline: a typical request (request {typical})"))
+
+
+def latency() -> bytes:
+    from sim.plots import latency_distribution
+
+    results, _ = _run("baseline")
+    return _png(latency_distribution(results.rows, results.window, "baseline: end-to-end latency"))
+
+
+def layer_breakdown() -> bytes:
+    from sim.talk_figures import breakdown_side_by_side
+
+    names = ("baseline", "cpu_bound", "db_bound")
+    summaries = {n: _run(n)[1] for n in names}
+    captions = {
+        n: scenario.load(n).description.replace(", CPU", ",\nCPU")
+        if n == "cpu_bound"
+        else scenario.load(n).description
+        for n in names
+    }
+    captions = {n: _wrap(c, 30) for n, c in captions.items()}
+    return _png(breakdown_side_by_side(summaries, captions, "Where the time goes, by layer"))
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text.replace("\n", " "), width))
+
+
+def flash_crowd() -> bytes:
+    from sim.dashboard import dashboard
+
+    s = scenario.load("flash_crowd")
+    over = simulate_over_time(s)
+    return _png(dashboard(over, "flash_crowd: traffic jumps eightfold in a minute"))
+
+
+#: The crash's window, shortened from the scenario's 15 minutes to the ten that matter.
+WHY_TWO_DURATION = 600.0
+
+
+def why_two() -> bytes:
+    from sim.talk_figures import why_two as draw
+
+    runs = {}
+    for low in (1, 2):
+        s = scenario.load(
+            "instance_failure", [f"asg.min={low}", f"run.duration={WHY_TWO_DURATION}"]
+        )
+        runs[f"asg.min = {low}"] = simulate_over_time(s)
+    crash = runs["asg.min = 1"].results.scenario.failures[0].at
+    return _png(
+        draw(
+            runs,
+            crash,
+            (crash - 60, crash + 240),
+            "Why 2? One instance crashes at 15 requests/s: alone, nothing answers until its"
+            " replacement is healthy",
+        )
+    )
+
+
+#: A few points of the model: one instance with the baseline's 2 vCPUs at a fixed load.
+WORKERS = (1, 2, 3, 5, 9, 17)
+WORKERS_RATE = 45.0
+WORKERS_SECONDS = 120.0
+WORKERS_WARMUP = 20.0
+
+
+def workers_vs_cores() -> bytes:
+    from sim.talk_figures import workers_vs_cores as draw
+
+    overrides = (
+        "instances.count=1",
+        f"arrivals.rate={WORKERS_RATE}",
+        f"run.duration={WORKERS_SECONDS}",
+        f"run.warmup={WORKERS_WARMUP}",
+    )
+    points = []
+    for w in WORKERS:
+        results, summary = _run("baseline", (*overrides, f"gunicorn.workers={w}"))
+        points.append((w, summary["latency"]["end_to_end"]["p95"], _completed_per_s(results)))
+    vcpus = results.scenario.instances.vcpus
+    return _png(
+        draw(
+            points,
+            WORKERS_RATE,
+            vcpus,
+            f"Workers vs cores: one instance, {vcpus} vCPUs, {WORKERS_RATE:g} requests/s offered"
+            f"\n(baseline, shortened to {WORKERS_SECONDS:g} s a point)",
+        )
+    )
+
+
+def _completed_per_s(results: Results) -> float:
+    """Successful responses finished inside the measured window, per second: what the
+    instance delivered, not what was sent to it."""
+    start, end = results.window
+    done = sum(
+        1
+        for rows in metrics.requests_of(results.rows).values()
+        if rows[0][10] == 200 and start <= max(r[4] for r in rows) < end
+    )
+    return done / (end - start)
+
+
+ASSETS: dict[str, Asset] = {
+    "quorum_stack.png": Asset(
+        quorum_stack, "the stack on AWS the talk shows (Graphviz, sim/stack_diagram.py)"
+    ),
+    "layers.png": Asset(
+        layers,
+        "the layers slide: a request's layers as a cake, with baseline"
+        " times (sim/layers_picture.py)",
+    ),
+    "architecture.png": Asset(architecture, "the map of the path (sim/diagram.py)"),
+    "sim_waterfall.png": Asset(
+        waterfall, "a typical baseline request, layer by layer (sim.plots.waterfall)"
+    ),
+    "sim_latency.png": Asset(
+        latency, "baseline's end-to-end latency distribution (sim.plots.latency_distribution)"
+    ),
+    "sim_layer_breakdown.png": Asset(
+        layer_breakdown,
+        "where the time goes: baseline, cpu_bound and db_bound (sim/talk_figures.py)",
+    ),
+    "sim_flash_crowd.png": Asset(
+        flash_crowd, "the flash_crowd run over time, CloudWatch-style (sim.dashboard)"
+    ),
+    "sim_why_two.png": Asset(
+        why_two, "an instance crash with asg.min 1 vs 2: errors and p95 (sim/talk_figures.py)"
+    ),
+    "sim_workers_vs_cores.png": Asset(
+        workers_vs_cores,
+        "p95 and throughput against Gunicorn workers on 2 vCPUs (sim/talk_figures.py)",
+    ),
+}
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="python -m sim.assets",
+        description="Build the figures of the slides and notebooks into OUTDIR.",
+        epilog="assets: " + "; ".join(f"{n}: {a.description}" for n, a in ASSETS.items()),
+    )
+    p.add_argument("outdir", type=Path, help="the folder to write into (made if missing)")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="build only these files (names as listed below, .png optional)",
+    )
+    return p
+
+
+def _chosen(only: list[str] | None) -> list[str]:
+    if only is None:
+        return list(ASSETS)
+    chosen = []
+    for name in only:
+        full = name if name.endswith(".png") else f"{name}.png"
+        if full not in ASSETS:
+            raise _UsageError(f"--only: unknown asset {name!r}; allowed: {', '.join(ASSETS)}")
+        if full not in chosen:
+            chosen.append(full)
+    return chosen
+
+
+def _check_folder(outdir: Path) -> None:
+    if outdir.exists() and not outdir.is_dir():
+        raise _UsageError(f"OUTDIR {str(outdir)!r} is a file; give a folder to write into")
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _UsageError(f"OUTDIR {str(outdir)!r} cannot be made: {exc.strerror}") from None
+    if not os.access(outdir, os.W_OK | os.X_OK):
+        raise _UsageError(f"OUTDIR {str(outdir)!r} is not writable")
+
+
+def build(names: list[str]) -> dict[str, bytes]:
+    """The PNG bytes of each named asset, in :data:`ASSETS` order."""
+    return {name: ASSETS[name].build() for name in ASSETS if name in names}
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        names = _chosen(args.only)
+        if "quorum_stack.png" in names and not stack_diagram.have_dot():
+            raise _UsageError(
+                "quorum_stack.png needs Graphviz's dot, which is not installed"
+                " (Debian: apt-get install graphviz)"
+            )
+        _check_folder(args.outdir)
+    except _UsageError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    files = build(names)  # every figure made before the first file is written
+    for name, data in files.items():
+        metrics.write_atomically(args.outdir / name, data)
+        sys.stdout.write(f"{args.outdir / name}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
