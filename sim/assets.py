@@ -65,8 +65,8 @@ def layers() -> bytes:
     mean_ms = {la: v["mean"] * 1000 for la, v in summary["latency"]["layers"].items()}
     s = results.scenario
     source = (
-        f"simulated: the baseline scenario ({s.arrivals.rate:g} requests/s on"
-        f" {s.instances.count} instances),\nsuccessful requests, seed {results.seed}"
+        f"simulated: the baseline scenario,\n{s.arrivals.rate:g} requests/s on"
+        f" {s.instances.count} instances;\nsuccessful requests, seed {results.seed}"
     )
     return _png(layers_picture(mean_ms, source))
 
