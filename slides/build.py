@@ -129,10 +129,10 @@ def _options(text: str, where: str) -> tuple[tuple[str, str], ...]:
             raise DeckError(f"{where}: unknown background option {key!r} (allowed: {allowed})")
         if key in seen:
             raise DeckError(f"{where}: background option {key!r} given twice")
-        if not value or not _SAFE_VALUE.match(value):
-            raise DeckError(f"{where}: background {key}={value!r} is empty or has odd characters")
         if key == "image":
             _check_image_path(value, where)
+        if not value or not _SAFE_VALUE.match(value):
+            raise DeckError(f"{where}: background {key}={value!r} is empty or has odd characters")
         seen[key] = value
     return tuple(seen.items())
 
