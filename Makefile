@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+SLIDES_NPM := slides/node_modules/.installed-stamp
 
 .PHONY: setup run test bench lint format clean assets notebooks notebooks-sync
 
@@ -19,7 +20,7 @@ run: $(STAMP)
 	$(BIN)/python -m sim trace baseline
 	$(BIN)/python -m sim run baseline --out out/baseline --figures
 
-test: $(STAMP) lint
+test: $(STAMP) lint $(SLIDES_NPM)
 	$(BIN)/python -m pytest
 	DATABASE_URL=$${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest tests/demo_app
 	$(BIN)/python -m pytest --nbmake --nbmake-timeout=120 notebooks/
@@ -45,6 +46,19 @@ sim-outputs: $(STAMP)
 # Figures for the notebooks and slides, regenerated from code (never edited by hand).
 assets: $(STAMP)
 	$(BIN)/python -m sim.assets assets/
+
+# The talk (slides/, README "The slides"): reveal.js from npm, pinned by slides/package-lock.json,
+# installed again whenever the lock changes; the deck is built from the figures of `make assets`.
+.PHONY: slides slides-pdf
+$(SLIDES_NPM): slides/package.json slides/package-lock.json
+	npm ci --prefix slides --no-audit --no-fund
+	@touch $@
+
+slides: $(STAMP) $(SLIDES_NPM) assets
+	$(BIN)/python slides/build.py
+
+slides-pdf: slides
+	$(BIN)/python slides/pdf.py
 
 # The course: JupyterLab on the chapters (JupyterLab-RISE presents a chapter as slides).
 notebooks: $(STAMP)
