@@ -131,3 +131,14 @@ def test_reveal_version_must_match_the_lock(tmp_path):
         build.reveal_version(fake)
     with pytest.raises(build.DeckError, match="npm ci --prefix slides"):
         build.reveal_version(tmp_path / "nowhere")
+
+
+def test_a_missing_deck_or_build_is_exit_2_with_one_line(tmp_path, capsys):
+    from slides_support import pdf
+
+    assert build.main(["--deck", str(tmp_path / "nope.md")]) == 2
+    assert capsys.readouterr().err == f"slides: deck {tmp_path / 'nope.md'} does not exist\n"
+    assert pdf.main(["--build", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"slides-pdf: {tmp_path / 'index.html'} does not exist: run `make slides` first\n"
+    assert list(tmp_path.iterdir()) == []
