@@ -64,21 +64,15 @@ def manage(cfg: LabConfig, *args: str, environ: dict[str, str] | None = None) ->
         raise LabError(f"manage.py {args[0]} failed: see {cfg.logs / 'prepare.log'}")
 
 
-def seed_command() -> list[str]:
-    """The demo app's sample-data command (``demo_app/*/management/commands/``)."""
-    if list((REPO_DIR / "demo_app").glob("*/management/commands/seed_demo.py")):
-        return ["seed_demo", "--if-empty"]
-    return []
-
-
-def prepare_app(cfg: LabConfig) -> None:
-    """Schema, deterministic sample data and collected static files (each idempotent)."""
+def prepare_app(cfg: LabConfig) -> str:
+    """Schema, deterministic sample data, the demo admin and collected static files, once for
+    every instance (``manage.py prepare_demo``, each step idempotent); returns the admin line
+    it printed, so ``up`` can show how to log in."""
     env = shared_environment(cfg, dict(os.environ))
-    manage(cfg, "migrate", "--noinput", environ=env)
-    seed = seed_command()
-    if seed:
-        manage(cfg, *seed, environ=env)
-    manage(cfg, "collectstatic", "--noinput", environ=env)
+    manage(cfg, "prepare_demo", "--url", f"{cfg.site}/", environ=env)
+    lines = (cfg.logs / "prepare.log").read_text().splitlines()
+    admin = [line.strip() for line in lines if line.strip().startswith("Admin:")]
+    return admin[-1] if admin else ""
 
 
 # -- up -------------------------------------------------------------------------------------------
@@ -107,8 +101,8 @@ def up(cfg: LabConfig) -> int:
     cfg.save()
     tls, made = ensure_certificates(cfg.path("tls"))
     say(f"tls       {'made' if made else 'kept'} {tls.cert} (CA {tls.ca})")
-    say("django    migrate, sample data, collectstatic (log: logs/prepare.log)")
-    prepare_app(cfg)
+    say("django    migrate, sample data, admin, collectstatic (log: logs/prepare.log)")
+    admin = prepare_app(cfg)
     nginx.write_conf(cfg, tls, cfg.path("static"))
     supervisor.write_conf(cfg)
     say(f"start     supervisord (socket {supervisor.socket_path(cfg)})")
@@ -120,6 +114,8 @@ def up(cfg: LabConfig) -> int:
         raise
     print_status(cfg)
     say(f"\nopen {cfg.site}/ (resolve {ZONE} via 127.0.0.1:{cfg.dns_port}, trust {tls.ca})")
+    if admin:
+        say(admin)
     say(f"logs in {cfg.logs}")
     return 0
 

@@ -7,11 +7,15 @@ ports is never touched. The tests run in file order: the last one takes the lab 
 from __future__ import annotations
 
 import csv
+import http.client
 import itertools
 import os
+import re
+import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 
 import pytest
 
@@ -121,6 +125,54 @@ def test_static_files_are_served_by_nginx(lab):
     assert reply.status == 200
     assert reply.instance is None  # no Gunicorn instance saw it
     assert reply.body == files[0].read_bytes()
+
+
+def _https(lab, method: str, path: str, headers: dict[str, str], body: str = ""):
+    """One HTTPS exchange with quorum.us through nginx (the address from the lab's DNS)."""
+    client = LabClient(lab)
+    address = client.resolver.lookup("quorum.us").address
+    raw = socket.create_connection((address, lab.https_port), 30)
+    conn = http.client.HTTPSConnection("quorum.us", lab.https_port, timeout=30)
+    conn.sock = client.context.wrap_socket(raw, server_hostname="quorum.us")
+    try:
+        conn.request(method, path, body=body.encode(), headers=headers)
+        response = conn.getresponse()
+        return response.status, response.getheader("Location"), response.read(), response
+    finally:
+        conn.close()
+
+
+def test_the_demo_admin_logs_in_through_the_lab(lab):
+    # `up` ran prepare_demo: the admin account exists, and Django's CSRF check accepts the
+    # login posted to https://quorum.us:PORT through nginx.
+    assert "Admin: https://quorum.us:" in (lab.logs / "prepare.log").read_text()
+    site = f"https://quorum.us:{lab.https_port}"
+    host = {"Host": f"quorum.us:{lab.https_port}"}
+    status, _, page, response = _https(lab, "GET", "/admin/login/", host)
+    assert status == 200
+    cookie = response.getheader("Set-Cookie").split(";")[0]
+    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1).decode()
+    form = urllib.parse.urlencode(
+        {"csrfmiddlewaretoken": token, "username": "demo", "password": "quorum-demo-2026"}
+    )
+    status, location, _, response = _https(
+        lab,
+        "POST",
+        "/admin/login/?next=/admin/",
+        host
+        | {
+            "Cookie": cookie,
+            "Origin": site,
+            "Referer": f"{site}/admin/login/",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+        form,
+    )
+    assert status == 302, status
+    assert location.endswith("/admin/")
+    session = [c.split(";")[0] for c in response.msg.get_all("Set-Cookie") if "sessionid" in c]
+    status, _, page, _ = _https(lab, "GET", "/admin/", host | {"Cookie": session[0]})
+    assert status == 200 and b"Site administration" in page
 
 
 def test_killing_an_instance_under_light_load_fails_no_request(lab):
