@@ -79,10 +79,15 @@ def snapshot(cfg: LabConfig) -> Snapshot:
     return Snapshot(time.monotonic(), machine_busy(), lab, client)
 
 
+def lab_seconds(before: Snapshot, after: Snapshot) -> float:
+    """CPU seconds the lab's processes used between two snapshots."""
+    # Processes that started during the interval count from zero; those that ended are lost.
+    return sum(used - before.lab.get(pid, 0.0) for pid, used in after.lab.items())
+
+
 def share(before: Snapshot, after: Snapshot) -> CpuShare:
     seconds = max(1e-9, after.wall - before.wall)
-    # Processes that started during the interval count from zero; those that ended are lost.
-    lab = sum(used - before.lab.get(pid, 0.0) for pid, used in after.lab.items())
+    lab = lab_seconds(before, after)
     return CpuShare(
         os.cpu_count() or 1,
         (after.busy - before.busy) / seconds,

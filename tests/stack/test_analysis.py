@@ -76,6 +76,25 @@ def test_calibrated_scenario_is_valid_for_the_sim_and_describes_the_lab(tmp_path
     assert (pooled.instances.count, pooled.instances.vcpus, pooled.gunicorn.workers) == (1, 2, 6)
 
 
+def test_django_samples_are_scaled_up_to_the_cpu_the_lab_used_per_page(tmp_path):
+    from sim import scenario as sim_scenario
+
+    cfg = LabConfig(state_dir=tmp_path)
+    pages = [Probe("/", 0.001, 0.010 + i / 1000, 0.002, 0.020 + i / 1000, 0.019) for i in range(9)]
+    mean = float(np.mean([p.django for p in pages]))
+    text = scenario_text(cfg, pages, cores=2, cpu_per_page=1.5 * mean)
+    assert "# Scaled by 1.500" in text
+    scaled = sim_scenario.loads(text).django.cpu.samples
+    assert sorted(scaled) == pytest.approx([1.5 * p.django for p in pages], abs=1e-6)
+    # Less CPU than Django's clock (time waiting on the disk, say), or no measurement: as is.
+    for cpu_per_page in (0.5 * mean, None):
+        text = scenario_text(cfg, pages, cores=2, cpu_per_page=cpu_per_page)
+        assert "Scaled" not in text
+        assert sorted(sim_scenario.loads(text).django.cpu.samples) == pytest.approx(
+            [p.django for p in pages]
+        )
+
+
 def test_locust_history_is_read_per_second_with_missing_percentiles(tmp_path):
     history = tmp_path / "x_stats_history.csv"
     history.write_text(
