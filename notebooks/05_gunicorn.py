@@ -188,3 +188,11 @@ plt.show()
 # - `gthread` helps requests that wait (I/O), not requests that compute.
 # - The backlog is where requests queue when every worker is busy; it is the `queue` layer.
 # - Gunicorn's 30 s timeout is shorter than nginx's 60 s, so a stuck request shows up as a 502.
+#
+# **Versions matter.** The model follows the production stack of the talk, where Gunicorn
+# killed a timed-out worker and the connection simply closed: nginx reported 502. The lab runs
+# today's Gunicorn (27), which answers **500** itself when its timeout aborts a sync worker
+# that has not started its response, and nginx passes that on. See it with
+# `make lab-drill DRILL=worker-timeout`; the cause (`WORKER TIMEOUT` in the instance's error
+# log) is the same, only the status on the wire differs. When a log and a textbook disagree,
+# check the versions.
