@@ -202,8 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "list":
-            for name in scenario.shipped():
-                sys.stdout.write(f"{name:<12} {scenario.load(name).description}\n")
+            names = scenario.shipped()
+            width = max(map(len, names), default=0)
+            for name in names:
+                sys.stdout.write(f"{name:<{width}}  {scenario.load(name).description}\n")
             return 0
         if args.command == "sweep":
             return sweep.main(args, metrics.write_atomically)

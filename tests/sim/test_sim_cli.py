@@ -180,5 +180,10 @@ def test_trace_of_an_error(capsys):
 
 def test_list_shows_the_shipped_scenarios(capsys):
     assert main(["list"]) == 0
-    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    lines = capsys.readouterr().out.splitlines()
+    names = [line.split()[0] for line in lines]
     assert {"baseline", "mm_c", "cpu_bound", "db_bound"} <= set(names)
+    # descriptions start in one column, however long the names
+    pairs = zip(lines, names, strict=True)
+    starts = {len(line) - len(line[len(name) :].lstrip()) for line, name in pairs}
+    assert len(starts) == 1
