@@ -11,7 +11,8 @@ shorter burst handling its rows. A query needs a database connection (opened per
 PostgreSQL") and one of the database's CPUs for its duration plus the round trip.
 
 All of this runs inside the request's own SimPy process (``yield from``): one timeout per burst
-or query, and an event for a queue only when one must be joined. A ``sync`` worker has a kill
+or query (yielded as a plain float delay, the cheap timeout of ``journey.py``), and an event for
+a queue only when one must be joined. A ``sync`` worker has a kill
 time (Gunicorn's ``timeout``): any wait or burst that would run past it stops there and
 :class:`WorkerKilled` is raised, as when Gunicorn's arbiter kills a silent worker.
 """
@@ -87,9 +88,9 @@ class Django:
                         acc[CPU_WAIT] += env._now - mark
                     phase, mark = CPU, env._now
                     if mark + burst > kill_at:
-                        yield timeout(kill_at - mark)
+                        yield kill_at - mark
                         raise WorkerKilled
-                    yield timeout(burst)
+                    yield burst
                     acc[CPU] += burst
                     vcpus.release(cpu_slot)
                     cpu_slot = None
@@ -105,18 +106,18 @@ class Django:
                         cost = db.open()
                     except TooManyClients as exc:
                         if mark + exc.args[0] > kill_at:
-                            yield timeout(kill_at - mark)
+                            yield kill_at - mark
                             raise WorkerKilled from None
-                        yield timeout(exc.args[0])
+                        yield exc.args[0]
                         raise
                     if persistent:
                         conns[slot] = mark
                     else:
                         own_conn = True
                     if mark + cost > kill_at:
-                        yield timeout(kill_at - mark)
+                        yield kill_at - mark
                         raise WorkerKilled
-                    yield timeout(cost)
+                    yield cost
                     acc[DB] += cost
                 db_slot = db.cpu.acquire()
                 if db_slot is None:
@@ -132,9 +133,9 @@ class Django:
                 phase, mark = DB, env._now
                 busy = db.query_cost() + db.rtt
                 if mark + busy > kill_at:
-                    yield timeout(kill_at - mark)
+                    yield kill_at - mark
                     raise WorkerKilled
-                yield timeout(busy)
+                yield busy
                 acc[DB] += busy
                 db.cpu.release(db_slot)
                 db_slot = None
