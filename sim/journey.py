@@ -104,7 +104,9 @@ class Journey:
                     break
                 target = generator.send(target._value)  # already processed: go on at once
         except StopIteration as stop:
-            self.generator = self.target = None
+            # Let go of the generator and of the bound method (which points back here): a
+            # finished journey leaves no reference cycle behind (see Engine.run on the GC).
+            self.generator = self.target = self.resume = None
             if self.done is not None:
                 self.done.succeed(stop.value)
             return
