@@ -11,10 +11,10 @@ shorter burst handling its rows. A query needs a database connection (opened per
 PostgreSQL") and one of the database's CPUs for its duration plus the round trip.
 
 All of this runs inside the request's own SimPy process (``yield from``): one timeout per burst
-or query (yielded as a plain float delay, the cheap timeout of ``journey.py``), and an event for
-a queue only when one must be joined. A ``sync`` worker has a kill
-time (Gunicorn's ``timeout``): any wait or burst that would run past it stops there and
-:class:`WorkerKilled` is raised, as when Gunicorn's arbiter kills a silent worker.
+or query (yielded as a plain float delay, the cheap timeout of ``journey.py``), and an event
+for a queue only when one must be joined. A ``sync`` worker has a kill time (Gunicorn's
+``timeout``): any wait or burst that would run past it stops there and :class:`WorkerKilled`
+is raised, as when Gunicorn's arbiter kills a silent worker.
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ class Django:
         through, always after giving back what it held.
         """
         env, db, vcpus, timeout = self.env, self.db, inst.vcpus, self.env.timeout
+        # Locals for what every query looks up (these never change during a run; the query
+        # cost may, when a failure slows the database down, so it is looked up each time).
+        db_cpu, rtt, cpu_per_query = db.cpu, db.rtt, self.cpu_per_query
         # env._now rather than env.now below: this loop runs for every burst and query, and
         # the property call is a measurable share of it.
         now = env._now
@@ -119,9 +122,9 @@ class Django:
                         raise WorkerKilled
                     yield cost
                     acc[DB] += cost
-                db_slot = db.cpu.acquire()
+                db_slot = db_cpu.acquire()
                 if db_slot is None:
-                    phase, mark, pool, ticket = DB_WAIT, env._now, db.cpu, db.cpu.wait()
+                    phase, mark, pool, ticket = DB_WAIT, env._now, db_cpu, db_cpu.wait()
                     if kill_at != math.inf:
                         yield ticket | timeout(kill_at - mark)
                         if not ticket.triggered:
@@ -131,16 +134,16 @@ class Django:
                     db_slot, ticket = ticket.value, None
                     acc[DB_WAIT] += env._now - mark
                 phase, mark = DB, env._now
-                busy = db.query_cost() + db.rtt
+                busy = db.query_cost() + rtt
                 if mark + busy > kill_at:
                     yield kill_at - mark
                     raise WorkerKilled
                 yield busy
                 acc[DB] += busy
-                db.cpu.release(db_slot)
+                db_cpu.release(db_slot)
                 db_slot = None
                 req.db_end = env._now
-                burst = self.cpu_per_query()
+                burst = cpu_per_query()
         except BaseException as exc:
             acc[phase] += env._now - mark
             if ticket is not None:
@@ -148,7 +151,7 @@ class Django:
             if cpu_slot is not None:
                 vcpus.release(cpu_slot)
             if db_slot is not None:
-                db.cpu.release(db_slot)
+                db_cpu.release(db_slot)
             if req.db_start is not None:
                 req.db_end = env._now
             # A killed worker's process dies with its persistent connection; a stopped

@@ -166,7 +166,7 @@ class Engine:
         req = Request(self._created, arrival, self._client())
         self._created += 1
         self._future.append(arrival)
-        req.journey = Journey(self.env, self._travel(req, None, False, arrival - self.env.now))
+        req.journey = Journey(self.env, self._travel(req, None, False, arrival - self.env._now))
 
     def _travel(self, req: Request, cached_dns: bool | None, wait: bool = True, ahead=0.0):
         env = self.env
