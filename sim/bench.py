@@ -25,7 +25,7 @@ TARGET, GOAL = 0.33, 0.5
 
 
 def bare_mm_c(customers: int, c: int = 5, lam: float = 4.0, mu: float = 1.0, seed: int = 1):
-    """Simulate ``customers`` through a plain SimPy M/M/c; returns wall-clock seconds."""
+    """Simulate ``customers`` through a plain SimPy M/M/c; returns the CPU seconds it took."""
     rng = np.random.default_rng(seed)
     gaps = rng.exponential(1 / lam, customers).tolist()
     services = rng.exponential(1 / mu, customers).tolist()
@@ -49,7 +49,7 @@ def bare_mm_c(customers: int, c: int = 5, lam: float = 4.0, mu: float = 1.0, see
 
 
 def full_path(name: str = "baseline", duration: float = 600.0) -> tuple[int, float]:
-    """Run a scenario for ``duration`` simulated seconds: ``(requests, wall-clock seconds)``."""
+    """Run a scenario for ``duration`` simulated seconds: ``(requests, CPU seconds)``."""
     s = scenario.load(name, [f"run.duration={duration}", "run.warmup=0.0"])
     start = time.process_time()
     results = simulate(s)

@@ -11,7 +11,9 @@ Flow: Scenario -> :class:`Engine` (one object per thing modelled) -> :meth:`Engi
 Each request is one generator, driven like a SimPy process (``journey.py``). The hops that
 are pure delays (DNS, TCP + TLS, the load balancer's and nginx's own hops) are charged in a
 single timeout; queues cost an event only when a request must actually wait (``slots.py``).
-That keeps the model fast enough to drive sliders.
+Delays are yielded as plain floats and skip SimPy's queue when they are next anyway
+(``journey.py``), the run loop is SimPy's step written out (:func:`run_until`), and the cyclic
+garbage collector rests during a run. That keeps the model fast enough to drive sliders.
 
 Extension points for the simulation over time (workload profiles, health checks, auto
 scaling, failures):
@@ -300,7 +302,7 @@ class Engine:
 def run_until(env: simpy.Environment, at: float) -> None:
     """``env.run(until=at)``, with SimPy's ``Environment.step`` written out in the loop.
 
-    A run processes about ten events per request, and calling ``step`` for each (a method
+    A run processes several events per request, and calling ``step`` for each (a method
     call and a ``try`` block around a single ``heappop``) is a measurable share of the cost.
     Everything else is SimPy's own: the stop is an urgent event at ``at`` taking its place in
     the queue as ``env.run`` puts it there, callbacks run in order with the event's
