@@ -20,6 +20,27 @@ import os
 import sys
 from pathlib import Path
 
+
+def _env_int(name: str, default: int, low: int, high: int) -> int:
+    """A whole number from the environment; a bad one stops Gunicorn with one line, exit 2."""
+    text = (os.environ.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        # SystemExit passes through Gunicorn's config loader, which would print a traceback
+        # for any other exception.
+        print(
+            f"gunicorn.conf.py: {name}={text!r}: use a whole number from {low} to {high}",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    return value
+
+
 _repo = str(Path(__file__).resolve().parents[1])
 if _repo not in sys.path:  # so "demo_app" imports whatever the working directory
     sys.path.insert(0, _repo)
@@ -27,8 +48,8 @@ if _repo not in sys.path:  # so "demo_app" imports whatever the working director
 wsgi_app = "demo_app.wsgi:application"
 pythonpath = _repo
 bind = os.environ.get("GUNICORN_BIND") or "127.0.0.1:8000"
-workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * multiprocessing.cpu_count() + 1)
-timeout = int(os.environ.get("GUNICORN_TIMEOUT") or 30)
+workers = _env_int("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count() + 1, 1, 256)
+timeout = _env_int("GUNICORN_TIMEOUT", 30, 1, 3600)
 proc_name = os.environ.get("INSTANCE_NAME") or "demo_app"
 
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or "-"

@@ -21,11 +21,23 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_app.settings.dev")
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
+    from django.db.utils import OperationalError
 
     try:
         execute_from_command_line(sys.argv)
     except ImproperlyConfigured as error:  # a missing or bad setting: one line, no traceback
         print(f"manage.py: configuration error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except OperationalError as error:  # the database is down, missing or unreadable
+        from django.conf import settings
+
+        where = settings.DATABASES["default"]
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        print(
+            f"manage.py: cannot use the database {where.get('NAME')!r}"
+            f" ({where.get('ENGINE', '').rsplit('.', 1)[-1]}): {first}",
+            file=sys.stderr,
+        )
         sys.exit(2)
 
 

@@ -48,7 +48,15 @@ def database_from_env() -> dict:
         url = f"sqlite:///{sqlite_path.resolve()}"
     # CONN_MAX_AGE 0 is Django's default: one connection per request, the cost the model's
     # PostgreSQL layer charges (../shared/design/MODEL_FACTS.md, "Django + PostgreSQL").
-    config = dj_database_url.parse(url, conn_max_age=0)
+    try:
+        config = dj_database_url.parse(url, conn_max_age=0)
+    except ValueError as error:  # an unknown scheme or a malformed address
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"DATABASE_URL={url!r} is not a database address; use postgres://USER@HOST:PORT/NAME"
+            " or sqlite:////absolute/path.sqlite3"
+        ) from error
     if config["ENGINE"] == "django.db.backends.postgresql":
         # A dead server must turn into a quick 503, not a worker stuck until Gunicorn's timeout.
         config.setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
@@ -59,7 +67,7 @@ INSTANCE_NAME = os.environ.get("INSTANCE_NAME") or socket.gethostname()
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 DEBUG = False
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["quorum.us", "localhost", "127.0.0.1"])
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["quorum.us", "www.quorum.us", "localhost", "127.0.0.1"])
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -51,6 +51,25 @@ def test_conf_reads_the_labs_environment(monkeypatch):
     )
 
 
+@pytest.mark.parametrize(
+    ("name", "value"), [("GUNICORN_TIMEOUT", "soon"), ("GUNICORN_TIMEOUT", "0")]
+)
+def test_conf_refuses_a_bad_number_in_one_line(tmp_path, name, value):
+    env = {**os.environ, name: value}
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", str(CONF), "--check-config"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"gunicorn.conf.py: {name}={value!r}: use a whole number from 1 to 3600"
+    )
+
+
 def wait_for(port: int, proc: subprocess.Popen, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -78,7 +97,8 @@ def test_gunicorn_serves_the_app_with_trace_headers_and_a_splittable_log(
     env.update(
         DJANGO_SETTINGS_MODULE="demo_app.settings.production",
         SECRET_KEY="x" * 60,
-        SQLITE_PATH=str(tmp_path / "demo.sqlite3"),
+        # A folder that does not exist yet, as var/ in a fresh clone: prepare_demo makes it.
+        SQLITE_PATH=str(tmp_path / "var" / "demo.sqlite3"),
         STATIC_ROOT=collected_static,
         INSTANCE_NAME="web-test",
         WEB_CONCURRENCY="2",

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from demo_support import REPO, run_python
+from demo_support import REPO, free_port, run_python
 from django.core.management import call_command
 
 STRONG_KEY = secrets.token_urlsafe(50)
@@ -64,7 +64,7 @@ def test_production_defaults():
         {"DJANGO_SETTINGS_MODULE": "demo_app.settings.production", "SECRET_KEY": STRONG_KEY}
     )
     assert seen["DEBUG"] is False
-    assert {"quorum.us", "localhost", "127.0.0.1"} <= set(seen["ALLOWED_HOSTS"])
+    assert {"quorum.us", "www.quorum.us", "localhost", "127.0.0.1"} <= set(seen["ALLOWED_HOSTS"])
     assert seen["PROXY"] == ["HTTP_X_FORWARDED_PROTO", "https"]
     assert seen["MIDDLEWARE"][0] == "demo_app.tracing.middleware.TraceMiddleware"
 
@@ -111,3 +111,40 @@ def test_manage_py_runs_as_a_script_from_anywhere(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+def manage(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return run_python(
+        f"import sys; sys.argv = ['manage.py', *{args!r}]; from demo_app.manage import main; main()",
+        {"DJANGO_SETTINGS_MODULE": "demo_app.settings.dev", **env},
+    )
+
+
+def test_a_database_url_of_no_known_kind_is_one_line():
+    result = manage(["check"], {"DATABASE_URL": "mongo://db.example/quorum"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "manage.py: configuration error: DATABASE_URL='mongo://db.example/quorum' is not a"
+        " database address; use postgres://USER@HOST:PORT/NAME or"
+        " sqlite:////absolute/path.sqlite3"
+    ]
+
+
+def test_an_unreachable_database_is_one_line_naming_it(tmp_path):
+    # A port nothing listens on: PostgreSQL refuses the connection at once.
+    port = free_port()
+    result = manage(
+        ["prepare_demo", "--no-static"], {"DATABASE_URL": f"postgres://postgres@127.0.0.1:{port}/x"}
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert lines[0].startswith("manage.py: cannot use the database 'x' (postgresql): ")
+    assert str(port) in lines[0]
+
+
+def test_prepare_demo_refuses_a_negative_bill_count(tmp_path):
+    result = manage(["prepare_demo", "--bills", "-5"], {"SQLITE_PATH": str(tmp_path / "d.sqlite3")})
+    assert result.returncode != 0
+    assert "-5 is outside the allowed 0..200000" in result.stderr
+    assert not (tmp_path / "d.sqlite3").exists()

@@ -9,11 +9,14 @@ several instances migrating one database at the same moment would race.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+from demo_app.tracker.management.commands.seed_demo import bounded_int
 
 
 class Command(BaseCommand):
@@ -24,11 +27,18 @@ class Command(BaseCommand):
             "--url", default="", help="the address to print (default: from GUNICORN_BIND)"
         )
         parser.add_argument(
-            "--bills", type=int, default=3000, help="bills to seed when the database is empty"
+            "--bills",
+            type=bounded_int(0, 200_000),
+            default=3000,
+            help="bills to seed when the database is empty",
         )
         parser.add_argument("--no-static", action="store_true", help="skip collectstatic")
 
     def handle(self, *args, url: str, bills: int, no_static: bool, **options):
+        database = settings.DATABASES["default"]
+        if database["ENGINE"].endswith("sqlite3") and str(database["NAME"]) != ":memory:":
+            # var/ is ignored by git, so a fresh clone has no folder for the SQLite file yet.
+            Path(database["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("prepare_demo: database migrated")
         call_command("seed_demo", bills=bills, if_empty=True, stdout=self.stdout)
