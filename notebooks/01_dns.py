@@ -63,7 +63,7 @@ from sim.engine import simulate
 # like your OS's, three times; if not, it says so and the rest of the chapter uses the model.
 
 # %%
-DNS_PORT = int(os.environ.get("LAB_DNS_PORT", "5353"))
+DNS_PORT = int(os.environ.get("LAB_DNS_PORT", "8053"))
 try:
     query("quorum.us", DNS_PORT, timeout=0.3)
     LAB = True

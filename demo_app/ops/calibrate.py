@@ -9,7 +9,9 @@ takes longer than 50 ms of wall time, which is the contention the model must rep
 
 Bounds keep it safe: ``cpu_ms`` 0..2000, ``queries`` 0..100, ``sleep_ms`` 0..65000 (past
 Gunicorn's 30 s timeout on purpose, so a drill can watch a worker being killed). Anything else
-gets a 400 with a one-line JSON error naming the parameter and its allowed range.
+gets a 400 with a one-line JSON error naming the parameter and its allowed range. Production
+settings answer 404 here unless ``CALIBRATION_ENDPOINT=1`` (the stack lab sets it): an endpoint
+that burns CPU on request is not for the open internet.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 
 from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.views.decorators.cache import never_cache
 
 BOUNDS = {"cpu_ms": (0, 2000), "queries": (0, 100), "sleep_ms": (0, 65000)}
@@ -53,6 +55,8 @@ def burn_cpu(ms: int) -> None:
 
 @never_cache
 def calibrate(request):
+    if not settings.CALIBRATION_ENDPOINT:
+        raise Http404("the calibration endpoint is off (CALIBRATION_ENDPOINT=1 turns it on)")
     try:
         cpu_ms, queries, sleep_ms = (parse_bounded(request.GET, n) for n in BOUNDS)
     except BadParameter as error:

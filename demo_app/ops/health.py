@@ -3,8 +3,10 @@
 ``/healthz`` (liveness): "is the process alive?" Answers from memory, never touches the
 database, so a database outage does not get every instance killed and restarted.
 ``/readyz`` (readiness): "can it serve real pages?" Runs ``SELECT 1``; the PostgreSQL connect
-timeout in settings (3 s) bounds the wait. Both answer JSON with 200 or 503 and name the
-instance and worker, never the error text (which could carry host names or settings).
+timeout in settings (3 s) bounds the wait for a connection, and a 2 s ``statement_timeout``
+the wait on a server that accepts connections but has stalled. Both answer JSON with 200 or
+503 and name the instance and worker, never the error text (which could carry host names or
+settings).
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ import os
 import time
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
 log = logging.getLogger(__name__)
+
+#: How long /readyz lets PostgreSQL take over ``SELECT 1`` before calling it not ready.
+READY_STATEMENT_TIMEOUT_MS = 2000
 
 
 def _identity() -> dict:
@@ -34,7 +39,10 @@ def healthz(request):
 def readyz(request):
     started = time.perf_counter()
     try:
-        with connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # SET LOCAL: only this transaction, so the pooled connection is left as it was.
+                cursor.execute("SET LOCAL statement_timeout = %s", [READY_STATEMENT_TIMEOUT_MS])
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except DatabaseError as error:

@@ -17,6 +17,7 @@ if not SECRET_KEY:
     )
 
 DEBUG = env_bool("DEBUG", False)
+CALIBRATION_ENDPOINT = env_bool("CALIBRATION_ENDPOINT", False)
 
 # nginx terminates TLS and says so in X-Forwarded-Proto; trust it, and nothing else, to tell
 # Django the original request was HTTPS. Only safe because Gunicorn listens behind nginx.

@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--workers", type=int, help="sync workers per instance (LAB_WORKERS, 2)")
     up.add_argument("--timeout", type=int, help="Gunicorn timeout, s (LAB_GUNICORN_TIMEOUT, 30)")
     up.add_argument("--balance", choices=BALANCE_CHOICES, help="nginx algorithm (LAB_BALANCE)")
-    up.add_argument("--dns-port", type=int, help="DNS udp+tcp port (LAB_DNS_PORT, 5353)")
+    up.add_argument("--dns-port", type=int, help="DNS udp+tcp port (LAB_DNS_PORT, 8053)")
     up.add_argument("--http-port", type=int, help="nginx HTTP port (LAB_HTTP_PORT, 8080)")
     up.add_argument("--https-port", type=int, help="nginx HTTPS port (LAB_HTTPS_PORT, 8443)")
     up.add_argument("--base-port", type=int, help="web-1's port; web-N = base+N-1 (8101)")
@@ -101,10 +101,19 @@ def run(args) -> int:
 
         if not 1 <= args.repeat <= 100:
             raise LabError(f"--repeat {args.repeat} is out of range: use 1-100")
+        if not 0 <= args.interval <= 600:
+            raise LabError(f"--interval {args.interval} is out of range: use 0-600 seconds")
         try:
             return dig(args.name, cfg.dns_port, args.repeat, args.interval)
         except ConnectionError as exc:
             raise LabError(f"{exc}: is the lab up?") from None
+        except LookupError as exc:  # REFUSED: not a name in the lab's zone
+            raise LabError(str(exc)) from None
+        except UnicodeError:  # dnslib cannot encode it: an empty or over-long label
+            raise LabError(
+                f"{args.name!r} is not a host name: labels of 1-63 letters, digits or hyphens"
+                " separated by dots"
+            ) from None
     if args.command == "load":
         from demo_app.stack import load
 

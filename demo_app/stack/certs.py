@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,9 +99,12 @@ def ensure_certificates(folder: Path, now: dt.datetime | None = None) -> tuple[T
         (files.ca, ca_cert.public_bytes(pem)),
     ):
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_bytes(data)
-        if path == files.key:
-            tmp.chmod(0o600)
+        # The key is created owner-only from the start, never readable by others for a moment.
+        mode = 0o600 if path == files.key else 0o644
+        tmp.unlink(missing_ok=True)  # a leftover would keep its old mode
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         tmp.replace(path)
     return files, True
 

@@ -84,6 +84,17 @@ def measure_window(lines: list[str], start: float, end: float) -> Measured:
     )
 
 
+def check_calibration_fits(cfg: LabConfig, scenario_path: Path) -> None:
+    """Refuse a calibration made for another shape of lab (before a `scale` or a new `up`)."""
+    description = tomllib.loads(scenario_path.read_text()).get("description", "")
+    expected = f"the local stack lab: {cfg.instances} Gunicorn instances x {cfg.workers} sync"
+    if not description.startswith(expected):
+        raise LabError(
+            f"{scenario_path} was calibrated for another lab ({description!r}); this one runs"
+            f" {cfg.instances} instances x {cfg.workers} workers: run `calibrate` again"
+        )
+
+
 def capacity(scenario_path: Path) -> float:
     """Requests/s the calibrated lab can serve: all vCPUs busy with the mean Django time."""
     data = tomllib.loads(scenario_path.read_text())
@@ -124,6 +135,7 @@ def run(cfg: LabConfig, duration: int = 30, quick: bool = False) -> int:
     scenario_path = cfg.path("calibrated.toml")
     if not scenario_path.exists():
         raise LabError(f"{scenario_path} is missing: run `python -m demo_app.stack calibrate`")
+    check_calibration_fits(cfg, scenario_path)
     cap = capacity(scenario_path)
     out = cfg.path("compare")
     out.mkdir(parents=True, exist_ok=True)

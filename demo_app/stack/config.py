@@ -28,6 +28,16 @@ BALANCE_CHOICES = ("round_robin", "least_conn")
 MARKER = "QUORUM_LAB"
 
 
+#: The lab's folder unless --state-dir or LAB_STATE_DIR says otherwise: the repository's var/lab,
+#: whatever the working directory, so `status` finds the lab `up` started from anywhere.
+DEFAULT_STATE_DIR = Path(__file__).resolve().parents[2] / "var" / "lab"
+
+
+def state_dir_default(environ=None) -> Path:
+    env = os.environ if environ is None else environ
+    return Path(env["LAB_STATE_DIR"]) if env.get("LAB_STATE_DIR") else DEFAULT_STATE_DIR
+
+
 class LabError(Exception):
     """A problem the user can fix (bad flag, busy port, missing nginx): one line, exit 2."""
 
@@ -45,7 +55,7 @@ class LabConfig:
     """
 
     state_dir: Path
-    dns_port: int = 5353
+    dns_port: int = 8053  # not 5353: that is mDNS, which avahi holds on many laptops
     http_port: int = 8080
     https_port: int = 8443
     base_port: int = 8101
@@ -67,6 +77,22 @@ class LabConfig:
             raise LabError(f"workers {self.workers} is out of range: use 1-32")
         if not 1 <= self.timeout <= 3600:
             raise LabError(f"timeout {self.timeout} is out of range: use 1-3600 seconds")
+        ports = [
+            ("dns-port", self.dns_port),
+            ("http-port", self.http_port),
+            ("https-port", self.https_port),
+        ] + [
+            (f"{name}'s port", self.instance_port(i))
+            for i, name in enumerate(self.instance_names, start=1)
+        ]
+        seen: dict[int, str] = {}
+        for what, port in ports:
+            if port in seen:
+                raise LabError(
+                    f"{what} {port} is also the {seen[port]}: give each part of the lab its own"
+                    " port (the instances use base-port .. base-port + instances - 1)"
+                )
+            seen[port] = what
         if self.balance not in BALANCE_CHOICES:
             allowed = ", ".join(BALANCE_CHOICES)
             raise LabError(f"balance {self.balance!r} is unknown: use one of {allowed}")
@@ -78,7 +104,7 @@ class LabConfig:
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> LabConfig:
         """Defaults, then ``LAB_*`` variables, then explicit overrides (None means unset)."""
         env = os.environ if environ is None else environ
-        values: dict[str, object] = {"state_dir": Path(env.get("LAB_STATE_DIR", "var/lab"))}
+        values: dict[str, object] = {"state_dir": state_dir_default(env)}
         for field, var in ENV_VARS.items():
             if var in env:
                 values[field] = env[var] if field == "balance" else _int(var, env[var])

@@ -150,8 +150,13 @@ def query(name: str, port: int, server: str = HOST, timeout: float = 2.0) -> tup
     rcode = RCODE[reply.header.rcode]
     if rcode == "NXDOMAIN":
         return None, _negative_ttl(reply)
+    if rcode == "REFUSED":
+        raise LookupError(
+            f"{name!r}: the server answered REFUSED: it answers only for names in {ZONE}"
+            " and is not a recursive resolver (an IP address is not a name to look up)"
+        )
     if rcode != "NOERROR":
-        raise LookupError(f"{name}: the server answered {rcode}")
+        raise LookupError(f"{name!r}: the server answered {rcode}")
     for rr in reply.rr:
         if rr.rtype == QTYPE.A:
             return str(rr.rdata), rr.ttl
@@ -200,9 +205,9 @@ def dig(name: str, port: int, repeat: int = 3, interval: float = 0.0, out=sys.st
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m demo_app.stack.dns --port 5353 --log var/lab/logs/dns.log`` (supervisord)."""
+    """``python -m demo_app.stack.dns --port 8053 --log var/lab/logs/dns.log`` (supervisord)."""
     parser = argparse.ArgumentParser(prog="python -m demo_app.stack.dns")
-    parser.add_argument("--port", type=int, default=5353)
+    parser.add_argument("--port", type=int, default=8053)
     parser.add_argument("--log", type=Path)
     args = parser.parse_args(argv)
     server = ZoneServer(args.port, args.log).start()

@@ -39,6 +39,11 @@ def shared_environment(cfg: LabConfig, base: dict[str, str]) -> dict[str, str]:
     origins = [f"https://{h}:{cfg.https_port}" for h in ("quorum.us", "www.quorum.us")]
     env.setdefault("CSRF_TRUSTED_ORIGINS", ",".join(origins))
     env["PYTHONUNBUFFERED"] = "1"
+    env["CALIBRATION_ENDPOINT"] = "1"  # calibrate and the drills need /calibrate/
+    # The lab is production-shaped whatever the caller's shell exports: an exported DEBUG=1
+    # would show tracebacks and settings, the very thing the drills check never happens.
+    env["DEBUG"] = "0"
+    env["ALLOWED_HOSTS"] = "quorum.us,www.quorum.us,localhost,127.0.0.1"
     return env
 
 
@@ -49,8 +54,11 @@ def secret_key(cfg: LabConfig) -> str:
         import secrets
 
         tmp = path.with_name("secret_key.tmp")
-        tmp.write_text(secrets.token_urlsafe(50))
-        tmp.chmod(0o600)
+        # Created owner-only from the start: never readable by others, even for a moment.
+        tmp.unlink(missing_ok=True)  # a leftover would keep its old mode
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(50))
         tmp.replace(path)
     return path.read_text().strip()
 

@@ -34,6 +34,7 @@ from demo_app.stack.config import (
     check_ports,
     instance_index,
 )
+from demo_app.stack.config import state_dir_default as _state_dir_default
 from demo_app.stack.dns import query
 from demo_app.stack.instance import REPO_DIR, shared_environment
 
@@ -322,4 +323,4 @@ def down(cfg: LabConfig) -> int:
 
 
 def state_dir_default() -> Path:
-    return Path(os.environ.get("LAB_STATE_DIR", "var/lab"))
+    return _state_dir_default()

@@ -42,6 +42,7 @@ def test_database_down_means_503_without_leaks(backend, tmp_path, collected_stat
             "DJANGO_SETTINGS_MODULE": "demo_app.settings.production",
             "SECRET_KEY": key,
             "STATIC_ROOT": collected_static,
+            "CALIBRATION_ENDPOINT": "1",
             **db_env,
         },
     )

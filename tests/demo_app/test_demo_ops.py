@@ -34,6 +34,14 @@ def test_calibrate_runs_the_requested_queries(client):
     assert body["measured"]["cpu_ms"] > 0
 
 
+@pytest.mark.django_db
+def test_calibrate_is_not_found_when_switched_off(client, settings):
+    settings.CALIBRATION_ENDPOINT = False
+    response = client.get("/calibrate/", {"cpu_ms": "500"})
+    assert response.status_code == 404
+    assert "cpu_ms" not in response.content.decode()
+
+
 @pytest.mark.parametrize(
     ("query", "name", "allowed"),
     [

@@ -20,7 +20,7 @@ from django.conf import settings as s
 print(json.dumps({"DEBUG": s.DEBUG, "ALLOWED_HOSTS": s.ALLOWED_HOSTS,
     "PROXY": s.SECURE_PROXY_SSL_HEADER, "MIDDLEWARE": s.MIDDLEWARE,
     "ENGINE": s.DATABASES["default"]["ENGINE"], "NAME": str(s.DATABASES["default"]["NAME"]),
-    "STATIC_ROOT": str(s.STATIC_ROOT)}))
+    "STATIC_ROOT": str(s.STATIC_ROOT), "CALIBRATION": s.CALIBRATION_ENDPOINT}))
 """
 
 
@@ -67,6 +67,7 @@ def test_production_defaults():
     assert {"quorum.us", "www.quorum.us", "localhost", "127.0.0.1"} <= set(seen["ALLOWED_HOSTS"])
     assert seen["PROXY"] == ["HTTP_X_FORWARDED_PROTO", "https"]
     assert seen["MIDDLEWARE"][0] == "demo_app.tracing.middleware.TraceMiddleware"
+    assert seen["CALIBRATION"] is False  # no CPU-burning endpoint on the open internet
 
 
 @pytest.mark.parametrize(
@@ -115,7 +116,8 @@ def test_manage_py_runs_as_a_script_from_anywhere(tmp_path):
 
 def manage(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     return run_python(
-        f"import sys; sys.argv = ['manage.py', *{args!r}]; from demo_app.manage import main; main()",
+        f"import sys; sys.argv = ['manage.py', *{args!r}];"
+        " from demo_app.manage import main; main()",
         {"DJANGO_SETTINGS_MODULE": "demo_app.settings.dev", **env},
     )
 

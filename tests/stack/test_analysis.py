@@ -76,6 +76,19 @@ def test_calibrated_scenario_is_valid_for_the_sim_and_describes_the_lab(tmp_path
     assert (pooled.instances.count, pooled.instances.vcpus, pooled.gunicorn.workers) == (1, 2, 6)
 
 
+def test_compare_refuses_a_calibration_made_for_another_lab(tmp_path):
+    from demo_app.stack.compare import check_calibration_fits
+    from demo_app.stack.config import LabError
+
+    made_for = LabConfig(state_dir=tmp_path, instances=2, workers=2)
+    pages = [Probe("/", 0.001, 0.010, 0.002, 0.020, 0.019)] * 3
+    path = tmp_path / "calibrated.toml"
+    path.write_text(scenario_text(made_for, pages, cores=2))
+    check_calibration_fits(made_for, path)  # the same lab: fine
+    with pytest.raises(LabError, match=r"calibrated for another lab .* this one runs 3 instances"):
+        check_calibration_fits(made_for.with_instances(3), path)
+
+
 def test_django_samples_are_scaled_up_to_the_cpu_the_lab_used_per_page(tmp_path):
     from sim import scenario as sim_scenario
 

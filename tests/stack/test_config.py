@@ -27,11 +27,33 @@ def test_defaults_and_environment_then_overrides(tmp_path):
         ({"instances": 0}, "instances 0 is out of range"),
         ({"balance": "random"}, "balance 'random' is unknown: use one of round_robin, least_conn"),
         ({"workers": 99}, "workers 99 is out of range"),
+        ({"http_port": 8443}, "https-port 8443 is also the http-port"),
+        ({"base_port": 8079, "instances": 3}, "web-2's port 8080 is also the http-port"),
+        ({"dns_port": 8102}, "web-2's port 8102 is also the dns-port"),
     ],
 )
 def test_bad_values_name_themselves_and_what_is_allowed(tmp_path, overrides, message):
     with pytest.raises(LabError, match=message):
         LabConfig(state_dir=tmp_path, **overrides)
+
+
+def test_the_default_lab_folder_is_the_repositorys_wherever_the_command_runs(monkeypatch):
+    monkeypatch.chdir("/")
+    repo = Path(__file__).resolve().parents[2]
+    assert LabConfig.from_env({}).state_dir == repo / "var" / "lab"
+    assert LabConfig.from_env({}).dns_port == 8053  # not 5353, which mDNS (avahi) holds
+
+
+def test_the_lab_is_production_shaped_whatever_the_shell_exports(tmp_path):
+    from demo_app.stack.instance import shared_environment
+
+    cfg = LabConfig(state_dir=tmp_path)
+    env = shared_environment(cfg, {"DEBUG": "1", "ALLOWED_HOSTS": "evil.example"})
+    assert env["DEBUG"] == "0"
+    assert env["DJANGO_SETTINGS_MODULE"] == "demo_app.settings.production"
+    assert env["ALLOWED_HOSTS"].split(",")[:2] == ["quorum.us", "www.quorum.us"]
+    assert env["CALIBRATION_ENDPOINT"] == "1"
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
 
 
 def test_bad_environment_value_is_named(tmp_path):

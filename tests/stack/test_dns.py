@@ -94,3 +94,29 @@ def test_resolver_caches_nxdomain_too(server):
 def test_no_server_is_a_connection_error():
     with pytest.raises(ConnectionError, match="no answer"):
         query("quorum.us", free_ports(1)[0], timeout=0.3)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("example.com", "'example.com': the server answered REFUSED: it answers only for names in"),
+        ("12.34.56.789", "'12.34.56.789': the server answered REFUSED"),
+        ("a..quorum.us", "'a..quorum.us' is not a host name"),
+        ("x" * 64 + ".quorum.us", "is not a host name: labels of 1-63"),
+    ],
+)
+def test_dig_of_a_name_the_lab_does_not_serve_is_one_line(server, tmp_path, capsys, name, message):
+    from demo_app.stack.__main__ import main
+    from demo_app.stack.config import LabConfig
+
+    LabConfig(state_dir=tmp_path, dns_port=server[0]).save()
+    assert main(["--state-dir", str(tmp_path), "dig", name]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_dig_refuses_a_negative_interval(tmp_path, capsys):
+    from demo_app.stack.__main__ import main
+
+    assert main(["--state-dir", str(tmp_path), "dig", "--interval", "-1"]) == 2
+    assert "--interval -1.0 is out of range: use 0-600 seconds" in capsys.readouterr().err
