@@ -116,6 +116,7 @@ def instances_with(cfg: LabConfig, flags: str):
 
     def ready(name: str) -> None:
         lab.wait_ready(cfg, [name])
+        lab.wait_routed(cfg, name)  # nginx trusts it again: only now restart the next one
 
     try:
         # Inside the try: an interrupted or failed restart still puts the normal config back.

@@ -114,7 +114,10 @@ def up(cfg: LabConfig) -> int:
         print_status(cfg)
         raise
     print_status(cfg)
-    say(f"\nopen {cfg.site}/ (resolve {ZONE} via 127.0.0.1:{cfg.dns_port}, trust {tls.ca})")
+    say(
+        f"\nopen {cfg.site}/ with {ZONE} mapped to {HOST} and {tls.ca} trusted"
+        f' (README "In a browser"); `dig {ZONE}` asks the lab\'s DNS on {HOST}:{cfg.dns_port}'
+    )
     if admin:
         say(admin)
     say(f"logs in {cfg.logs}")
@@ -148,6 +151,25 @@ def wait_ready(cfg: LabConfig, names: list[str] | None = None, timeout: float = 
             f"not ready after {timeout:.0f} s: {', '.join(pending)} (see {cfg.logs}; "
             "`down` stops what started)"
         )
+
+
+def wait_routed(cfg: LabConfig, name: str, timeout: float = 4 * nginx.FAIL_TIMEOUT_S) -> None:
+    """Until nginx sends a request to ``name`` again.
+
+    A restarted instance answers its own /healthz at once, but nginx's passive health check
+    (``max_fails`` failed tries within ``fail_timeout``) may still hold it out for up to
+    ``fail_timeout``. Restarting the next instance before nginx trusts this one again would
+    leave it none to send to: a 502 for everyone in between, the gap a rolling deploy exists
+    to avoid.
+    """
+    deadline = time.monotonic() + timeout
+    client = LabClient(cfg, timeout=5)
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, LookupError, ConnectionError):
+            if client.get("/healthz").instance == name:
+                return
+        time.sleep(0.25)
+    raise LabError(f"nginx sent nothing to {name} for {timeout:.0f} s (see {cfg.logs})")
 
 
 def _healthy(cfg: LabConfig, name: str) -> tuple[bool, str]:

@@ -205,6 +205,9 @@ def test_scale_3_adds_a_target(lab):
 
 
 def test_drill_worker_timeout_shows_the_timeout_in_both_logs(lab):
+    from demo_app.stack.drills import LogTail
+
+    errors = LogTail(lab.logs / "nginx-error.log")
     drilled = cli(lab, "drill", "worker-timeout", timeout=180)
     assert drilled.returncode == 0, drilled.stdout + drilled.stderr
     answer = next(line for line in drilled.stdout.splitlines() if line.startswith("answer"))
@@ -213,6 +216,8 @@ def test_drill_worker_timeout_shows_the_timeout_in_both_logs(lab):
     assert "WORKER TIMEOUT" in drilled.stdout
     assert f"\t/calibrate/?sleep_ms=4000\t{status}\t" in drilled.stdout
     assert "restored" in drilled.stdout
+    # The restarts rolled: the next instance went down only once nginx trusted the last again.
+    assert [line for line in errors.new_lines() if "no live upstreams" in line] == []
 
 
 def test_drill_db_down_gives_503_pages_and_a_live_healthz(lab):
