@@ -162,7 +162,7 @@ widgets.interactive(
 # %% [markdown]
 # ## Health checks: pulling a sick instance
 #
-# The load balancer asks every instance `GET /health` every `interval` seconds. An answer
+# The load balancer asks every instance `GET /healthz` every `interval` seconds. An answer
 # slower than `timeout` counts as a failure; after `unhealthy_threshold` failures in a row the
 # instance is marked **unhealthy** and gets no more requests; after `healthy_threshold`
 # successes it is back. Below, 3 instances serve 30 requests/s and instance 1 crashes at

@@ -127,8 +127,10 @@ else:
 #   killed the worker, the instance is down);
 # - **504 Gateway Timeout**: the proxy waited `proxy_read_timeout` and gave up.
 #
-# Chapter 5 showed that with Gunicorn's 30 s timeout and nginx's 60 s, slow requests end as
-# 502. Now someone raises Gunicorn's timeout to **90 s** "so reports can finish".
+# With Gunicorn's 30 s timeout shorter than nginx's 60 s, Gunicorn gives up first: it kills
+# the worker, the connection closes, and slow requests end as 502 (chapter 5 watches that
+# happen minute by minute). Now someone raises Gunicorn's timeout to **90 s** "so reports can
+# finish".
 #
 # **Predict:** in the `slow_queries` scenario, do the slow requests now end as `502` or `504`?
 
@@ -193,18 +195,23 @@ widgets.interactive(
 )
 
 # %% [markdown]
-# ## The real lab's 502s
+# ## The real lab's 502s, and why nobody saw them
 #
-# The lab's drills killed an instance under load. Here are a few of the 502s nginx logged.
-# The upstream columns show `proxy_next_upstream` at work: nginx tried one instance, then the
-# other, before giving up.
+# The lab's drills killed an instance under load and restarted each instance in turn. Every
+# time nginx met a dead instance it logged an upstream 502 (field 9), and because the request
+# was a GET that had not been sent yet, `proxy_next_upstream error timeout http_502` retried
+# it on the other instance (field 8 lists both). The visitor's status (field 5) is the second
+# instance's answer.
 
 # %%
 lines = (DATA / "nginx-access.log").read_text().splitlines()
-bad = [line.split("\t") for line in lines if line.split("\t")[4] == "502"]
-for f in bad[:5]:
-    print(f"{f[0]}  {f[3]:<12} {f[4]}  tried {f[7]:<32} got {f[8]}")
-print(f"... {len(bad)} 502s in {len(lines)} lines (chapter 9 counts them with the shell)")
+rows = [line.split("\t") for line in lines]
+retried = [f for f in rows if "502" in f[8]]
+for f in retried[:5]:
+    print(f"{f[0]}  {f[3]:<9} visitor got {f[4]}  tried {f[7]:<32} they answered {f[8]}")
+sent_502 = sum(1 for f in rows if f[4] == "502")
+print(f"... {len(retried)} requests met a dead instance; {sent_502} visitors got a 502,"
+      f" in {len(lines)} lines (chapter 9 counts them with the shell)")  # fmt: skip
 
 # %% [markdown]
 # **Take-aways**

@@ -17,14 +17,15 @@
 # %% [markdown]
 # # 9. Developer access: reading the logs
 #
-# Something went wrong at 04:21. The talk's last technical slides are the tools you reach for
+# The lab had a rough minute at 13:10. The talk's last technical slides are the tools you reach for
 # on a server: `tail -f` to watch a log grow, `grep` (or `ag`) to find a pattern, `sed -n` to
 # print a range of lines, `cut` and `sort | uniq -c` for columns, `awk` when you need a bit of
 # logic. Think of them as a kitchen's knives: each does one cut, and you combine them with
 # pipes (`|`).
 #
 # The files are real logs from the stack lab, recorded while it ran light load and its failure
-# drills (an instance killed under load), kept in `notebooks/data/` (see its README):
+# drills (an instance killed under load, both instances restarted one at a time with a short
+# timeout, then with no database), kept in `notebooks/data/` (see its README):
 #
 # | file | written by | format |
 # |---|---|---|
@@ -70,7 +71,6 @@ def sh(command, cwd=DATA):
     """Run ``command`` in a shell inside notebooks/data/ and print it with its output."""
     result = subprocess.run(command, shell=True, cwd=cwd, capture_output=True, text=True)
     print(f"$ {command}\n{result.stdout}{result.stderr}", end="")
-    return result.stdout
 
 
 # %% [markdown]
@@ -122,8 +122,9 @@ sh("grep -m 3 'prematurely closed\\|refused\\|disabled' nginx-error.log | cut -c
 # %% [markdown]
 # ### Predict, then count
 #
-# The drills killed an instance. **Predict:** how many requests in `nginx-access.log` got a
-# **502**? (Write a number; then run the shell cell to see how you would count it.)
+# The drills SIGKILLed an instance under load, then restarted each instance twice more.
+# **Predict:** how many visitors in `nginx-access.log` got a **502** (field 5, the status
+# nginx sent back)? (Write a number; then run the shell cell to see how you would count it.)
 
 # %%
 prediction_502 = None  # a whole number
@@ -139,8 +140,16 @@ sh("awk -F'\\t' '$5 == 502' nginx-access.log | wc -l")
 sh("grep -c 502 nginx-access.log  # anywhere on the line: ids, upstream statuses...")
 
 # %% [markdown]
-# Why two answers may differ: `grep` matches the text anywhere on the line; `awk -F'\t'`
-# splits the line into fields and tests **field 5**, the status. Prefer the field.
+# Why two answers differ: `grep` matches the text anywhere on the line; `awk -F'\t'` splits
+# the line into fields and tests **field 5**, the status the visitor got. Prefer the field.
+#
+# So where did the failures go? Fields 8 and 9 list every instance nginx tried and what each
+# answered. When an instance refused the connection (killed, or restarting), nginx logged an
+# upstream 502 and retried the request on the other one (`proxy_next_upstream`): the visitor
+# got a 200 and never knew.
+
+# %%
+sh("awk -F'\\t' '$9 ~ /502/' nginx-access.log | cut -f 1,4,5,8,9")
 
 # %% [markdown]
 # ## `sed -n`: print a range of lines
@@ -150,7 +159,7 @@ sh("grep -c 502 nginx-access.log  # anywhere on the line: ids, upstream statuses
 
 # %%
 sh("grep -n 'SIGQUIT' nginx-error.log | head -2")
-sh("sed -n 20,24p nginx-error.log")
+sh("sed -n 12,16p nginx-error.log")
 
 # %% [markdown]
 # ## `cut` and `sort | uniq -c`: columns and counts
@@ -236,7 +245,9 @@ for code, color in (("200", "#1b7f3b"), ("301", "#56B4E9"), ("499", "#999999"),
         bottom += counts
 ax.set_xlabel(f"seconds since {rows[0][0]}")
 ax.set_ylabel("requests per 10 s")
-ax.set_title("The lab's nginx log: the 502s cluster where a drill killed an instance")
+ax.set_title(
+    "The lab's nginx log by status: the drills' 500 and 503s; the kill hides behind retries"
+)
 ax.legend(frameon=False, ncols=6)
 plt.show()
 
