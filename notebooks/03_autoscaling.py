@@ -50,18 +50,21 @@ import course
 from sim import dynamics, metrics, scenario, sweep
 from sim.dashboard import dashboard
 
-# The shipped `weekday` scenario simulates 2.5 hours at up to 60 requests/s (about three
-# minutes of computing). Here: a tenth of the requests, each ten times heavier, so the CPU the
-# group reacts to is the same on average and a run takes seconds. Per-minute CPU is noisier
-# with so few requests, so this group scales further than the full scenario's
+# The shipped `weekday` scenario simulates 2.5 hours at up to 30 requests/s (a few minutes of
+# computing). Here: a tenth of the requests, each ten times heavier, so the CPU the group
+# reacts to is the same on average and a run takes seconds. Per-minute CPU is noisier with so
+# few requests, so this group may scale a little differently from the full scenario
 # (`python -m sim run weekday --out out/weekday --figures` draws the full one).
 LIGHTER = [
-    "traffic.rate=0.4",
-    "traffic.peak=6.0",
+    "traffic.rate=0.2",
+    "traffic.peak=3.0",
     'django.cpu={kind="lognormal", mean=0.6, sigma=0.5}',
     "run.duration=7200",  # 08:00 to the 10:00 peak
 ]
-DEFAULTS = {"target": 50, "warmup": 300, "boot_time": 60, "max_instances": 8}
+DEFAULTS = {
+    "policy": "target tracking", "target": 50, "periods": 3, "cooldown": 300, "warmup": 300,
+    "boot_time": 60, "max_instances": 8,
+}  # fmt: skip
 _runs = {}  # runs already made, by their settings: the sliders' first position reuses `day`
 
 
@@ -95,17 +98,35 @@ print(
 #
 # ## Try it: the knobs of the policy
 #
-# Change the target, the warm-up and the boot time. A lower target buys latency with more
-# instances; a long boot makes the morning ramp hurt. (Each run takes a few seconds.)
+# Two kinds of policy. **Target tracking** keeps average CPU near the target and adds or
+# removes instances in proportion. **Simple scaling** is the talk's "scale out under high CPU,
+# scale in under low CPU": an alarm fires after CPU has been above the threshold for N
+# one-minute periods, adds one instance, and then the group waits out its **cooldown** before
+# any other activity (a second alarm removes one instance when CPU stays under half the
+# threshold for 15 minutes). Change the target or threshold, the periods, the cooldown, the
+# warm-up and the boot time. A lower target buys latency with more instances; a long boot or
+# a long cooldown makes the morning ramp hurt. (Each run takes a few seconds.)
 
 
 # %%
-def explore(target=50, warmup=300, boot_time=60, max_instances=8):
-    key = (target, warmup, boot_time, max_instances)
+def policies(policy: str, target: float, periods: int) -> str:
+    """The scenario's `asg.policies` for the chosen kind, as a --set override."""
+    if policy == "target tracking":
+        return f'asg.policies=[{{kind="target_tracking", metric="cpu", target={target}}}]'
+    out = (f'{{kind="simple", comparison=">", threshold={target}, period=60.0,'
+           f" evaluation_periods={periods}, adjustment=1}}")  # fmt: skip
+    calm = (f'{{kind="simple", comparison="<", threshold={target / 2}, period=60.0,'
+            " evaluation_periods=15, adjustment=-1}")  # fmt: skip
+    return f"asg.policies=[{out}, {calm}]"
+
+
+def explore(policy="target tracking", target=50, periods=3, cooldown=300, warmup=300,
+            boot_time=60, max_instances=8):  # fmt: skip
+    key = (policy, target, periods, cooldown, warmup, boot_time, max_instances)
     if key not in _runs:
-        policy = f'asg.policies=[{{kind="target_tracking", metric="cpu", target={float(target)}}}]'
         _runs[key] = weekday(
-            policy, f"asg.warmup={float(warmup)}", f"asg.boot_time={float(boot_time)}",
+            policies(policy, float(target), periods), f"asg.default_cooldown={float(cooldown)}",
+            f"asg.warmup={float(warmup)}", f"asg.boot_time={float(boot_time)}",
             f"asg.max={max_instances}",
         )  # fmt: skip
     run = _runs[key]
@@ -122,7 +143,9 @@ def explore(target=50, warmup=300, boot_time=60, max_instances=8):
              lw=2, label="in service")  # fmt: skip
     top.set_ylabel("instances")
     top.legend(frameon=False)
-    top.set_title(f"target {target} %, warm-up {warmup} s, boot {boot_time} s", loc="left")
+    knobs = f"periods {periods}, cooldown {cooldown} s, " if policy == "simple scaling" else ""
+    top.set_title(f"{policy} at {target} %, {knobs}warm-up {warmup} s, boot {boot_time} s",
+                  loc="left")  # fmt: skip
     bottom.plot(minutes, [row["p95"] * 1000 for row in run.table], color="#d62728")
     bottom.set_yscale("log")
     bottom.set_ylabel("p95 latency (ms)")
@@ -132,8 +155,15 @@ def explore(target=50, warmup=300, boot_time=60, max_instances=8):
 
 widgets.interactive(
     explore,
+    policy=widgets.ToggleButtons(options=["target tracking", "simple scaling"]),
     target=widgets.IntSlider(
-        value=50, min=20, max=90, step=5, description="target CPU %", continuous_update=False
+        value=50, min=20, max=90, step=5, description="CPU % (target)", continuous_update=False
+    ),
+    periods=widgets.IntSlider(
+        value=3, min=1, max=10, description="periods", continuous_update=False
+    ),
+    cooldown=widgets.IntSlider(
+        value=300, min=0, max=900, step=60, description="cooldown (s)", continuous_update=False
     ),
     warmup=widgets.IntSlider(
         value=300, min=0, max=600, step=30, description="warm-up (s)", continuous_update=False
