@@ -89,6 +89,14 @@ def up(cfg: LabConfig) -> int:
         print_status(saved)
         if saved.instances != cfg.instances:
             say(f"(it runs {saved.instances} instances; `scale {cfg.instances}` changes that)")
+        differ = [
+            f"{name.replace('_', '-')} {getattr(saved, name)} (not {getattr(cfg, name)})"
+            for name in ("workers", "timeout", "balance", "dns_port", "http_port", "https_port",
+                         "base_port")
+            if getattr(saved, name) != getattr(cfg, name)
+        ]  # fmt: skip
+        if differ:
+            say(f"(it keeps {', '.join(differ)}: `down`, then `up`, to change them)")
         return 0
     nginx.find_nginx()
     leftovers = supervisor.lab_processes(cfg)

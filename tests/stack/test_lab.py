@@ -80,6 +80,8 @@ def test_a_second_up_reports_and_restarts_nothing(lab):
     again = cli(lab, "up")
     assert again.returncode == 0, again.stderr
     assert "already up" in again.stdout
+    # Flags a running lab cannot take without a restart are named, not silently dropped.
+    assert "workers 1 (not 2)" in again.stdout and "`down`, then `up`" in again.stdout
     assert {name: info["pid"] for name, info in supervisor.processes(lab).items()} == before
 
 
