@@ -132,7 +132,7 @@ class Instance:
         deadline = min(arrived + self.read_timeout, idle_deadline)
         self._inside[req.id] = req.journey
         workers = self.workers
-        ticket = None
+        ticket = slot = None
         try:
             slot = workers.acquire()
             if slot is None:
@@ -163,6 +163,10 @@ class Instance:
         except simpy.Interrupt:
             if ticket is not None:
                 workers.cancel(ticket)
+            elif slot is not None:
+                # The worker went with the machine (a crash, or the end of draining): its slot
+                # is no longer busy, or utilisation would count a dead worker to the end.
+                workers.release(slot)
             if req.app_start is None:
                 req.queue_wait = env.now - arrived
                 self._leave(req, "queue", 502, INSTANCE_STOPPED, env.now)

@@ -205,7 +205,11 @@ def test_a_stopped_instance_fails_its_requests_with_502():
         1: (502, 0.1, 0.5),  # waiting in the backlog
         2: (503, 2.0, 2.0),  # the load balancer has no other target
     }
-    assert engine.instances[0].state == "terminated"
+    instance = engine.instances[0]
+    assert instance.state == "terminated"
+    # The dead worker's slot is free, and its busy time stops at the crash.
+    assert instance.workers.busy == 0
+    assert instance.busy_worker_time() == 0.5
 
 
 def test_interrupted_requests_give_back_database_connections():

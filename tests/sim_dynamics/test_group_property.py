@@ -1,13 +1,13 @@
-"""min <= desired <= max, and never more than max instances alive, over random scenarios run
-through the real engine (the fake-fleet property in test_alarms_and_policies.py covers many
-more policy shapes quickly; this one checks the wiring)."""
+"""min <= desired <= max, never more than max instances alive, and utilisation a fraction, over
+random scenarios run through the real engine (the fake-fleet property in
+test_alarms_and_policies.py covers many more policy shapes quickly; this one checks the wiring)."""
 
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim import scenario
+from sim import metrics, scenario
 from sim.dynamics import simulate_over_time
 
 
@@ -74,3 +74,6 @@ def test_the_group_stays_within_min_and_max_on_the_real_engine(case):
     for row in over.table:
         assert lo <= row["desired"] <= hi
         assert row["in_service"] + row["booting"] <= hi
+    # Busy time over capacity time: a crashed or drained instance stops counting in both.
+    for key, value in metrics.summary(over.results)["utilisation"].items():
+        assert value is None or 0.0 <= value <= 1.0, (key, value)
