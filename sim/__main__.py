@@ -184,7 +184,12 @@ def _figures(results: Results, summary: dict) -> dict[str, bytes]:
 
 def _trace(args: argparse.Namespace) -> int:
     s, seed = _load(args)
-    r = simulate(s, seed)
+    # A scenario with [traffic], [asg], ... runs over time, as `run` does: its crash or its
+    # window of 503s happens only there.
+    if dynamics.is_dynamic(s):
+        r = dynamics.simulate_over_time(s, seed).results
+    else:
+        r = simulate(s, seed)
     rid = narrate.pick(r.rows, args.pick, r.window)
     if rid is None:
         raise ConfigError("--pick", args.pick, "no such request in this run; try --pick typical")

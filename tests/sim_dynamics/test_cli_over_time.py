@@ -63,6 +63,14 @@ def test_a_bad_vary_is_refused():
     )
 
 
+def test_trace_runs_over_time_and_finds_the_crash():
+    # The crash at 300 s exists only in the run over time (traffic, health checks, the group).
+    result = cli("trace", "instance_failure", "--pick", "error", "--set", "run.duration=330")
+    assert result.returncode == 0, result.stderr
+    assert "HTTP 502" in result.stdout and "the instance stopped" in result.stdout
+    assert "at t = 299." in result.stdout
+
+
 @pytest.mark.slow
 def test_run_writes_the_time_series_and_the_dashboard(tmp_path):
     out = tmp_path / "out"
