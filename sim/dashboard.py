@@ -7,7 +7,8 @@ so a spike in one lines up with its cause in another. Top to bottom:
    balancer's surge queue) on the right-hand axis.
 2. **Capacity**: instances desired, in service (healthy behind the load balancer) and
    booting, as CloudWatch's ``GroupDesiredCapacity`` / ``GroupInServiceInstances`` would.
-3. **CPU**: each instance's utilisation (thin lines) and the fleet average (bold), with the
+3. **CPU**: each instance's utilisation (thin lines) and the fleet average (bold) over the
+   instances the group's CPU metric counts (in service and warmed up by default), with the
    alarm thresholds dashed and red bands while a scale-out alarm is in ALARM.
 4. **Latency**: p50, p95 and p99 per window, log scale.
 5. **Errors**: responses per window by status (500 app, 502 bad gateway, 503 no target or
@@ -84,7 +85,8 @@ def dashboard(over, title: str) -> Figure:
     for i, key in enumerate(keys):
         ax.plot(minutes, _col(table, key), color="#7f7f7f", lw=0.7, alpha=0.6,
                 label="one instance" if i == 0 else None)  # fmt: skip
-    ax.plot(minutes, _col(table, "cpu_mean"), color="#d62728", lw=2, label="fleet average")
+    ax.plot(minutes, _col(table, "cpu_mean"), color="#d62728", lw=2,
+            label=_average_label(over.results.scenario.asg))  # fmt: skip
     for i, th in enumerate(sorted(over.thresholds)):
         ax.axhline(th, color="#d62728", ls="--", lw=0.8,
                    label="alarm threshold" if i == 0 else None)  # fmt: skip
@@ -131,6 +133,16 @@ def dashboard(over, title: str) -> Figure:
         axes[0].set_title("Traffic", loc="left", fontsize=10, pad=16)
     fig.suptitle(title, fontsize=12)
     return fig
+
+
+def _average_label(asg) -> str:
+    """What the fleet average (``cpu_mean``) averages: the instances the group's CPU metric
+    counts (``timeseries.Sampler``)."""
+    if not asg.enabled:
+        return "fleet average (in service)"
+    if asg.exclude_warming:
+        return "fleet average (in service and warmed up, as the group counts it)"
+    return "fleet average (booting instances at 0 %, as this group counts it)"
 
 
 def _clock_axis(ax, traffic) -> bool:

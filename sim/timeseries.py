@@ -33,6 +33,10 @@ class Sampler:
     ``instances()`` returns every instance that has existed (with ``state``, ``id``,
     ``vcpus.capacity``, ``busy_vcpu_time()``, ``backlog_length``, ``busy_workers``); ``lb`` has
     ``surge``; ``group`` (optional) is the :class:`~sim.autoscaling.AutoScalingGroup`.
+
+    ``cpu_<id>`` is each instance's CPU over the period; ``cpu_mean`` averages the instances
+    the group's CPU metric counts (``AutoScalingGroup.counted``), or without a group the
+    instances in service, so the line is the one the scaling alarms compare with thresholds.
     """
 
     def __init__(
@@ -59,6 +63,14 @@ class Sampler:
             yield self.env.timeout(self.period)
             self.rows.append(self.sample())
 
+    def _counted(self) -> set[int]:
+        # The fleet average takes the instances the group's CPU metric takes (in service and
+        # warmed up, unless the scenario counts warming ones too); without a group, those in
+        # service. A booting instance averaged in at 0 % would drag the line down for nothing.
+        if self.group is not None:
+            return {m.instance.id for m in self.group.counted()}
+        return {i.id for i in self.instances() if i.state == "in_service"}
+
     def sample(self) -> dict[str, Any]:
         now = self.env.now
         row: dict[str, Any] = {"t": now}
@@ -74,6 +86,7 @@ class Sampler:
         row["healthy"] = len(self.lb.routable())
         row["draining"] = states.count("draining")
         cpus = []
+        counted = self._counted()
         backlog = busy = 0
         for inst in self.instances():
             total = inst.busy_vcpu_time()
@@ -83,7 +96,8 @@ class Sampler:
                 continue
             cpu = 100.0 * (total - before) / (inst.vcpus.capacity * self.period)
             row[f"cpu_{inst.id}"] = round(cpu, 3)
-            cpus.append(cpu)
+            if inst.id in counted:
+                cpus.append(cpu)
             backlog += inst.backlog_length
             busy += inst.busy_workers
         row["cpu_mean"] = round(float(np.mean(cpus)), 3) if cpus else float("nan")

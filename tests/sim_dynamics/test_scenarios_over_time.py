@@ -115,6 +115,24 @@ def test_time_series_has_one_row_per_period_with_the_gauges():
     assert over.table[-1]["booting"] == 1  # the replacement is on its way at 330 s
 
 
+def test_the_fleet_average_leaves_out_a_booting_instance():
+    # min 2: the survivor of the crash at 300 s serves alone while its replacement boots.
+    over = run("instance_failure", "run.duration=330", "run.drain=30", "asg.min=2")
+    last = over.table[-1]
+    assert (last["in_service"], last["booting"]) == (1, 1)
+    assert last["cpu_2"] == 0.0  # the replacement, booting
+    assert last["cpu_mean"] == last["cpu_1"] > 0  # the average is the survivor's, as the group's
+
+
+def test_a_group_that_counts_warming_instances_averages_them_in_at_0_percent():
+    over = run("scale_in_too_early", "run.duration=420")
+    booting = [r for r in over.table if r["booting"] > 0]
+    assert booting
+    for row in booting:
+        cpus = [v for k, v in row.items() if k.startswith("cpu_") and k != "cpu_mean"]
+        assert row["cpu_mean"] == pytest.approx(np.mean(cpus), abs=1e-3)
+
+
 @pytest.mark.slow
 def test_sweep_rows_are_one_per_setting_and_replication_and_independent_of_processes():
     runs = settings("instance_failure", [("asg.min", [1, 2])], ["run.duration=420"])
