@@ -126,10 +126,16 @@ def notes(s: Scenario) -> list[str]:
 # The generic builder: any frozen dataclass from a TOML table.
 
 
-def build(cls: type, table: Any, prefix: str = "") -> Any:
-    """An instance of dataclass ``cls`` from a TOML table, checking keys and types."""
+def build(cls: type, table: Any, prefix: str = "", base: Any = None) -> Any:
+    """An instance of dataclass ``cls`` from a TOML table, checking keys and types.
+
+    ``base`` is the value the table is read over: a section's keys left out keep their values
+    there. A nested section's base is its field's embedded default, so ``[django] cpu = {
+    mean = 0.05 }`` (or ``--set django.cpu.mean=0.05``) keeps the default's lognormal kind and
+    sigma. A bare number is a whole distribution of its own: a constant.
+    """
     if cls is DistributionConfig and _is_number(table):
-        table = {"kind": "constant", "mean": table}
+        table, base = {"kind": "constant", "mean": table}, None
     if not isinstance(table, dict):
         raise ConfigError(prefix, table, f"must be a table of {cls.__name__} settings")
     hints = _hints(cls)
@@ -139,11 +145,33 @@ def build(cls: type, table: Any, prefix: str = "") -> Any:
             raise ConfigError(
                 _join(prefix, key), table[key], f"unknown key; allowed keys: {', '.join(known)}"
             )
-    values = {key: _convert(hints[key], raw, _join(prefix, key)) for key, raw in table.items()}
+    values = {}
+    for key, raw in table.items():
+        hint = hints[key]
+        default = _default(cls, key, base) if dataclasses.is_dataclass(hint) else None
+        values[key] = _convert(hint, raw, _join(prefix, key), default)
+    if base is not None:
+        values = {**{name: getattr(base, name) for name in known}, **values}
     try:
         return cls(**values)
     except ConfigError as exc:
         raise exc.under(prefix) from None
+
+
+def _default(cls: type, key: str, base: Any) -> Any:
+    """The value field ``key`` of ``cls`` has before the table is read: the base's, else the
+    field's embedded default."""
+    if base is not None:
+        return getattr(base, key)
+    f = _fields(cls)[key]
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None if f.default is dataclasses.MISSING else f.default
+
+
+@cache
+def _fields(cls: type) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(cls)}
 
 
 @cache
@@ -151,10 +179,10 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _convert(hint: Any, raw: Any, path: str) -> Any:
+def _convert(hint: Any, raw: Any, path: str, default: Any = None) -> Any:
     origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint):
-        return build(hint, raw, path)
+        return build(hint, raw, path, default)
     if origin is typing.Literal:
         if raw not in typing.get_args(hint):
             allowed = ", ".join(f'"{a}"' for a in typing.get_args(hint))

@@ -102,3 +102,22 @@ def test_samplers_are_reproducible_from_the_injected_generator():
     d = distributions.make(DistributionConfig(kind="exponential", mean=1.0))
     a, b = d.sampler(np.random.default_rng(9)), d.sampler(np.random.default_rng(9))
     assert [a() for _ in range(5000)] == [b() for _ in range(5000)]
+
+
+@pytest.mark.parametrize("name", ["cpu_bound", "instance_failure", "slow_queries"])
+def test_a_partial_distribution_override_keeps_the_default_kind(name):
+    # These files leave django.cpu at its embedded default: a lognormal, mean 25 ms, sigma 0.5.
+    s = scenario.load(name, ["django.cpu.mean=0.05"])
+    assert s.django.cpu == DistributionConfig(kind="lognormal", mean=0.05, sigma=0.5)
+    s = scenario.load(name, ["django.cpu.sigma=0.8"])
+    assert s.django.cpu == DistributionConfig(kind="lognormal", mean=0.025, sigma=0.8)
+
+
+def test_a_partial_distribution_table_in_a_file_keeps_the_default_kind_too():
+    s = scenario.loads("[network]\nconnect = { mean = 0.1 }\n")
+    assert s.network.connect == DistributionConfig(kind="lognormal", mean=0.1, sigma=0.3)
+    # A bare number is a whole distribution: a constant.
+    s = scenario.loads("[network]\nconnect = 0.1\n")
+    assert s.network.connect == DistributionConfig(kind="constant", mean=0.1, sigma=0.5)
+    s = scenario.load("baseline", ["django.cpu.kind=exponential"])
+    assert (s.django.cpu.kind, s.django.cpu.mean) == ("exponential", 0.025)
