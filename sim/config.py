@@ -39,11 +39,17 @@ from sim.dynamics_config import (
 
 
 def show(value: Any) -> str:
-    """Render a value the way it would be written in TOML (strings in double quotes)."""
+    """Render a value the way it would be written in TOML (strings in double quotes, tables
+    inline: ``{ target = 60 }``, arrays in brackets)."""
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{k} = {show(v)}" for k, v in value.items())
+        return f"{{ {inner} }}" if inner else "{}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(show(v) for v in value) + "]"
     return repr(value)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 import types
 import typing
@@ -62,13 +63,34 @@ def read(path: Path) -> dict[str, Any]:
         raise ConfigError("scenario", str(path), f"cannot be read: {exc}") from None
 
 
+_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)((?:\[[0-9]+\])*)")
+
+
+def key_steps(key: str) -> list[str | int] | None:
+    """``"asg.policies[0].target"`` -> ``["asg", "policies", 0, "target"]``; None if the key
+    is not a dotted path of names, each optionally indexed (an entry of an array of tables)."""
+    steps: list[str | int] = []
+    for part in key.split("."):
+        match = _PART.fullmatch(part)
+        if match is None:
+            return None
+        steps.append(match[1])
+        steps.extend(int(i) for i in re.findall(r"[0-9]+", match[2]))
+    return steps
+
+
 def parse_override(text: str) -> tuple[str, Any]:
     """``"gunicorn.workers=9"`` -> ``("gunicorn.workers", 9)``; the value is read as TOML
-    (``true``, ``0.5``, ``"gthread"``), falling back to a bare string (``gthread``)."""
+    (``true``, ``0.5``, ``"gthread"``), falling back to a bare string (``gthread``). An entry
+    of an array of tables is named by its index: ``asg.policies[0].target=60``."""
     key, sep, raw = text.partition("=")
     key = key.strip()
-    if not sep or not key or any(not part for part in key.split(".")):
-        raise ConfigError("--set", text, "must look like key.path=value, e.g. gunicorn.workers=9")
+    if not sep or not key or key_steps(key) is None:
+        raise ConfigError(
+            "--set",
+            text,
+            "must look like key.path=value, e.g. gunicorn.workers=9 or asg.policies[0].target=60",
+        )
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
@@ -76,20 +98,80 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def apply_overrides(tables: dict[str, Any], overrides: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A copy of ``tables`` with each ``(key.path, value)`` set, creating tables on the way."""
+def apply_overrides(
+    tables: dict[str, Any], overrides: list[tuple[str, Any]], cls: type = Scenario
+) -> dict[str, Any]:
+    """A copy of ``tables`` with each ``(key.path, value)`` set, creating tables on the way.
+
+    ``name[i]`` steps into entry ``i`` of an array of tables the file already has (entries
+    are not created). ``cls`` is the dataclass the tables describe, so a key that does not
+    exist is named before indexing into it, and a distribution the file gives as a bare number
+    (a constant) becomes a table when one of its keys is set.
+    """
     result = _deep_copy(tables)
     for key, value in overrides:
-        *parents, leaf = key.split(".")
-        node = result
-        for i, part in enumerate(parents):
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                path = ".".join(parents[: i + 1])
-                raise ConfigError(path, child, f"is not a table, so {key} cannot be set")
-            node = child
-        node[leaf] = value
+        steps = key_steps(key)
+        if steps is None:
+            raise ConfigError("--set", key, "must look like key.path or name[index].key")
+        node: Any = result
+        hint: Any = cls
+        for i, step in enumerate(steps):
+            path = _path(steps[: i + 1])
+            if isinstance(step, int):
+                if not 0 <= step < len(node):
+                    where = _path(steps[:i])
+                    entries = {0: "none", 1: f"only {where}[0]"}.get(
+                        len(node), f"{where}[0] to {where}[{len(node) - 1}]"
+                    )
+                    raise ConfigError(key, value, f"no such entry; {where} has {entries}")
+                hint = _item(hint)
+            else:
+                known = _hints(hint) if dataclasses.is_dataclass(hint) else None
+                if known is not None and step not in known and i + 1 < len(steps):
+                    allowed = ", ".join(f.name for f in dataclasses.fields(hint))
+                    raise ConfigError(key, value, f"unknown key {path}; allowed keys: {allowed}")
+                hint = known.get(step) if known is not None else None
+            if i + 1 == len(steps):
+                node[step] = value
+            elif isinstance(steps[i + 1], int):
+                child = node.get(step) if isinstance(step, str) else node[step]
+                if not isinstance(child, list):
+                    raise ConfigError(
+                        key, value, f"no such entry; the scenario has no {path} array"
+                    )
+                node = child
+            else:
+                if typing.get_origin(hint) is tuple:
+                    example = _path([*steps[: i + 1], 0, *steps[i + 1 :]])
+                    raise ConfigError(
+                        key, value, f"{path} is an array: name an entry, e.g. {example}"
+                    )
+                if hint is not None and not dataclasses.is_dataclass(hint):
+                    raise ConfigError(key, value, f"{path} is a single setting, not a table")
+                child = node.setdefault(step, {}) if isinstance(step, str) else node[step]
+                if hint is DistributionConfig and _is_number(child):
+                    child = node[step] = {"kind": "constant", "mean": child}
+                if not isinstance(child, dict):
+                    raise ConfigError(path, child, f"is not a table, so {key} cannot be set")
+                node = child
     return result
+
+
+def _path(steps: list[str | int]) -> str:
+    out = ""
+    for step in steps:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else step)
+    return out
+
+
+def _field(hint: Any, name: str) -> Any:
+    """The type of field ``name`` of dataclass ``hint`` (None when unknown: build says so)."""
+    return _hints(hint).get(name) if dataclasses.is_dataclass(hint) else None
+
+
+def _item(hint: Any) -> Any:
+    """The item type of a ``tuple[X, ...]`` field."""
+    return typing.get_args(hint)[0] if typing.get_origin(hint) is tuple else None
 
 
 def load(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:

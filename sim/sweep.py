@@ -43,11 +43,12 @@ DIGITS = 6
 
 
 def parse_vary(text: str) -> tuple[str, list[Any]]:
-    """``"asg.max=2,4,6"`` -> ``("asg.max", [2, 4, 6])``; each value is read as TOML."""
+    """``"asg.max=2,4,6"`` -> ``("asg.max", [2, 4, 6])``; each value is read as TOML. Keys are
+    those of ``--set``, entries of arrays of tables included (``asg.policies[0].target``)."""
     key, sep, raw = text.partition("=")
     key = key.strip()
     parts = [p.strip() for p in raw.split(",")]
-    if not sep or not key or any(not p for p in key.split(".")) or not all(parts):
+    if not sep or not key or scenarios.key_steps(key) is None or not all(parts):
         raise ConfigError("--vary", text, "must look like key.path=v1,v2,... e.g. asg.max=2,4,6")
     values = []
     for p in parts:

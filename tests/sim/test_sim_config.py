@@ -116,8 +116,64 @@ def test_a_partial_distribution_override_keeps_the_default_kind(name):
 def test_a_partial_distribution_table_in_a_file_keeps_the_default_kind_too():
     s = scenario.loads("[network]\nconnect = { mean = 0.1 }\n")
     assert s.network.connect == DistributionConfig(kind="lognormal", mean=0.1, sigma=0.3)
-    # A bare number is a whole distribution: a constant.
-    s = scenario.loads("[network]\nconnect = 0.1\n")
-    assert s.network.connect == DistributionConfig(kind="constant", mean=0.1, sigma=0.5)
+    # A bare number is a whole distribution, a constant; setting its mean keeps it constant.
+    s = scenario.load("baseline", ["nginx.latency.mean=0.002"])
+    assert s.nginx.latency == DistributionConfig(kind="constant", mean=0.002)
     s = scenario.load("baseline", ["django.cpu.kind=exponential"])
     assert (s.django.cpu.kind, s.django.cpu.mean) == ("exponential", 0.025)
+
+
+def test_entries_of_arrays_of_tables_can_be_set_by_index():
+    s = scenario.load("weekday", ["asg.policies[0].target=60"])
+    assert s.asg.policies[0].kind == "target_tracking" and s.asg.policies[0].target == 60.0
+    s = scenario.load("instance_failure", ["failures[0].at=120"])
+    assert (s.failures[0].kind, s.failures[0].at) == ("crash", 120.0)
+    s = scenario.load("flash_crowd", ["asg.policies[0].steps[1].adjustment=2"])
+    assert [step.adjustment for step in s.asg.policies[0].steps] == [1, 2]
+    assert s.asg.policies[1].threshold == 25.0  # the other entry is untouched
+
+
+@pytest.mark.parametrize(
+    ("name", "override", "message"),
+    [
+        (
+            "weekday",
+            "asg.policies[0].targt=60",
+            "asg.policies[0].targt = 60: unknown key; allowed keys: kind, metric, comparison,"
+            " threshold, period, evaluation_periods, adjustment, cooldown, steps, target,"
+            " high_periods, low_periods, low_ratio",
+        ),
+        (
+            "instance_failure",
+            "failures[0].when=1",
+            "failures[0].when = 1: unknown key; allowed keys: kind, at, duration, instance, az,"
+            " factor, error_rate, instances",
+        ),
+        (
+            "weekday",
+            "asg.policies[1].target=60",
+            "asg.policies[1].target = 60: no such entry; asg.policies has only asg.policies[0]",
+        ),
+        (
+            "weekday",
+            "failures[0].at=60",
+            "failures[0].at = 60: no such entry; the scenario has no failures array",
+        ),
+        (
+            "weekday",
+            "asg.policies.target=60",
+            "asg.policies.target = 60: asg.policies is an array: name an entry, e.g."
+            " asg.policies[0].target",
+        ),
+        (
+            "weekday",
+            "asg.policies[0]={ targt = 60 }",
+            "asg.policies[0].targt = 60: unknown key; allowed keys: kind,",
+        ),
+    ],
+)
+def test_a_bad_entry_of_an_array_of_tables_is_one_toml_like_line(name, override, message):
+    with pytest.raises(ConfigError) as caught:
+        scenario.load(name, [override])
+    assert str(caught.value).startswith(message)
+    assert "{'" not in str(caught.value)  # no Python dict

@@ -71,6 +71,13 @@ def test_trace_runs_over_time_and_finds_the_crash():
     assert "at t = 299." in result.stdout
 
 
+def test_a_vary_of_an_array_entry_is_checked_like_a_set():
+    result = cli("sweep", "weekday", "--vary", "asg.policies[0].targt=40,60")
+    assert_refused(result, "asg.policies[0].targt = 40", "unknown key; allowed keys: kind, metric")
+    result = cli("sweep", "instance_failure", "--vary", "failures[1].at=100,200")
+    assert_refused(result, "failures[1].at = 100", "no such entry; failures has only failures[0]")
+
+
 @pytest.mark.slow
 def test_run_writes_the_time_series_and_the_dashboard(tmp_path):
     out = tmp_path / "out"

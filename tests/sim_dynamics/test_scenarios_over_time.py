@@ -133,6 +133,15 @@ def test_a_group_that_counts_warming_instances_averages_them_in_at_0_percent():
         assert row["cpu_mean"] == pytest.approx(np.mean(cpus), abs=1e-3)
 
 
+def test_a_sweep_varies_an_entry_of_an_array_of_tables():
+    runs = settings("weekday", [("asg.policies[0].target", [40, 60])])
+    assert [values for values, _ in runs] == [
+        {"asg.policies[0].target": 40},
+        {"asg.policies[0].target": 60},
+    ]
+    assert [s.asg.policies[0].target for _, s in runs] == [40.0, 60.0]
+
+
 @pytest.mark.slow
 def test_sweep_rows_are_one_per_setting_and_replication_and_independent_of_processes():
     runs = settings("instance_failure", [("asg.min", [1, 2])], ["run.duration=420"])
