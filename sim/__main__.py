@@ -107,8 +107,8 @@ def _load(args: argparse.Namespace) -> tuple[Scenario, int]:
         overrides.append(f"run.warmup={args.warmup!r}")
     if args.seed is not None and args.seed < 0:
         raise ConfigError("--seed", args.seed, "must be an integer >= 0")
-    s = scenario.load(args.scenario, overrides)
-    for note in scenario.notes(s):
+    s, notes = scenario.load_noted(args.scenario, overrides)
+    for note in notes:
         sys.stderr.write(f"note: {note}\n")
     return s, s.run.seed if args.seed is None else args.seed
 

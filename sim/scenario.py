@@ -176,11 +176,20 @@ def _item(hint: Any) -> Any:
 
 def load(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
     """Read, override and validate a scenario. Raises ConfigError with a one-line message."""
+    return load_noted(name_or_path, overrides)[0]
+
+
+def load_noted(
+    name_or_path: str, overrides: list[str] | tuple[str, ...] = ()
+) -> tuple[Scenario, list[str]]:
+    """:func:`load`, and the :func:`notes` on what the model does differently from what the
+    file and the overrides say (for the command line to print)."""
     path = locate(name_or_path)
     tables = read(path)
     tables = apply_overrides(tables, [parse_override(o) for o in overrides])
     tables.setdefault("name", path.stem)
-    return build(Scenario, tables)
+    s = build(Scenario, tables)
+    return s, notes(s, tables)
 
 
 def loads(text: str, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
@@ -192,8 +201,13 @@ def loads(text: str, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
     return build(Scenario, apply_overrides(tables, [parse_override(o) for o in overrides]))
 
 
-def notes(s: Scenario) -> list[str]:
-    """Things the model changed on the scenario's behalf, as Gunicorn itself would."""
+#: Sections switched on by their ``enabled`` key: the rest of the section waits for it.
+SWITCHED = ("traffic", "health_check", "asg")
+
+
+def notes(s: Scenario, tables: dict[str, Any] | None = None) -> list[str]:
+    """Things the model changed on the scenario's behalf, as Gunicorn itself would, and (given
+    the raw ``tables`` the scenario was built from) settings it reads but cannot use."""
     out = []
     g = s.gunicorn
     if g.worker_class == "sync" and g.threads > 1:
@@ -201,7 +215,44 @@ def notes(s: Scenario) -> list[str]:
             f'gunicorn.threads = {g.threads} with worker_class "sync": Gunicorn runs'
             ' "gthread" workers instead, and so does the model'
         )
+    if tables is None:
+        return out
+
+    def given(section: str) -> list[str]:
+        table = tables.get(section)
+        return (
+            [f"{section}.{k}" for k in table if k != "enabled"] if isinstance(table, dict) else []
+        )
+
+    for section in SWITCHED:
+        keys = given(section)
+        if keys and not getattr(s, section).enabled:
+            out.append(
+                f"{_list(keys)} {'changes' if len(keys) == 1 else 'change'} nothing:"
+                f" [{section}] is off (set {section}.enabled = true to use it)"
+            )
+    if s.asg.enabled and "instances.count" in given("instances"):
+        out.append(
+            "instances.count changes nothing: the auto-scaling group sizes the fleet"
+            " (asg.min, asg.desired)"
+        )
+    if s.traffic.enabled and "arrivals.rate" in given("arrivals"):
+        out.append(
+            "arrivals.rate changes nothing: [traffic] sets the arrival rate (traffic.profile,"
+            " traffic.rate)"
+        )
+    keys = given("timeseries")
+    if keys and not (s.traffic.enabled or s.health_check.enabled or s.asg.enabled or s.failures):
+        out.append(
+            f"{_list(keys)} {'changes' if len(keys) == 1 else 'change'} nothing: the scenario"
+            " does not run over time (no [traffic], [health_check] or [asg] enabled, no"
+            " [[failures]])"
+        )
     return out
+
+
+def _list(keys: list[str]) -> str:
+    return keys[0] if len(keys) == 1 else ", ".join(keys[:-1]) + " and " + keys[-1]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -68,15 +68,22 @@ def _toml(value: Any) -> str:
 
 
 def settings(
-    name: str, varies: Sequence[tuple[str, list[Any]]], overrides: Sequence[str] = ()
+    name: str,
+    varies: Sequence[tuple[str, list[Any]]],
+    overrides: Sequence[str] = (),
+    notes: list[str] | None = None,
 ) -> list[tuple[dict[str, Any], Scenario]]:
-    """Every combination as ``(values, validated scenario)``, in ``--vary`` order."""
+    """Every combination as ``(values, validated scenario)``, in ``--vary`` order. The
+    scenarios' notes (``scenario.notes``) are appended to ``notes``, each once."""
     keys = [k for k, _ in varies]
     out = []
     for combo in itertools.product(*(v for _, v in varies)):
         values = dict(zip(keys, combo, strict=True))
         sets = [*overrides, *(f"{k}={_toml(v)}" for k, v in values.items())]
-        out.append((values, scenarios.load(name, sets)))
+        s, said = scenarios.load_noted(name, sets)
+        if notes is not None:
+            notes.extend(n for n in said if n not in notes)
+        out.append((values, s))
     return out
 
 
@@ -262,7 +269,10 @@ def main(args: argparse.Namespace, write_atomically) -> int:
     keys = [k for k, _ in varies]
     if len(set(keys)) != len(keys):
         raise ConfigError("--vary", keys, "each key may be varied once")
-    runs = settings(args.scenario, varies, args.set)
+    notes: list[str] = []
+    runs = settings(args.scenario, varies, args.set, notes)
+    for note in notes:
+        sys.stderr.write(f"note: {note}\n")
     rows = sweep(runs, args.replications, args.seed, workers, progress=not args.no_progress)
     text = to_csv(rows)
     if args.out is None:

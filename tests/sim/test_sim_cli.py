@@ -187,3 +187,18 @@ def test_list_shows_the_shipped_scenarios(capsys):
     pairs = zip(lines, names, strict=True)
     starts = {len(line) - len(line[len(name) :].lstrip()) for line, name in pairs}
     assert len(starts) == 1
+
+
+def test_a_setting_in_a_section_that_is_off_gets_one_note(capsys):
+    args = ["run", "baseline", "--set", "asg.max=6", "--set", "run.duration=30"]
+    assert main([*args, "--set", "run.warmup=5"]) == 0
+    err = capsys.readouterr().err
+    assert err == "note: asg.max changes nothing: [asg] is off (set asg.enabled = true to use it)\n"
+
+
+def test_a_sweep_says_it_once_for_all_its_settings(capsys):
+    args = ["sweep", "baseline", "--vary", "asg.max=2,4,6", "--replications", "2"]
+    args += ["--set", "run.duration=20", "--set", "run.warmup=2", "--workers", "1"]
+    assert main([*args, "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert err == "note: asg.max changes nothing: [asg] is off (set asg.enabled = true to use it)\n"

@@ -177,3 +177,30 @@ def test_a_bad_entry_of_an_array_of_tables_is_one_toml_like_line(name, override,
         scenario.load(name, [override])
     assert str(caught.value).startswith(message)
     assert "{'" not in str(caught.value)  # no Python dict
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides", "note"),
+    [
+        ("baseline", ["asg.max=6"], "asg.max changes nothing: [asg] is off"),
+        ("baseline", ["health_check.interval=10"], "health_check.interval changes nothing"),
+        ("baseline", ["traffic.rate=5"], "traffic.rate changes nothing: [traffic] is off"),
+        ("weekday", ["instances.count=4"], "instances.count changes nothing: the auto-scaling"),
+        ("weekday", ["arrivals.rate=4"], "arrivals.rate changes nothing: [traffic] sets"),
+        ("baseline", ["timeseries.period=30"], "timeseries.period changes nothing"),
+        (
+            "instance_failure",
+            ["asg.enabled=false"],
+            "asg.min, asg.max, asg.launch_time, asg.boot_time and asg.health_check_grace change"
+            " nothing: [asg] is off",
+        ),
+    ],
+)
+def test_a_setting_the_model_cannot_use_gets_a_note(name, overrides, note):
+    _, notes = scenario.load_noted(name, overrides)
+    assert len(notes) == 1 and notes[0].startswith(note), notes
+
+
+@pytest.mark.parametrize("name", scenario.shipped())
+def test_the_shipped_scenarios_set_nothing_the_model_ignores(name):
+    assert scenario.load_noted(name)[1] == []
