@@ -5,7 +5,9 @@ Think of a lab bench's front panel: a few labelled knobs (``--seed``, ``--set``,
 (``trace``), and a panel that refuses an impossible setting with a one-line reason before
 anything moves. Every setting is validated, every run finished and every figure drawn before
 the first file is written to ``--out`` (each file written atomically), so a bad input leaves
-nothing behind. Errors: one line on stderr starting ``error:``, exit status 2.
+nothing behind; ``--out`` itself is checked first (a file, or a folder that cannot be written,
+is refused before the run), and a write that fails anyway removes what it made. Errors: one
+line on stderr starting ``error:``, exit status 2.
 
     python -m sim run baseline --replications 5 --out out/baseline --figures
     python -m sim run mm_c --set arrivals.rate=4.5 --json
@@ -119,6 +121,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.figures and args.out is None:
         raise ConfigError("--figures", True, "needs --out DIR to write the figures into")
     s, seed = _load(args)
+    if args.out is not None:
+        metrics.check_folder(args.out)
     reps = range(args.replications)
     if args.progress:
         from tqdm import tqdm
@@ -154,8 +158,8 @@ def _run(args: argparse.Namespace) -> int:
             files.update(_figures(results[0], summaries[0]))
         if over_time:
             files.update(dynamics.files(over_time[0], figures=args.figures))
-    for name, content in files.items():
-        metrics.write_atomically(args.out / name, content)
+    if files:
+        metrics.write_files(args.out, files)
     sys.stdout.write(metrics.to_json(document) if args.json else text)
     if over_time and not args.json:
         sys.stdout.write(dynamics.describe(over_time[0]))
@@ -213,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stdout.write(f"{name:<{width}}  {scenario.load(name).description}\n")
             return 0
         if args.command == "sweep":
-            return sweep.main(args, metrics.write_atomically)
+            return sweep.main(args)
         return _run(args) if args.command == "run" else _trace(args)
     except ConfigError as exc:
         sys.stderr.write(f"error: {exc}\n")

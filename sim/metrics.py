@@ -13,6 +13,7 @@ outcome. The JSON summary's schema is documented in ``sim/SCHEMA.md`` (``schema_
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.config import ConfigError
 from sim.engine import Results
 from sim.layers import LAYERS
 from sim.request import FIELDS
@@ -182,6 +184,16 @@ def rows_to_csv(rows: Iterable[tuple], replication: int | None = None) -> str:
 def write_atomically(path: Path, text: str | bytes) -> None:
     """Write through a temporary file in the same folder, then rename: never half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temporary(path, text)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _temporary(path: Path, text: str | bytes) -> str:
+    """A temporary file beside ``path`` holding ``text``, with the usual mode."""
     mode = "wb" if isinstance(text, bytes) else "w"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -190,10 +202,57 @@ def write_atomically(path: Path, text: str | bytes) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it the usual mode
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return tmp
+
+
+def check_folder(folder: Path, flag: str = "--out") -> None:
+    """Refuse, before anything runs, an output folder that cannot be made or written into."""
+    try:
+        if folder.exists():
+            if not folder.is_dir():
+                raise ConfigError(
+                    flag, str(folder), "is a file; allowed: a folder (made if missing)"
+                )
+            where = folder
+        else:
+            where = next(p for p in folder.parents if p.exists())
+            if not where.is_dir():
+                raise ConfigError(flag, str(folder), f"cannot be made: {where} is a file")
+        if not os.access(where, os.W_OK | os.X_OK):
+            raise ConfigError(flag, str(folder), f"cannot be written: {where} is not writable")
+    except OSError as exc:
+        raise ConfigError(flag, str(folder), f"cannot be used: {exc.strerror or exc}") from None
+
+
+def write_files(folder: Path, files: dict[str, str | bytes], flag: str = "--out") -> None:
+    """Write every file into ``folder`` (made if missing), or none: each goes to a temporary
+    file first and all are renamed only once all are written. A failure (disk full, no
+    permission) removes what was made and becomes a one-line :class:`ConfigError`."""
+    made: list[Path] = []
+    temps: list[tuple[str, Path]] = []
+    renamed: list[Path] = []
+    try:
+        for parent in [*reversed(folder.parents), folder]:
+            if not parent.exists():
+                parent.mkdir()
+                made.append(parent)
+        for name, content in files.items():
+            temps.append((_temporary(folder / name, content), folder / name))
+        for tmp, path in temps:
+            os.replace(tmp, path)
+            renamed.append(path)
+    except OSError as exc:
+        for tmp, path in temps:
+            Path(tmp).unlink(missing_ok=True)
+            if path in renamed:  # a rename failed after others: no mix of old and new files
+                path.unlink(missing_ok=True)
+        for parent in reversed(made):
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+        raise ConfigError(flag, str(folder), f"cannot be written: {exc.strerror or exc}") from None
 
 
 def littles_law(rows: Iterable[tuple], start: float, end: float) -> tuple[float, float]:

@@ -34,6 +34,7 @@ import numpy as np
 from sim import scenario as scenarios
 from sim.config import ConfigError, Scenario
 from sim.dynamics import simulate_over_time
+from sim.metrics import check_folder, write_files
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -255,7 +256,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def main(args: argparse.Namespace, write_atomically) -> int:
+def main(args: argparse.Namespace) -> int:
     import os
 
     if args.replications < 1:
@@ -273,6 +274,8 @@ def main(args: argparse.Namespace, write_atomically) -> int:
     runs = settings(args.scenario, varies, args.set, notes)
     for note in notes:
         sys.stderr.write(f"note: {note}\n")
+    if args.out is not None:
+        check_folder(args.out)
     rows = sweep(runs, args.replications, args.seed, workers, progress=not args.no_progress)
     text = to_csv(rows)
     if args.out is None:
@@ -282,7 +285,6 @@ def main(args: argparse.Namespace, write_atomically) -> int:
     figure = tradeoff(rows, keys, f"{name}: cost against p95 latency, one point per setting")
     from sim.plots import png
 
-    write_atomically(args.out / "sweep.csv", text)
-    write_atomically(args.out / "tradeoff.png", png(figure))
+    write_files(args.out, {"sweep.csv": text, "tradeoff.png": png(figure)})
     sys.stderr.write(f"wrote sweep.csv, tradeoff.png to {args.out}\n")
     return 0

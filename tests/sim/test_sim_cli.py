@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
+from sim import metrics
 from sim.__main__ import main
 
 BAD_TOML = "[gunicorn\nworkers = 5\n"
@@ -202,3 +205,58 @@ def test_a_sweep_says_it_once_for_all_its_settings(capsys):
     assert main([*args, "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert err == "note: asg.max changes nothing: [asg] is off (set asg.enabled = true to use it)\n"
+
+
+SHORT = ["--set", "run.duration=20", "--set", "run.warmup=2"]
+
+
+@pytest.mark.parametrize(
+    ("command", "where", "allowed"),
+    [
+        (["run", "baseline"], "x", "is a file; allowed: a folder"),
+        (["run", "baseline"], "x/sub", "cannot be made: "),
+        (["sweep", "baseline", "--vary", "gunicorn.workers=3", "--no-progress"], "x", "is a file"),
+    ],
+)
+def test_an_out_that_cannot_be_a_folder_is_refused_before_the_run(
+    command, where, allowed, tmp_path, capsys
+):
+    (tmp_path / "x").write_text("keep me\n")
+    assert main([*command, *SHORT, "--out", str(tmp_path / where)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # nothing ran
+    assert err.count("\n") == 1 and err.startswith(f'error: --out = "{tmp_path / where}": ')
+    assert allowed in err
+    assert (tmp_path / "x").read_text() == "keep me\n"
+
+
+def test_an_out_folder_without_write_permission_is_refused_before_the_run(
+    tmp_path, capsys, monkeypatch
+):
+    # As the permission bits would say to anyone but root.
+    monkeypatch.setattr(metrics.os, "access", lambda path, mode: path != tmp_path)
+    assert main(["run", "baseline", *SHORT, "--out", str(tmp_path / "out")]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert (
+        err
+        == f'error: --out = "{tmp_path / "out"}": cannot be written: {tmp_path} is not writable\n'
+    )
+
+
+def test_a_write_that_fails_leaves_nothing_behind(tmp_path, capsys, monkeypatch):
+    real = os.replace
+    renamed = []
+
+    def disk_full_on_the_second_file(src, dst):
+        if renamed:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        renamed.append(dst)
+        real(src, dst)
+
+    monkeypatch.setattr(metrics.os, "replace", disk_full_on_the_second_file)
+    out = tmp_path / "new" / "out"
+    assert main(["run", "baseline", *SHORT, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == f'error: --out = "{out}": cannot be written: No space left on device\n'
+    assert list(tmp_path.iterdir()) == []  # no folder made, no temporary file left
