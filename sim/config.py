@@ -378,7 +378,8 @@ THEORY_MODELS = ("none", "mm_c")
 @dataclass(frozen=True, kw_only=True)
 class TheoryConfig:
     """Declares that a scenario is a queueing-theory reduction, so the loader checks it is one
-    and is stable (``mm_c``: one instance, no queries, exponential Django CPU, rho < 1)."""
+    and is stable (``mm_c``: constant Poisson arrivals, one instance, no queries, exponential
+    Django CPU, no other cost, no limit or timeout within reach, rho < 1: :func:`check_mm_c`)."""
 
     model: Literal["none", "mm_c"] = "none"
 
@@ -422,16 +423,49 @@ def mm_c_parameters(s: Scenario) -> tuple[int, float, float]:
     return s.gunicorn.slots, s.arrivals.rate, 1.0 / s.django.cpu.mean
 
 
+#: An event expected fewer than this many times in a run is out of reach: about once in a
+#: thousand runs.
+OUT_OF_REACH = 1e-3
+
+
 def check_mm_c(s: Scenario) -> None:
-    """Refuse an ``mm_c`` scenario that is not an M/M/c queue or is unstable (rho >= 1)."""
+    """Refuse an ``mm_c`` scenario that is not an M/M/c queue or is unstable (rho >= 1).
+
+    M/M/c means: Poisson arrivals at a constant rate into the Gunicorn slots of one instance,
+    exponential service on a vCPU of each slot's own, every other cost zero and every limit
+    out of reach (reached fewer than :data:`OUT_OF_REACH` times in the run, by the M/M/c's
+    own tails), so the model's queue has nothing the formula has not.
+    """
+    why = "for theory.model mm_c"
+    for section in ("traffic", "health_check", "asg"):  # nothing over time
+        if getattr(s, section).enabled:
+            raise ConfigError(f"{section}.enabled", True, f"must be false {why}")
+    if s.failures:
+        raise ConfigError("failures", [f.kind for f in s.failures], f"must be empty {why}")
     if s.instances.count != 1:
-        raise ConfigError("instances.count", s.instances.count, "must be 1 for theory.model mm_c")
+        raise ConfigError("instances.count", s.instances.count, f"must be 1 {why}")
+    # With no query, django.cpu_per_query and [postgres] are never charged: left as they are.
     if s.django.queries != 0:
-        raise ConfigError("django.queries", s.django.queries, "must be 0 for theory.model mm_c")
+        raise ConfigError("django.queries", s.django.queries, f"must be 0 {why}")
     if s.django.cpu.kind != "exponential":
-        raise ConfigError(
-            "django.cpu.kind", s.django.cpu.kind, 'must be "exponential" for theory.model mm_c'
-        )
+        raise ConfigError("django.cpu.kind", s.django.cpu.kind, f'must be "exponential" {why}')
+    delays = {
+        "dns.os_hit": s.dns.os_hit,
+        "dns.resolver_hit": s.dns.resolver_hit,
+        "dns.authoritative_miss": s.dns.authoritative_miss,
+        "dns.full_miss": s.dns.full_miss,
+        "network.connect": s.network.connect,
+        "network.download": s.network.download,
+        "load_balancer.latency": s.load_balancer.latency,
+        "nginx.latency": s.nginx.latency,
+    }
+    for key, d in delays.items():
+        zero = d.kind == "constant" and d.mean == 0
+        if not (zero or (d.kind == "empirical" and not any(d.samples))):
+            shown = d.mean if d.kind == "constant" else {"kind": d.kind, "mean": d.mean}
+            raise ConfigError(key, shown, f"must be 0 {why}: every cost besides the queue is zero")
+    if s.dns.packet_loss > 0:
+        raise ConfigError("dns.packet_loss", s.dns.packet_loss, f"must be 0 {why}")
     c, lam, mu = mm_c_parameters(s)
     if s.instances.vcpus < c:
         raise ConfigError(
@@ -445,3 +479,60 @@ def check_mm_c(s: Scenario) -> None:
             f"must be < {c * mu:g} for a stable M/M/c: utilisation rho = rate x django.cpu.mean"
             f" / {c} slots = {rho:.3g}, allowed < 1",
         )
+    _check_mm_c_limits(s, c, lam, mu)
+
+
+def _check_mm_c_limits(s: Scenario, c: int, lam: float, mu: float) -> None:
+    """The backlog, nginx's connections and the three timeouts must be out of reach."""
+    from sim import theory
+
+    why = "for theory.model mm_c"
+    arrivals = lam * s.run.duration
+    # The waiting line: Gunicorn's backlog, and nginx's connections beyond the c in service.
+    need = 0
+    while arrivals * theory.mm_c_queue_tail(c, lam, mu, need) >= OUT_OF_REACH:
+        need += 1
+    for key, room, offset in (
+        ("gunicorn.backlog", s.gunicorn.backlog, 0),
+        ("nginx.max_connections", s.nginx.max_connections, c),
+    ):
+        if room - offset < need:
+            expected = arrivals * theory.mm_c_queue_tail(c, lam, mu, max(room - offset, 0))
+            raise ConfigError(
+                key,
+                room,
+                f"must be >= {need + offset} {why} (the M/M/c queue has no limit): about"
+                f" {expected:.3g} of the run's {arrivals:.0f} requests would find"
+                f" {max(room - offset, 0)} waiting",
+            )
+    # Timeouts: Gunicorn's counts from the start of the service, the others from arrival.
+    timeouts = [
+        ("nginx.proxy_read_timeout", s.nginx.proxy_read_timeout, theory.mm_c_sojourn_tail),
+        ("load_balancer.idle_timeout", s.load_balancer.idle_timeout, theory.mm_c_sojourn_tail),
+    ]
+    if s.gunicorn.effective_worker_class == "sync":
+        timeouts.insert(0, ("gunicorn.timeout", s.gunicorn.timeout, _service_tail))
+    for key, seconds, tail in timeouts:
+
+        def late(t: float, tail=tail) -> float:
+            return arrivals * tail(c, lam, mu, t)
+
+        if late(seconds) >= OUT_OF_REACH:
+            low, high = seconds, max(seconds, 1.0)
+            while late(high) >= OUT_OF_REACH:
+                low, high = high, 2 * high
+            for _ in range(40):
+                mid = (low + high) / 2
+                low, high = (mid, high) if late(mid) >= OUT_OF_REACH else (low, mid)
+            raise ConfigError(
+                key,
+                seconds,
+                f"must be >= {math.ceil(high * 10) / 10:g} s {why} (the M/M/c queue cuts no"
+                f" request short): about {late(seconds):.3g} of the run's {arrivals:.0f}"
+                " requests would take longer",
+            )
+
+
+def _service_tail(c: int, lam: float, mu: float, t: float) -> float:
+    """P(S > t): an exponential service outlasting ``t``."""
+    return math.exp(-mu * t)

@@ -46,6 +46,27 @@ def mm_c_w(c: int, lam: float, mu: float) -> float:
     return mm_c_wq(c, lam, mu) + 1.0 / mu
 
 
+def mm_c_queue_tail(c: int, lam: float, mu: float, k: int) -> float:
+    """Probability that an arrival finds at least ``k`` customers waiting: C rho^k."""
+    return erlang_c(c, lam / mu) * (lam / (c * mu)) ** k
+
+
+def mm_c_sojourn_tail(c: int, lam: float, mu: float, t: float) -> float:
+    """Probability that a customer spends more than ``t`` in the system, P(Wq + S > t).
+
+    Wq is 0 with probability 1 - C and otherwise exponential with rate theta = c mu - lambda,
+    independent of the exponential service S (rate mu), so the tail is
+    (1 - C) e^(-mu t) + C (theta e^(-mu t) - mu e^(-theta t)) / (theta - mu).
+    """
+    wait = erlang_c(c, lam / mu)
+    theta = c * mu - lam
+    if math.isclose(theta, mu):
+        both = (1 + mu * t) * math.exp(-mu * t)
+    else:
+        both = (theta * math.exp(-mu * t) - mu * math.exp(-theta * t)) / (theta - mu)
+    return (1 - wait) * math.exp(-mu * t) + wait * both
+
+
 def littles_l(lam: float, w: float) -> float:
     """Little's law: mean number in the system L = lambda W (any stable system)."""
     return lam * w

@@ -8,12 +8,15 @@ the theory value must lie inside the 95 % confidence interval of the replication
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
 from sim import metrics, scenario, theory
 from sim.config import ConfigError, mm_c_parameters
 from sim.engine import simulate
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "sim" / "scenarios"
 
 
 @pytest.mark.parametrize(
@@ -109,6 +112,61 @@ def test_the_mm_c_scenario_refuses_rho_of_one_or_more():
         scenario.load("mm_c", ["arrivals.rate=5.0"])
     assert caught.value.key_path == "arrivals.rate"
     assert "rho" in str(caught.value)
+
+
+def test_the_tails_the_mm_c_check_uses():
+    # M/M/1: an arrival finds k or more waiting with probability rho^(k+1); its sojourn is
+    # exponential with rate mu - lambda.
+    assert theory.mm_c_queue_tail(1, 0.9, 1.0, 3) == pytest.approx(0.9**4)
+    assert theory.mm_c_sojourn_tail(1, 0.9, 1.0, 20.0) == pytest.approx(math.exp(-0.1 * 20))
+    # theta = c mu - lambda equal to mu: the other branch of the formula, still continuous.
+    assert theory.mm_c_sojourn_tail(3, 1.0, 0.5, 4.0) == pytest.approx(
+        theory.mm_c_sojourn_tail(3, 1.0 + 1e-7, 0.5, 4.0), rel=1e-5
+    )
+    assert theory.mm_c_sojourn_tail(5, 4.0, 1.0, 0.0) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("override", "key", "allowed"),
+    [
+        ("gunicorn.backlog=10", "gunicorn.backlog = 10", "must be >= 73 for theory.model mm_c"),
+        ("nginx.max_connections=40", "nginx.max_connections = 40", "must be >= 78"),
+        ("gunicorn.timeout=10", "gunicorn.timeout = 10.0", "must be >= 16.9 s"),
+        ("nginx.proxy_read_timeout=10", "nginx.proxy_read_timeout = 10.0", "would take longer"),
+        ("load_balancer.idle_timeout=10", "load_balancer.idle_timeout = 10.0", "must be >= "),
+        ("nginx.latency=0.0005", "nginx.latency = 0.0005", "must be 0 for theory.model mm_c"),
+        ("network.connect=0.06", "network.connect = 0.06", "must be 0"),
+        ("dns.resolver_hit=0.008", "dns.resolver_hit = 0.008", "must be 0"),
+        ("dns.packet_loss=0.01", "dns.packet_loss = 0.01", "must be 0"),
+        ("traffic.enabled=true", "traffic.enabled = true", "must be false"),
+        ("health_check.enabled=true", "health_check.enabled = true", "must be false"),
+        ("asg.enabled=true", "asg.enabled = true", "must be false"),
+    ],
+)
+def test_the_mm_c_scenario_refuses_what_an_m_m_c_queue_does_not_have(
+    override, key, allowed, capsys
+):
+    from sim.__main__ import main
+
+    assert main(["run", "mm_c", "--set", override]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {key}: ") and allowed in err and err.count("\n") == 1, err
+
+
+def test_the_mm_c_scenario_refuses_a_failure_and_only_it_is_checked():
+    text = (SCENARIOS / "mm_c.toml").read_text()
+    with pytest.raises(ConfigError) as caught:
+        scenario.loads(text + '[[failures]]\nkind = "crash"\nat = 100.0\n')
+    assert str(caught.value) == 'failures = ["crash"]: must be empty for theory.model mm_c'
+    # Without [theory] model = "mm_c" the same settings are an ordinary scenario.
+    scenario.loads(text.replace('model = "mm_c"', 'model = "none"'), ["gunicorn.backlog=10"])
+
+
+def test_with_no_query_the_cost_per_query_changes_nothing():
+    short = ["run.duration=200", "run.warmup=20"]
+    plain = metrics.summary(simulate(scenario.load("mm_c", short)))
+    heavy = metrics.summary(simulate(scenario.load("mm_c", [*short, "django.cpu_per_query=0.5"])))
+    assert plain == heavy
 
 
 def test_littles_law_holds_on_the_records():
