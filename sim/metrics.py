@@ -34,6 +34,8 @@ from sim.theory import confidence_interval
 SCHEMA_VERSION = 1
 #: HTTP statuses always present in ``status_counts`` (others are added when they occur).
 STATUSES = ("200", "500", "502", "503", "504")
+#: The sections of a summary whose keys depend on what happened: counts, 0 when absent.
+COUNTS = ("status_counts", "error_outcomes")
 DIGITS = 6  # seconds rounded to the microsecond: readable, and stable across platforms
 
 
@@ -145,8 +147,18 @@ def combine(runs: Sequence[dict], scenario: str, seed: int) -> dict:
     """The JSON document for ``R`` replications: every numeric summary value as a mean with
     a 95 % confidence interval across replications (``null`` bounds for one run), and the
     runs themselves."""
-    flats = [_flatten({k: v for k, v in run.items() if k not in ("schema_version", "seed")})
-             for run in runs]  # fmt: skip
+    # A count a run never saw (an error cause, a status) is 0 there, not missing: every run
+    # gets every count any run has, so a cause seen in one replication of three is averaged
+    # in rather than dropped. A value without data (null) is left out where it is missing.
+    union = {k: sorted({key for run in runs for key in run[k]}) for k in COUNTS}
+
+    def filled(run: dict) -> dict:
+        out = {k: v for k, v in run.items() if k not in ("schema_version", "seed")}
+        for k in COUNTS:
+            out[k] = {key: run[k].get(key, 0) for key in union[k]}
+        return out
+
+    flats = [_flatten(filled(run)) for run in runs]
     keys = [k for k in flats[0] if all(k in f for f in flats)]
     across = {}
     for key in keys:

@@ -7,6 +7,7 @@ regenerate them with ``make sim-outputs`` and review the diff.
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -119,3 +120,18 @@ def test_exhausted_connections_give_500s():
     assert run["status_counts"]["500"] > 0
     assert run["error_outcomes"] == {"too-many-clients": run["status_counts"]["500"]}
     assert run["utilisation"]["db_connections"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_a_cause_seen_in_one_replication_is_averaged_with_zeros(baseline):
+    runs = [copy.deepcopy(metrics.summary(baseline)) for _ in range(3)]
+    runs[1]["error_outcomes"] = {"backlog-full": 3}
+    runs[1]["status_counts"]["429"] = 6  # a status only one run saw
+    across = metrics.combine(runs, "baseline", 1)["across_replications"]
+    assert across["error_outcomes.backlog-full"]["mean"] == 1.0
+    assert across["status_counts.429"]["mean"] == 2.0
+    keys = list(across)
+    # In the place of their section, sorted like a run's own keys.
+    counts = [k for k in keys if k.startswith("status_counts.")]
+    assert counts == sorted(counts) and "status_counts.429" in counts
+    assert keys.index("status_counts.504") < keys.index("error_outcomes.backlog-full")
+    assert keys.index("error_outcomes.backlog-full") < keys.index("latency.end_to_end.mean")
