@@ -48,10 +48,28 @@ class RoundRobin:
 
 
 class LeastOutstanding:
-    """Fewest requests in flight; ties go to the lowest id."""
+    """Fewest requests in flight; a tie goes to one of the tied targets at random (from the
+    injected generator), so no target is favoured for its id. Ties are the rule at light load,
+    when every target has none in flight."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+        self._buffer: list[float] = []
 
     def choose(self, targets: Sequence[Target]) -> Target:
-        return min(targets, key=_load)
+        if len(targets) == 2:  # the usual fleet: two comparisons instead of a list
+            a, b = targets
+            if a.outstanding != b.outstanding:
+                return a if a.outstanding < b.outstanding else b
+            ties = targets
+        else:
+            fewest = min(targets, key=_load).outstanding
+            ties = [t for t in targets if t.outstanding == fewest]
+            if len(ties) == 1:
+                return ties[0]
+        if not self._buffer:
+            self._buffer.extend(self._rng.random(4096).tolist())
+        return ties[int(self._buffer.pop() * len(ties))]
 
 
 class Random:
@@ -70,7 +88,7 @@ class Random:
 # Sort keys for min(): attrgetter does in C what a small function would do in Python, and
 # routing runs once per request.
 _id = attrgetter("id")
-_load = attrgetter("outstanding", "id")  # (outstanding, id): ties go to the lowest id
+_load = attrgetter("outstanding")
 
 
 def strategy(name: str, rng: np.random.Generator) -> Strategy:
@@ -78,7 +96,7 @@ def strategy(name: str, rng: np.random.Generator) -> Strategy:
     if name == "round_robin":
         return RoundRobin()
     if name == "least_outstanding_requests":
-        return LeastOutstanding()
+        return LeastOutstanding(rng)
     if name == "random":
         return Random(rng)
     raise ValueError(f"unknown routing strategy {name!r}")

@@ -35,8 +35,23 @@ def test_least_outstanding_requests_prefers_the_idle_instance():
     _, by_rr = run(rr, arrivals)
     _, by_lor = run(lor, arrivals)
     assert [r[1] for r in served(by_rr)] == [0, 1, 0, 1]
-    # At 1.3 both instances hold one request: the tie goes to the lowest id.
-    assert [r[1] for r in served(by_lor)] == [0, 1, 0, 0]
+    # At 0.0 both are idle and at 1.3 both hold one request: ties, broken at random (the
+    # scenario's seed: instance 1, then 0). At 0.5 and 1.2 the idle one is chosen.
+    assert [r[1] for r in served(by_lor)] == [1, 0, 1, 0]
+
+
+def test_least_outstanding_requests_breaks_ties_at_random_not_by_id():
+    # Requests 2 s apart, each served in 1 s: every one finds both instances idle.
+    routing = ["load_balancer.routing=least_outstanding_requests"]
+    s = quiet("instances.count=2", *routing)
+    arrivals = [2.0 * i for i in range(400)]
+    _, first = run(s, arrivals)
+    chosen = [r[1] for r in served(first)]
+    assert 150 <= chosen.count(0) <= 250  # about half each (binomial: 200 +- 10)
+    _, again = run(s, arrivals)
+    assert served(again) == served(first)  # the same seed, the same coin tosses
+    _, other = run(quiet("instances.count=2", "run.seed=2", *routing), arrivals)
+    assert served(other) != served(first)
 
 
 def test_random_routing_is_reproducible_and_uses_every_instance():
@@ -232,3 +247,18 @@ def test_interrupted_requests_give_back_database_connections():
     assert ends(results) == {0: (502, 0.0, 1.0), 1: (502, 0.5, 1.0)}
     assert engine.db.connections == 0
     assert engine.db.cpu.busy == 0
+
+
+def test_a_tie_is_among_the_least_loaded_only():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from sim.routing import LeastOutstanding
+
+    targets = [SimpleNamespace(id=i, outstanding=n) for i, n in enumerate([1, 0, 0, 2])]
+    strategy = LeastOutstanding(np.random.default_rng(7))
+    picks = [strategy.choose(targets).id for _ in range(1000)]
+    assert set(picks) == {1, 2} and 400 <= picks.count(1) <= 600
+    targets[2].outstanding = 3
+    assert {strategy.choose(targets).id for _ in range(20)} == {1}
