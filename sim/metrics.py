@@ -28,7 +28,7 @@ import numpy as np
 from sim.config import ConfigError
 from sim.engine import Results
 from sim.layers import LAYERS
-from sim.request import FIELDS
+from sim.request import FIELDS, OK
 from sim.theory import confidence_interval
 
 SCHEMA_VERSION = 1
@@ -80,7 +80,9 @@ def summary(results: Results) -> dict:
         key = str(status)
         status_counts[key] = status_counts.get(key, 0) + 1
         if status != 200:
-            why = rows[-1][9]
+            # The failed layer's outcome: not always the last row (a worker killed after its
+            # queries has an ``ok`` db row after the failed app row); dns rows name a cache.
+            why = next((r[9] for r in reversed(rows) if r[9] != OK and r[1] != "dns"), rows[-1][9])
             outcomes[why] = outcomes.get(why, 0) + 1
             continue
         wait = service = 0.0

@@ -262,3 +262,13 @@ def test_a_tie_is_among_the_least_loaded_only():
     assert set(picks) == {1, 2} and 400 <= picks.count(1) <= 600
     targets[2].outstanding = 3
     assert {strategy.choose(targets).id for _ in range(20)} == {1}
+
+
+def test_a_worker_killed_after_its_queries_is_counted_as_a_worker_timeout():
+    from sim import metrics
+
+    s = quiet("django.queries=1", "django.cpu=0.0", "postgres.query=40.0", "gunicorn.timeout=30")
+    _, results = run(s, [0.0])
+    assert ends(results) == {0: (502, 0.0, 30.0)}
+    assert [(r[1], r[9]) for r in results.rows][-2:] == [("app", "worker-timeout"), ("db", "ok")]
+    assert metrics.summary(results)["error_outcomes"] == {"worker-timeout": 1}
