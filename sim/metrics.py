@@ -269,18 +269,6 @@ def write_files(folder: Path, files: dict[str, str | bytes], flag: str = "--out"
         raise ConfigError(flag, str(folder), f"cannot be written: {exc.strerror or exc}") from None
 
 
-def littles_law(rows: Iterable[tuple], start: float, end: float) -> tuple[float, float]:
-    """``(L, lambda * W)`` measured on the records over ``[start, end)``: L the time-average
-    number of requests in the system, lambda the arrival rate, W their mean time in system."""
-    spans = []
-    for group in requests_of(rows).values():
-        spans.append((group[0][2], max(r[4] for r in group)))
-    covered = sum(max(0.0, min(b, end) - max(a, start)) for a, b in spans)
-    inside = [b - a for a, b in spans if start <= a < end]
-    lam = len(inside) / (end - start)
-    return covered / (end - start), lam * (sum(inside) / len(inside) if inside else 0.0)
-
-
 # ---------------------------------------------------------------------------------------------
 # The printed summary.
 

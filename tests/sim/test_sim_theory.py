@@ -14,7 +14,7 @@ import pytest
 
 from sim import metrics, scenario, theory
 from sim.config import ConfigError, mm_c_parameters
-from sim.engine import simulate
+from sim.engine import Engine, rng_for, simulate
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "sim" / "scenarios"
 
@@ -169,16 +169,43 @@ def test_with_no_query_the_cost_per_query_changes_nothing():
     assert plain == heavy
 
 
-def test_littles_law_holds_on_the_records():
+def test_littles_law_holds_against_the_busy_time_counters():
+    # L: the time-average number of busy Gunicorn workers, from the slots' own busy-time
+    # books. lambda W: the requests arriving in the window times their mean time holding a
+    # worker (Django's start to end, db included), from the records. Two different sources.
     s = scenario.load("baseline", ["run.duration=400", "run.warmup=40"])
     results = simulate(s)
-    big_l, lam_w = metrics.littles_law(results.rows, *results.window)
+    start, end = results.window
+    big_l = results.busy["workers"] / (end - start)
+    held = [r[4] - r[2] for r in results.rows if r[1] == "app" and start <= r[2] < end]
+    lam_w = len(held) / (end - start) * (sum(held) / len(held))
     assert big_l == pytest.approx(lam_w, rel=0.02)
-    # And on a queue that actually queues.
+
+
+def test_littles_law_holds_against_the_number_in_system_sampled_over_time():
+    # A queue that queues (rho 0.8): L sampled every 0.1 s from the instance's count of
+    # requests inside, against lambda W from the records (every other cost is zero, so a
+    # request is inside the instance from its arrival to its end).
     s = mm_c(3, 2.4, 4000.0)
-    results = simulate(s)
-    big_l, lam_w = metrics.littles_law(results.rows, *results.window)
+    engine = Engine(s, rng_for(s.run.seed))
+    samples = []
+
+    def count(engine):
+        env, inst = engine.env, engine.instances[0]
+        yield env.timeout(s.run.warmup)
+        while env.now < s.run.duration:
+            samples.append(inst.outstanding)
+            yield env.timeout(0.1)
+
+    engine.processes.append(count)
+    results = engine.run()
+    start, end = results.window
+    big_l = sum(samples) / len(samples)
+    spans = [(g[0][2], max(r[4] for r in g)) for g in metrics.requests_of(results.rows).values()]
+    inside = [b - a for a, b in spans if start <= a < end]
+    lam_w = len(inside) / (end - start) * (sum(inside) / len(inside))
     assert big_l == pytest.approx(lam_w, rel=0.03)
+    assert big_l > 4  # people queue: L = Lq + 2.4 in service, about 5 by Erlang C
 
 
 TANDEM = [
