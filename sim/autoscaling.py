@@ -451,7 +451,7 @@ class AutoScalingGroup:
                 handle(alarm)
 
     def _simple_handler(self, policy: PolicyConfig):
-        cooldown = self.spec.default_cooldown if policy.cooldown < 0 else policy.cooldown
+        cooldown = self.spec.default_cooldown if policy.cooldown is None else policy.cooldown
 
         def handle(alarm: Alarm) -> None:
             if alarm.state != ALARM or self._simple_busy or self.env.now < self.cooldown_until:

@@ -37,6 +37,14 @@ def _integer(key: str, value: int, *, low: int) -> None:
         _fail(key, value, f"must be an integer >= {low}")
 
 
+def _within(key: str, value: float, low: float, high: float, what: str, integer=False) -> None:
+    """A number (an integer with ``integer``) in ``[low, high]``; ``what`` says whose range."""
+    kind = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not (isinstance(value, kind) and low <= value <= high):
+        number = "an integer" if integer else "a number"
+        _fail(key, value, f"must be {number} in [{low:g}, {high:g}] ({what})")
+
+
 def _choice(key: str, value: str, options: tuple[str, ...]) -> None:
     if value not in options:
         _fail(key, value, "must be one of " + ", ".join(f'"{o}"' for o in options))
@@ -106,8 +114,9 @@ class HealthCheckConfig:
     """The load balancer's health checks (MODEL_FACTS.md, "Elastic Load Balancing").
 
     Defaults are the ALB target group's: interval 30 s (5-300), timeout 5 s (2-60), healthy
-    threshold 5, unhealthy threshold 2; deregistration delay 300 s (1-3600). ``cpu`` is the
-    vCPU time the health endpoint costs on the instance's own Gunicorn worker (tunable).
+    threshold 5, unhealthy threshold 2 (each 2-10, AWS's range for both), deregistration delay
+    300 s (1-3600); a value outside these ranges is refused, as AWS would. ``cpu`` is the vCPU
+    time the health endpoint costs on the instance's own Gunicorn worker (tunable).
     """
 
     enabled: bool = False
@@ -119,16 +128,20 @@ class HealthCheckConfig:
     cpu: float = 0.001
 
     def __post_init__(self) -> None:
-        if not 1 <= self.interval <= 300:
-            _fail("interval", self.interval, "must be a number of seconds in [1, 300]")
-        if not 1 <= self.timeout <= 120:
-            _fail("timeout", self.timeout, "must be a number of seconds in [1, 120]")
+        _within("interval", self.interval, 5, 300, "seconds, the load balancer's range")
+        _within("timeout", self.timeout, 2, 60, "seconds, the load balancer's range")
         if self.timeout >= self.interval:
             _fail("timeout", self.timeout, f"must be < interval ({self.interval:g} s)")
-        _integer("healthy_threshold", self.healthy_threshold, low=1)
-        _integer("unhealthy_threshold", self.unhealthy_threshold, low=1)
-        if not 0 <= self.deregistration_delay <= 3600:
-            _fail("deregistration_delay", self.deregistration_delay, "must be in [0, 3600] s")
+        for key in ("healthy_threshold", "unhealthy_threshold"):
+            value = getattr(self, key)
+            _within(key, value, 2, 10, "checks in a row, the load balancer's range", integer=True)
+        _within(
+            "deregistration_delay",
+            self.deregistration_delay,
+            1,
+            3600,
+            "seconds, the load balancer's range",
+        )
         _number("cpu", self.cpu)
 
 
@@ -160,10 +173,11 @@ class PolicyConfig:
     """A scaling policy and its alarm.
 
     ``simple``: ``adjustment`` instances when the alarm (``metric comparison threshold`` for
-    ``evaluation_periods`` x ``period`` s) is in ALARM, then ``cooldown`` (default: the group's
-    DefaultCooldown, 300 s). ``step``: the step whose interval holds the breach. Periods: 300 s
-    is basic monitoring, 60 s detailed (MODEL_FACTS.md). ``target_tracking``: keep ``metric``
-    near ``target`` with AWS's two managed alarms, 3 x 60 s high and 15 x 60 s low.
+    ``evaluation_periods`` x ``period`` s) is in ALARM, then ``cooldown`` (left out: the
+    group's DefaultCooldown, 300 s). ``step``: the step whose interval holds the breach.
+    Periods: 300 s is basic monitoring, 60 s detailed (MODEL_FACTS.md). ``target_tracking``:
+    keep ``metric`` near ``target`` with AWS's two managed alarms, 3 x 60 s high and 15 x 60 s
+    low. A CPU threshold or target is a percentage, in [0, 100].
     """
 
     kind: str = "simple"
@@ -173,7 +187,7 @@ class PolicyConfig:
     period: float = 300.0
     evaluation_periods: int = 2
     adjustment: int = 1
-    cooldown: float = -1.0  # negative: the group's default_cooldown
+    cooldown: float | None = None  # left out: the group's default_cooldown
     steps: tuple[StepConfig, ...] = ()
     target: float = 50.0
     high_periods: int = 3
@@ -185,6 +199,19 @@ class PolicyConfig:
         _choice("metric", self.metric, METRICS)
         _choice("comparison", self.comparison, COMPARISONS)
         _number("period", self.period, strict=True)
+        if self.cooldown is not None and not (
+            isinstance(self.cooldown, int | float) and 0 <= self.cooldown < math.inf
+        ):
+            _fail(
+                "cooldown",
+                self.cooldown,
+                "must be a number of seconds >= 0 (leave it out for asg.default_cooldown)",
+            )
+        if self.metric == "cpu":
+            _within("threshold", self.threshold, 0, 100, "CPU utilisation, a percentage")
+            _within("target", self.target, 0, 100, "CPU utilisation, a percentage")
+        else:
+            _number("threshold", self.threshold)
         _integer("evaluation_periods", self.evaluation_periods, low=1)
         _integer("high_periods", self.high_periods, low=1)
         _integer("low_periods", self.low_periods, low=1)
@@ -202,22 +229,23 @@ class PolicyConfig:
 class AsgConfig:
     """The auto-scaling group (MODEL_FACTS.md, "EC2 Auto Scaling").
 
-    min <= desired <= max always; the deck's min 2 (one per availability zone). ``launch_time``
-    is EC2 pending -> running (about 17 s), ``boot_time`` the application start after it
-    (tunable, tens of seconds to minutes). ``warmup`` is EstimatedInstanceWarmup (negative: falls
-    back to ``default_cooldown``, 300 s). ``health_check_grace``: 0 via the API, 300 s in the
-    console. With ``enabled = false`` the core's fixed ``[instances] count`` applies.
+    min <= desired <= max always; the deck's min 2 (one per availability zone); ``desired``
+    left out starts at ``min``. ``launch_time`` is EC2 pending -> running (about 17 s),
+    ``boot_time`` the application start after it (tunable, tens of seconds to minutes).
+    ``warmup`` is EstimatedInstanceWarmup (left out: ``default_cooldown``, 300 s).
+    ``health_check_grace``: 0 via the API, 300 s in the console. With ``enabled = false`` the
+    core's fixed ``[instances] count`` applies.
     """
 
     enabled: bool = False
     min: int = 2
     max: int = 4
-    desired: int = -1  # negative: start at min
+    desired: int | None = None  # left out: start at min
     azs: tuple[str, ...] = ("a", "b")
     launch_time: float = 17.0
     boot_time: float = 30.0
     default_cooldown: float = 300.0
-    warmup: float = -1.0
+    warmup: float | None = None  # left out: default_cooldown
     exclude_warming: bool = True
     health_check_grace: float = 0.0
     termination_policy: str = "default"
@@ -228,21 +256,36 @@ class AsgConfig:
         _integer("max", self.max, low=1)
         if self.min > self.max:
             _fail("min", self.min, f"must be <= max ({self.max})")
-        if self.desired >= 0 and not self.min <= self.desired <= self.max:
-            _fail("desired", self.desired, f"must be between min ({self.min}) and max ({self.max})")
+        if self.desired is not None and not (
+            isinstance(self.desired, int) and self.min <= self.desired <= self.max
+        ):
+            _fail(
+                "desired",
+                self.desired,
+                f"must be an integer between min ({self.min}) and max ({self.max}) (leave it out"
+                " to start at min)",
+            )
         if not self.azs or len(set(self.azs)) != len(self.azs):
             _fail("azs", list(self.azs), "must be a non-empty list of distinct zone names")
         for key in ("launch_time", "boot_time", "default_cooldown", "health_check_grace"):
             _number(key, getattr(self, key))
+        if self.warmup is not None and not (
+            isinstance(self.warmup, int | float) and 0 <= self.warmup < math.inf
+        ):
+            _fail(
+                "warmup",
+                self.warmup,
+                "must be a number of seconds >= 0 (leave it out for asg.default_cooldown)",
+            )
         _choice("termination_policy", self.termination_policy, TERMINATION_POLICIES)
 
     @property
     def initial(self) -> int:
-        return self.min if self.desired < 0 else self.desired
+        return self.min if self.desired is None else self.desired
 
     @property
     def warmup_s(self) -> float:
-        return self.default_cooldown if self.warmup < 0 else self.warmup
+        return self.default_cooldown if self.warmup is None else self.warmup
 
 
 # ---------------------------------------------------------------------------------------------

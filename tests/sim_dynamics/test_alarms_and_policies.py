@@ -200,7 +200,7 @@ def test_scaling_in_early_with_newest_instance_kills_a_booting_instance():
 def random_groups(draw):
     lo = draw(st.integers(0, 3))
     hi = draw(st.integers(max(lo, 1), 6))
-    desired = draw(st.one_of(st.just(-1), st.integers(lo, hi)))
+    desired = draw(st.one_of(st.none(), st.integers(lo, hi)))
     policies = []
     for _ in range(draw(st.integers(0, 3))):
         kind = draw(st.sampled_from(["simple", "step", "target_tracking"]))
@@ -213,7 +213,7 @@ def random_groups(draw):
                 period=draw(st.sampled_from([30.0, 60.0])),
                 evaluation_periods=draw(st.integers(1, 3)),
                 adjustment=adjustment,
-                cooldown=draw(st.sampled_from([-1.0, 0.0, 45.0])),
+                cooldown=draw(st.sampled_from([None, 0.0, 45.0])),
                 steps=(
                     StepConfig(lower=-1e9, upper=0, adjustment=-1),
                     StepConfig(lower=0, adjustment=adjustment),
@@ -229,7 +229,7 @@ def random_groups(draw):
         desired=desired,
         launch_time=draw(st.floats(0, 30)),
         boot_time=draw(st.floats(0, 60)),
-        warmup=draw(st.sampled_from([-1.0, 0.0, 40.0])),
+        warmup=draw(st.sampled_from([None, 0.0, 40.0])),
         exclude_warming=draw(st.booleans()),
         termination_policy=draw(st.sampled_from(["default", "oldest_instance", "newest_instance"])),
         policies=tuple(policies),

@@ -110,3 +110,61 @@ def test_sweep_writes_one_row_per_setting_and_replication_and_a_tradeoff_figure(
         assert all(r[key] != "" for r in rows)
     assert (out / "tradeoff.png").read_bytes()[:4] == b"\x89PNG"
     assert "run" in result.stderr  # tqdm's progress bar
+
+
+HC = "(seconds, the load balancer's range)"
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "health_check.interval=1",
+            f"health_check.interval = 1.0: must be a number in [5, 300] {HC}",
+        ),
+        (
+            "health_check.interval=301",
+            "health_check.interval = 301.0: must be a number in [5, 300]",
+        ),
+        ("health_check.timeout=1", f"health_check.timeout = 1.0: must be a number in [2, 60] {HC}"),
+        ("health_check.timeout=61", "health_check.timeout = 61.0: must be a number in [2, 60]"),
+        (
+            "health_check.healthy_threshold=1",
+            "healthy_threshold = 1: must be an integer in [2, 10]",
+        ),
+        ("health_check.unhealthy_threshold=11", "unhealthy_threshold = 11: must be an integer in"),
+        (
+            "health_check.deregistration_delay=0",
+            "deregistration_delay = 0.0: must be a number in [1,",
+        ),
+        ("health_check.deregistration_delay=3601", "deregistration_delay = 3601.0: must be a num"),
+        (
+            "asg.policies[0].target=120",
+            "asg.policies[0].target = 120.0: must be a number in [0, 100]",
+        ),
+        (
+            "asg.policies[0].threshold=-5",
+            "asg.policies[0].threshold = -5.0: must be a number in [0,",
+        ),
+        (
+            "asg.policies[0].cooldown=-1",
+            "cooldown = -1.0: must be a number of seconds >= 0 (leave it",
+        ),
+        ("asg.warmup=-1", "asg.warmup = -1.0: must be a number of seconds >= 0 (leave it out"),
+        ("asg.desired=-1", "asg.desired = -1: must be an integer between min (2) and max (8)"),
+    ],
+)
+def test_health_checks_and_policies_outside_their_ranges_are_refused(override, message, capsys):
+    from sim.__main__ import main
+
+    assert main(["run", "weekday", "--set", override]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+
+
+def test_a_cooldown_left_out_is_the_groups_default():
+    from sim import scenario
+
+    s = scenario.load("flash_crowd")
+    assert s.asg.policies[1].cooldown is None and s.asg.warmup == 120.0
+    assert s.asg.desired is None and s.asg.initial == s.asg.min

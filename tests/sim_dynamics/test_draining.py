@@ -45,8 +45,8 @@ desired = 2
 termination_policy = "oldest_instance"
 [[asg.policies]]
 kind = "simple"
-comparison = "<"
-threshold = 101.0
+comparison = "<="
+threshold = 100.0
 period = 60.0
 evaluation_periods = 1
 adjustment = -1

@@ -44,7 +44,7 @@ max = {hi}
 launch_time = {draw(st.floats(0, 30)):.3f}
 boot_time = {draw(st.floats(0, 60)):.3f}
 default_cooldown = {draw(st.sampled_from([0.0, 60.0, 300.0]))}
-warmup = {draw(st.sampled_from([-1.0, 0.0, 60.0]))}
+{draw(st.sampled_from(["", "warmup = 0.0", "warmup = 60.0"]))}
 exclude_warming = {str(draw(st.booleans())).lower()}
 termination_policy = "{draw(st.sampled_from(["default", "oldest_instance", "newest_instance"]))}"
 [[asg.policies]]
