@@ -61,10 +61,11 @@ class TrafficConfig:
     """The arrival-rate profile (requests/s over time) and how users group their requests.
 
     Off by default (``enabled = false``): the core's constant ``[arrivals] rate`` applies.
-    ``series`` is a CSV file (``t,rate``), looked up in the working directory, then in
-    ``sim/scenarios/``. With ``sessions = true`` a browser resolves DNS once per
-    ``dns_cache_ttl`` (Chromium's fixed 60 s, MODEL_FACTS.md "DNS") and sends
-    ``requests_per_session`` requests on average, ``think_time`` seconds apart (tunable).
+    ``series`` is a CSV file (``t,rate``); a relative path is looked up next to the scenario
+    file, then in the working directory, then in ``sim/scenarios/``. With ``sessions = true``
+    a browser resolves DNS once per ``dns_cache_ttl`` (Chromium's fixed 60 s, MODEL_FACTS.md
+    "DNS") and sends ``requests_per_session`` requests on average, ``think_time`` seconds
+    apart (tunable).
     """
 
     enabled: bool = False

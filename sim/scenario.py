@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.config import ConfigError, DistributionConfig, Scenario
+from sim.workload import series_path
 
 SCENARIO_DIR = "scenarios"
 
@@ -188,8 +189,18 @@ def load_noted(
     tables = read(path)
     tables = apply_overrides(tables, [parse_override(o) for o in overrides])
     tables.setdefault("name", path.stem)
+    _beside(tables, path.parent)
     s = build(Scenario, tables)
     return s, notes(s, tables)
+
+
+def _beside(tables: dict[str, Any], folder: Path) -> None:
+    """A relative ``traffic.series`` names a file next to the scenario's own file first (then
+    in the working directory, then among the shipped scenarios): resolved here, so the
+    scenario means the same file wherever it is run from."""
+    traffic = tables.get("traffic")
+    if isinstance(traffic, dict) and isinstance(traffic.get("series"), str) and traffic["series"]:
+        traffic["series"] = str(series_path(traffic["series"], folder))
 
 
 def loads(text: str, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:

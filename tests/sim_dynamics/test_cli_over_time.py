@@ -56,6 +56,24 @@ def test_a_negative_rate_in_a_series_is_refused_and_nothing_is_written(tmp_path)
     assert not out.exists()
 
 
+def test_a_series_next_to_the_scenario_file_is_found_from_anywhere(tmp_path):
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "rates.csv").write_text("t,rate\n0,2\n30,4\n")
+    (folder / "mine.toml").write_text(
+        "[run]\nduration = 60.0\nwarmup = 10.0\n"
+        '[traffic]\nenabled = true\nprofile = "series"\nseries = "rates.csv"\n'
+    )
+    # Run from the repository: the CSV is beside the TOML, not in the working directory.
+    result = cli("run", str(folder / "mine.toml"))
+    assert result.returncode == 0, result.stderr
+    assert "scenario mine:" in result.stdout
+    sweep = cli("sweep", str(folder / "mine.toml"), "--vary", "gunicorn.workers=2,3",
+                "--workers", "2", "--no-progress")  # fmt: skip
+    assert sweep.returncode == 0, sweep.stderr
+    assert len(sweep.stdout.splitlines()) == 3
+
+
 def test_a_bad_vary_is_refused():
     assert_refused(cli("sweep", "instance_failure", "--vary", "asg.min"), "--vary", "key.path=")
     assert_refused(
