@@ -1,8 +1,9 @@
 """Outputs: the kept summaries of the shipped scenarios, the JSON schema, the records.
 
-The printed summary of every shipped scenario is kept beside it (sim/scenarios/NAME.out) and
-compared here, as SimPy does with its examples. After a deliberate change to the model,
-regenerate them with ``make sim-outputs`` and review the diff.
+The printed summary of every shipped scenario, steady or over time, is kept beside it
+(sim/scenarios/NAME.out) and compared here, as SimPy does with its examples. After a
+deliberate change to the model, regenerate them (``python -m sim run NAME >
+sim/scenarios/NAME.out``; ``make sim-outputs`` does the steady ones) and review the diff.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 
 from sim import metrics, scenario
 from sim.__main__ import main
+from sim.dynamics import is_dynamic
 from sim.engine import simulate
 from sim.layers import LAYERS
 from sim.metrics import requests_of
@@ -22,14 +24,23 @@ from sim.metrics import requests_of
 SCENARIOS = Path(__file__).resolve().parents[2] / "sim" / "scenarios"
 
 
-@pytest.mark.parametrize("name", ["baseline", "mm_c", "cpu_bound", "db_bound"])
+SHIPPED = scenario.shipped()
+#: Scenarios over time take seconds each (weekday: two and a half simulated hours).
+OVER_TIME = {name for name in SHIPPED if is_dynamic(scenario.load(name))}
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in OVER_TIME else n for n in SHIPPED]
+)
 def test_printed_summary_matches_the_kept_output(name, capsys):
     assert main(["run", name]) == 0
     assert capsys.readouterr().out == (SCENARIOS / f"{name}.out").read_text()
 
 
-def test_every_shipped_scenario_has_a_kept_output():
-    assert {p.stem for p in SCENARIOS.glob("*.out")} >= {"baseline", "mm_c", "cpu_bound"}
+def test_every_shipped_scenario_has_a_kept_output_and_no_other():
+    kept = {p.stem for p in SCENARIOS.glob("*.out")}
+    assert kept == set(SHIPPED), "python -m sim run NAME > sim/scenarios/NAME.out"
+    assert OVER_TIME and kept > OVER_TIME  # both kinds are covered
 
 
 @pytest.fixture(scope="module")
