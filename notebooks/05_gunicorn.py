@@ -55,6 +55,13 @@ def run(name, *overrides):
     return metrics.summary(simulate(scenario.load(name, [*SHORT, *overrides])))
 
 
+def served(name, *overrides):
+    """The summary, and the requests/s the instances actually finished inside the window
+    (the summary's throughput counts what arrived and eventually succeeded)."""
+    results = simulate(scenario.load(name, [*SHORT, *overrides]))
+    return metrics.summary(results), metrics.completed_per_s(results)
+
+
 # %% [markdown]
 # ## Workers against cores
 #
@@ -70,8 +77,9 @@ prediction = None  # "more", "same" or "less"
 
 # %%
 WORKERS = (1, 2, 3, 5, 9, 17)
-results = {w: run("cpu_bound", f"gunicorn.workers={w}") for w in WORKERS}
-throughput = {w: r["throughput_per_s"] for w, r in results.items()}
+results, throughput = {}, {}
+for w in WORKERS:
+    results[w], throughput[w] = served("cpu_bound", f"gunicorn.workers={w}")
 course.ch5_more_workers(prediction, throughput={5: throughput[5], 17: throughput[17]})
 
 # %% [markdown]
@@ -91,7 +99,7 @@ left.set_xlabel("sync workers per instance (2 vCPUs)")
 left.set_ylabel("mean wait per request (ms)")
 left.set_title("Where requests wait")
 left.legend(frameon=False)
-right.plot(labels, [throughput[w] for w in WORKERS], "o-", label="throughput (req/s)")
+right.plot(labels, [throughput[w] for w in WORKERS], "o-", label="served (req/s)")
 right.plot(
     labels, [results[w]["utilisation"]["vcpus"] * 100 for w in WORKERS], "s--", label="vCPU busy %"
 )
@@ -101,8 +109,10 @@ right.legend(frameon=False)
 plt.show()
 
 # %% [markdown]
-# With 1 or 2 workers the backlog grows for the whole run (and the slowest requests hit the
-# load balancer's 60 s idle timeout: 504). From 3 on, the cores are the limit.
+# With 1 worker the backlog grows for the whole run and the slowest requests hit the load
+# balancer's 60 s idle timeout (504). With 2 or 3 the workers are still the limit: requests
+# wait seconds in the backlog. From about 5 the cores are the limit: served requests/s stop
+# growing, and extra workers only trade waiting in the backlog for waiting for a core.
 
 # %% [markdown]
 # ## Try it: sync or gthread
@@ -143,9 +153,9 @@ widgets.interactive(
 
 # %% [markdown]
 # At 55 req/s, 10 sync workers (2 instances x 5) each holding a request for about 200 ms can
-# serve about 50 req/s: the backlog grows without end. With 4 threads each, 40 slots per
-# instance, the same CPUs cope. Threads are not free: each one holds its own database
-# connection (chapter 7).
+# serve about 50 req/s: the backlog grows without end. With 4 threads each, 20 slots per
+# instance (40 in the fleet), the same CPUs cope. Threads are not free: each one holds its own
+# database connection (chapter 7).
 
 # %% [markdown]
 # ## The 30 s timeout: 502 or 504?
@@ -180,8 +190,8 @@ ax.legend(frameon=False)
 plt.show()
 
 # %% [markdown]
-# Try it yourself: rerun the last two cells with
-# `scenario.load("slow_queries", ["gunicorn.timeout=90"])`: now nginx's 60 s fires first.
+# Try it yourself: chapter 4 raised Gunicorn's timeout to 90 s. Rerun the last two cells with
+# `scenario.load("slow_queries", ["gunicorn.timeout=90"])` to watch its 504s arrive over time.
 #
 # **Take-aways**
 # - Sync workers: one request each. Workers beyond what the cores can run only move the wait.

@@ -159,7 +159,9 @@ def workers_vs_cores() -> bytes:
     points = []
     for w in WORKERS:
         results, summary = _run("baseline", (*overrides, f"gunicorn.workers={w}"))
-        points.append((w, summary["latency"]["end_to_end"]["p95"], _completed_per_s(results)))
+        points.append(
+            (w, summary["latency"]["end_to_end"]["p95"], metrics.completed_per_s(results))
+        )
     vcpus = results.scenario.instances.vcpus
     return _png(
         draw(
@@ -170,18 +172,6 @@ def workers_vs_cores() -> bytes:
             f"\n(baseline, shortened to {WORKERS_SECONDS:g} s a point)",
         )
     )
-
-
-def _completed_per_s(results: Results) -> float:
-    """Successful responses finished inside the measured window, per second: what the
-    instance delivered, not what was sent to it."""
-    start, end = results.window
-    done = sum(
-        1
-        for rows in metrics.requests_of(results.rows).values()
-        if rows[0][10] == 200 and start <= max(r[4] for r in rows) < end
-    )
-    return done / (end - start)
 
 
 ASSETS: dict[str, Asset] = {

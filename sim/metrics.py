@@ -345,3 +345,15 @@ def format_summary(document: dict) -> str:
         f" DB CPU {value(u + 'db_cpu', _pct)}"
     )
     return "\n".join(lines) + "\n"
+
+
+def completed_per_s(results) -> float:
+    """Successful responses finished inside the measured window, per second: what the
+    instance delivered, not what was sent to it."""
+    start, end = results.window
+    done = sum(
+        1
+        for rows in requests_of(results.rows).values()
+        if rows[0][10] == 200 and start <= max(r[4] for r in rows) < end
+    )
+    return done / (end - start)
