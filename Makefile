@@ -41,7 +41,7 @@ format: $(STAMP)
 # The kept summaries of the shipped core scenarios (compared by tests/sim/test_sim_outputs.py).
 .PHONY: sim-outputs
 sim-outputs: $(STAMP)
-	for s in baseline mm_c cpu_bound db_bound; do $(BIN)/python -m sim run $$s > sim/scenarios/$$s.out; done
+	for f in sim/scenarios/*.toml; do s=$$(basename $$f .toml); $(BIN)/python -m sim run $$s > sim/scenarios/$$s.out; done
 
 # Figures for the notebooks and slides, regenerated from code (never edited by hand).
 assets: $(STAMP)
