@@ -25,6 +25,14 @@ def _fail(key: str, value: Any, allowed: str) -> None:
     raise ConfigError(key, value, allowed)
 
 
+def _optional_seconds(key: str, value) -> None:
+    """A duration that may be left out (None: the group's default_cooldown), else >= 0."""
+    if value is not None and not (isinstance(value, int | float) and 0 <= value < math.inf):
+        _fail(
+            key, value, "must be a number of seconds >= 0 (leave it out for asg.default_cooldown)"
+        )
+
+
 def _number(key: str, value: float, *, low: float = 0.0, strict: bool = False) -> None:
     ok = isinstance(value, int | float) and math.isfinite(value)
     ok = ok and (value > low if strict else value >= low)
@@ -200,14 +208,7 @@ class PolicyConfig:
         _choice("metric", self.metric, METRICS)
         _choice("comparison", self.comparison, COMPARISONS)
         _number("period", self.period, strict=True)
-        if self.cooldown is not None and not (
-            isinstance(self.cooldown, int | float) and 0 <= self.cooldown < math.inf
-        ):
-            _fail(
-                "cooldown",
-                self.cooldown,
-                "must be a number of seconds >= 0 (leave it out for asg.default_cooldown)",
-            )
+        _optional_seconds("cooldown", self.cooldown)
         if self.metric == "cpu":
             _within("threshold", self.threshold, 0, 100, "CPU utilisation, a percentage")
             _within("target", self.target, 0, 100, "CPU utilisation, a percentage")
@@ -270,14 +271,7 @@ class AsgConfig:
             _fail("azs", list(self.azs), "must be a non-empty list of distinct zone names")
         for key in ("launch_time", "boot_time", "default_cooldown", "health_check_grace"):
             _number(key, getattr(self, key))
-        if self.warmup is not None and not (
-            isinstance(self.warmup, int | float) and 0 <= self.warmup < math.inf
-        ):
-            _fail(
-                "warmup",
-                self.warmup,
-                "must be a number of seconds >= 0 (leave it out for asg.default_cooldown)",
-            )
+        _optional_seconds("warmup", self.warmup)
         _choice("termination_policy", self.termination_policy, TERMINATION_POLICIES)
 
     @property
