@@ -12,8 +12,7 @@ import sys
 import xmlrpc.client
 from pathlib import Path
 
-from demo_app.stack.config import BALANCE_CHOICES, LabConfig, LabError
-from demo_app.stack.lab import state_dir_default
+from demo_app.stack.config import BALANCE_CHOICES, LabConfig, LabError, state_dir_default
 
 DRILLS = ("instance-failure", "worker-timeout", "db-down", "all")
 

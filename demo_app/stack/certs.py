@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from demo_app.stack.config import ZONE
+from demo_app.stack.config import ZONE, write_new
 
 VALID_DAYS = 825  # the longest lifetime browsers accept for a site certificate
 
@@ -98,14 +97,7 @@ def ensure_certificates(folder: Path, now: dt.datetime | None = None) -> tuple[T
         (files.cert, site_cert.public_bytes(pem) + ca_cert.public_bytes(pem)),
         (files.ca, ca_cert.public_bytes(pem)),
     ):
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        # The key is created owner-only from the start, never readable by others for a moment.
-        mode = 0o600 if path == files.key else 0o644
-        tmp.unlink(missing_ok=True)  # a leftover would keep its old mode
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        tmp.replace(path)
+        write_new(path, data, mode=0o600 if path == files.key else 0o644)
     return files, True
 
 

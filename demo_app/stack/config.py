@@ -38,6 +38,17 @@ def state_dir_default(environ=None) -> Path:
     return Path(env["LAB_STATE_DIR"]) if env.get("LAB_STATE_DIR") else DEFAULT_STATE_DIR
 
 
+def write_new(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write ``path`` with ``mode`` from its creation (a key is never readable by others, even
+    for a moment), through a temporary name so an interrupted write leaves no half file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)  # a leftover would keep its old mode
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    tmp.replace(path)
+
+
 class LabError(Exception):
     """A problem the user can fix (bad flag, busy port, missing nginx): one line, exit 2."""
 

@@ -21,7 +21,14 @@ import shutil
 import sys
 from pathlib import Path
 
-from demo_app.stack.config import HOST, MARKER, LabConfig, LabError, instance_index
+from demo_app.stack.config import (
+    HOST,
+    MARKER,
+    LabConfig,
+    LabError,
+    instance_index,
+    write_new,
+)
 
 #: The repository root: Gunicorn's working directory, so ``demo_app`` imports.
 REPO_DIR = Path(__file__).resolve().parents[2]
@@ -53,13 +60,7 @@ def secret_key(cfg: LabConfig) -> str:
     if not path.exists():
         import secrets
 
-        tmp = path.with_name("secret_key.tmp")
-        # Created owner-only from the start: never readable by others, even for a moment.
-        tmp.unlink(missing_ok=True)  # a leftover would keep its old mode
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(50))
-        tmp.replace(path)
+        write_new(path, secrets.token_urlsafe(50).encode(), mode=0o600)
     return path.read_text().strip()
 
 

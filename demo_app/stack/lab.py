@@ -21,7 +21,6 @@ import sys
 import time
 import xmlrpc.client
 from dataclasses import dataclass
-from pathlib import Path
 
 from demo_app.stack import nginx, supervisor
 from demo_app.stack.certs import ensure_certificates
@@ -34,7 +33,6 @@ from demo_app.stack.config import (
     check_ports,
     instance_index,
 )
-from demo_app.stack.config import state_dir_default as _state_dir_default
 from demo_app.stack.dns import query
 from demo_app.stack.instance import REPO_DIR, shared_environment
 
@@ -350,7 +348,3 @@ def down(cfg: LabConfig) -> int:
             stale.unlink()
     say(f"down      no lab process left ({cfg.state_dir})")
     return 0
-
-
-def state_dir_default() -> Path:
-    return _state_dir_default()
