@@ -2,21 +2,29 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# .venv is made on first use and refreshed when pyproject.toml changes: the simulation alone
+# for `make run` (SIM_STAMP), everything else for the rest (STAMP).
+SIM_STAMP := $(VENV)/.sim-stamp
 STAMP  := $(VENV)/.installed-stamp
 SLIDES_NPM := slides/node_modules/.installed-stamp
 
-.PHONY: setup run test bench lint format clean assets notebooks notebooks-sync
+.PHONY: setup run test check bench lint format clean assets notebooks notebooks-sync
 
-# .venv is made on first use and refreshed when pyproject.toml changes.
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(SIM_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $(SIM_STAMP)
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+	@touch $(SIM_STAMP) $(STAMP)
 
 setup: $(STAMP)
 
-run: $(STAMP)
+run: $(SIM_STAMP)
 	$(BIN)/python -m sim trace baseline
 	$(BIN)/python -m sim run baseline --out out/baseline --figures
 
@@ -25,9 +33,12 @@ test: $(STAMP) lint slides-npm-if-present
 	DATABASE_URL=$${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest tests/demo_app
 	$(BIN)/python -m pytest --nbmake --nbmake-timeout=120 notebooks/
 
+# Everyday work: lint and the fast tests (no slow, lab, browser or PostgreSQL tests).
+check: $(STAMP) lint
+	$(BIN)/python -m pytest -m "not slow and not lab and not browser and not postgres"
+
 bench: $(STAMP)
 	$(BIN)/python -m sim.bench
-	$(BIN)/python -m sim.bench_over_time
 	$(BIN)/python -m demo_app.bench
 
 lint: $(STAMP)
@@ -38,16 +49,16 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# The kept summaries of the shipped core scenarios (compared by tests/sim/test_sim_outputs.py).
+# The kept summaries of the shipped scenarios (compared by tests/sim/test_sim_outputs.py).
 .PHONY: sim-outputs
-sim-outputs: $(STAMP)
+sim-outputs: $(SIM_STAMP)
 	for f in sim/scenarios/*.toml; do s=$$(basename $$f .toml); $(BIN)/python -m sim run $$s > sim/scenarios/$$s.out; done
 
 # Figures for the notebooks and slides, regenerated from code (never edited by hand).
 assets: $(STAMP)
-	$(BIN)/python -m sim.assets assets/
+	$(BIN)/python -m assets assets/
 
-# The talk (slides/, README "The slides"): reveal.js from npm, pinned by slides/package-lock.json,
+# The talk (slides/README.md): reveal.js from npm, pinned by slides/package-lock.json,
 # installed again whenever the lock changes; the deck is built from the figures of `make assets`.
 .PHONY: slides slides-pdf
 $(SLIDES_NPM): slides/package.json slides/package-lock.json
@@ -76,7 +87,7 @@ notebooks-sync: $(STAMP)
 	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.py
 	$(BIN)/nbstripout notebooks/*.ipynb
 
-# The local stack lab (demo_app/stack/, README "The stack lab"): DNS, nginx, Gunicorn under
+# The local stack lab (demo_app/stack/README.md): DNS, nginx, Gunicorn under
 # supervisord on 127.0.0.1. Ports and sizes come from LAB_* variables (make lab-up LAB_INSTANCES=3).
 .PHONY: lab-up lab-down lab-status lab-load lab-drill lab-calibrate lab-compare
 DRILL ?= all
@@ -95,7 +106,7 @@ lab-calibrate: $(STAMP)
 lab-compare: $(STAMP)
 	$(BIN)/python -m demo_app.stack compare
 
-# The demo app on SQLite (README "The demo app"): migrate, seed if empty, serve with Gunicorn.
+# The demo app on SQLite (demo_app/README.md): migrate, seed if empty, serve with Gunicorn.
 .PHONY: app
 app: $(STAMP)
 	DJANGO_SETTINGS_MODULE=demo_app.settings.dev DEBUG=0 $(BIN)/python demo_app/manage.py prepare_demo

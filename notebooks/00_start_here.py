@@ -43,7 +43,7 @@ from IPython.display import Markdown, display
 sys.path.insert(0, str(Path.cwd()))  # course.py sits beside the chapters
 import course
 
-from sim.diagram import draw_architecture
+from assets.diagram import draw_architecture
 from sim.layers import DESCRIPTIONS, LAYERS, TALK_SECTION
 
 # %% [markdown]

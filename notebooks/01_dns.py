@@ -24,7 +24,7 @@
 # or knows whom to call at the `.us` registry, or starts from the very top (the **root**).
 #
 # Every answer comes with a **TTL** (time to live): how long anyone may keep it. Numbers from
-# `../shared/design/MODEL_FACTS.md` ("DNS"):
+# `sim/FACTS.md` ("DNS"):
 #
 # | who answers | typical time | kept for |
 # |---|---|---|
@@ -49,11 +49,10 @@ from IPython.display import display
 sys.path.insert(0, str(Path.cwd()))  # course.py sits beside the chapters
 import course
 
+import sim
 from demo_app.stack.dns import CachingResolver, query
-from sim import metrics, scenario
 from sim.config import ConfigError, DnsConfig
-from sim.dns import Resolver
-from sim.engine import simulate
+from sim.model.dns import Resolver
 
 # %% [markdown]
 # ## Resolve quorum.us
@@ -164,10 +163,10 @@ widgets.interactive(
 # asked within the last minute.
 
 # %%
-base = simulate(scenario.load("baseline", ["run.duration=120", "run.warmup=0"]))
-dns_rows = [r for r in base.rows if r[1] == "dns"]
-shares = {o: sum(1 for r in dns_rows if r[9] == o) for o in OUTCOME_COLORS}
-summary = metrics.summary(base)
+base = sim.run(sim.load("baseline", ["run.duration=120", "run.warmup=0"]))
+dns_rows = [r for r in base.records if r.layer == "dns"]
+shares = {o: sum(1 for r in dns_rows if r.outcome == o) for o in OUTCOME_COLORS}
+summary = base.summary
 _, ax = plt.subplots(figsize=(8, 2.8), layout="constrained")
 ax.barh(list(shares), list(shares.values()), color=list(OUTCOME_COLORS.values()))
 for y, n in enumerate(shares.values()):

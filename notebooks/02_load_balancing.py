@@ -28,7 +28,7 @@
 # | routing | least outstanding requests (HTTP) | round robin by default |
 # | health checks | every 30 s, 2 failures -> unhealthy | every 30 s, 2 failures -> unhealthy |
 #
-# (`../shared/design/MODEL_FACTS.md`, "Elastic Load Balancing".)
+# (`sim/FACTS.md`, "Elastic Load Balancing".)
 
 # %%
 # %matplotlib inline
@@ -42,9 +42,8 @@ import numpy as np
 sys.path.insert(0, str(Path.cwd()))  # course.py sits beside the chapters
 import course
 
-from sim import dynamics, metrics, scenario
-from sim.engine import simulate
-from sim.metrics import requests_of
+import sim
+from sim.results.records import by_request, end_to_end
 
 STRATEGIES = ("round_robin", "least_outstanding_requests")
 
@@ -53,8 +52,8 @@ def uneven(routing, sigma, rate=100, instances=4, seconds=60):
     """The baseline with 4 instances and Django CPU times spread by ``sigma`` (lognormal:
     0 = every request costs the same 60 ms; 1.2 = a few cost ten times the typical one)."""
     cpu = f'django.cpu={{kind="lognormal", mean=0.06, sigma={sigma}}}'
-    return simulate(
-        scenario.load(
+    return sim.run(
+        sim.load(
             "baseline",
             [
                 f"run.duration={seconds}",
@@ -68,13 +67,13 @@ def uneven(routing, sigma, rate=100, instances=4, seconds=60):
     )
 
 
-def latencies_ms(results):
+def latencies_ms(result):
     """End-to-end latency of each successful request in the measured window."""
-    start, end = results.window
+    start, end = result.run.window
     return np.array([
-        (max(r[4] for r in rows) - rows[0][2]) * 1000
-        for rows in requests_of(results.rows).values()
-        if rows[0][10] == 200 and start <= rows[0][2] < end
+        end_to_end(rows) * 1000
+        for rows in by_request(result.records).values()
+        if rows[0].status == 200 and start <= rows[0].arrival < end
     ])  # fmt: skip
 
 
@@ -95,7 +94,7 @@ prediction = None  # "round_robin" or "least_outstanding_requests"
 
 # %%
 runs = {name: uneven(name, sigma=1.2) for name in STRATEGIES}
-p95 = {name: metrics.summary(r)["latency"]["end_to_end"]["p95"] for name, r in runs.items()}
+p95 = {name: r.summary["latency"]["end_to_end"]["p95"] for name, r in runs.items()}
 course.ch2_routing(prediction, p95=p95)
 
 # %%
@@ -119,7 +118,7 @@ plt.show()
 # %%
 SIGMAS = (0.0, 0.5, 1.0, 1.5)
 sweep = {
-    (name, s): metrics.summary(uneven(name, s, seconds=40))["latency"]["end_to_end"]["p95"]
+    (name, s): uneven(name, s, seconds=40).summary["latency"]["end_to_end"]["p95"]
     for name in STRATEGIES
     for s in SIGMAS
 }
@@ -203,12 +202,12 @@ period = 5.0
 
 def crash(interval=10.0, threshold=2):
     text = HEALTH.format(interval=float(interval), threshold=threshold)
-    return dynamics.simulate_over_time(scenario.loads(text))
+    return sim.run(sim.loads(text))
 
 
 over = crash()
-crashed_at = over.failures[0][0]
-unhealthy_at = next(t for t, name, state in over.health if state == "unhealthy")
+crashed_at = over.log.failures[0][0]
+unhealthy_at = next(t for t, name, state in over.log.health if state == "unhealthy")
 course.ch2_detection(
     prediction_s, crashed_at=crashed_at, unhealthy_at=unhealthy_at, interval=10.0, threshold=2,
     timeout=5.0,
@@ -218,15 +217,16 @@ course.ch2_detection(
 # %%
 def timeline(interval=10, threshold=2):
     run = crash(interval, threshold)
-    down = next(t for t, _, state in run.health if state == "unhealthy")
+    down = next(t for t, _, state in run.log.health if state == "unhealthy")
     _, ax = plt.subplots(figsize=(10, 3.2), layout="constrained")
     minutes = [row["t"] for row in run.table]
     for key, color in (("cpu_0", "#0072B2"), ("cpu_1", "#D55E00"), ("cpu_2", "#009E73")):
         ax.plot(minutes, [row.get(key, np.nan) for row in run.table], color=color,
                 label=f"instance {key[-1]} CPU %")  # fmt: skip
-    ax.axvline(run.failures[0][0], color="#b3261e", lw=2, label="instance 1 crashes")
-    ax.axvspan(run.failures[0][0], down, color="#b3261e", alpha=0.12,
-               label=f"checks failing ({down - run.failures[0][0]:g} s)")  # fmt: skip
+    crashed = run.log.failures[0][0]
+    ax.axvline(crashed, color="#b3261e", lw=2, label="instance 1 crashes")
+    ax.axvspan(crashed, down, color="#b3261e", alpha=0.12,
+               label=f"checks failing ({down - crashed:g} s)")  # fmt: skip
     ax.axvline(down, color="black", ls="--", label="marked unhealthy")
     ax.set_xlabel("simulated time (s)")
     ax.set_ylabel("CPU %")

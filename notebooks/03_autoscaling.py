@@ -32,7 +32,7 @@
 # | warm-up | a new instance's CPU is ignored this long | 300 s |
 # | launch + boot | from "launch" to "ready for traffic" | ~17 s + the app's start |
 #
-# (`../shared/design/MODEL_FACTS.md`, "EC2 Auto Scaling".)
+# (`sim/FACTS.md`, "EC2 Auto Scaling".)
 
 # %%
 # %matplotlib inline
@@ -47,8 +47,9 @@ from IPython.display import display
 sys.path.insert(0, str(Path.cwd()))  # course.py sits beside the chapters
 import course
 
-from sim import dynamics, metrics, scenario, sweep
-from sim.dashboard import dashboard
+import sim
+from sim import sweep
+from sim.figures.dashboard import dashboard
 
 # The shipped `weekday` scenario simulates 2.5 hours at up to 30 requests/s (a few minutes of
 # computing). Here: a tenth of the requests, each ten times heavier, so the CPU the group
@@ -69,7 +70,7 @@ _runs = {}  # runs already made, by their settings: the sliders' first position 
 
 
 def weekday(*overrides):
-    return dynamics.simulate_over_time(scenario.load("weekday", [*LIGHTER, *overrides]))
+    return sim.run(sim.load("weekday", [*LIGHTER, *overrides]))
 
 
 # %% [markdown]
@@ -83,9 +84,10 @@ def weekday(*overrides):
 day = weekday()
 _runs[tuple(DEFAULTS.values())] = day
 display(dashboard(day, "weekday (lighter): 08:00 to 10:00"))
-summary = metrics.summary(day.results)
+summary = day.summary
+p95 = summary["latency"]["end_to_end"]["p95"]
 print(
-    f"instance-hours {day.instance_hours:.1f}, p95 {summary['latency']['end_to_end']['p95']:.2f} s,"
+    f"instance-hours {day.log.instance_hours:.1f}, p95 {p95:.2f} s,"
     f" errors {summary['requests']['errors']}"
 )
 
@@ -130,9 +132,10 @@ def explore(policy="target tracking", target=50, periods=3, cooldown=300, warmup
             f"asg.max={max_instances}",
         )  # fmt: skip
     run = _runs[key]
-    s = metrics.summary(run.results)
+    s = run.summary
+    p95 = s["latency"]["end_to_end"]["p95"]
     print(
-        f"instance-hours {run.instance_hours:.1f}, p95 {s['latency']['end_to_end']['p95']:.2f} s,"
+        f"instance-hours {run.log.instance_hours:.1f}, p95 {p95:.2f} s,"
         f" errors {s['requests']['errors']}"
     )
     minutes = [row["t"] / 60 for row in run.table]
@@ -190,18 +193,17 @@ widgets.interactive(
 prediction_s = None  # seconds
 
 # %%
-fleets = {m: dynamics.simulate_over_time(scenario.load("instance_failure", [f"asg.min={m}"]))
-          for m in (1, 2)}  # fmt: skip
-req = fleets[1].requests
+fleets = {m: sim.run(sim.load("instance_failure", [f"asg.min={m}"])) for m in (1, 2)}
+req = fleets[1].arrays
 outage = req["arrival"][req["status"] == 503]
 outage_s = float(outage.max() - outage.min()) if outage.size else 0.0
-s1 = scenario.load("instance_failure")
+s1 = sim.load("instance_failure")
 course.ch3_outage(prediction_s, outage_s=outage_s, launch=s1.asg.launch_time, boot=s1.asg.boot_time)
 
 # %%
 _, axes = plt.subplots(2, 1, figsize=(10, 5), sharex=True, layout="constrained")
 for ax, m in zip(axes, (1, 2), strict=True):
-    r = fleets[m].requests
+    r = fleets[m].arrays
     bins = np.arange(240, 600, 5)
     ok, _ = np.histogram(r["arrival"][r["status"] == 200], bins)
     bad, _ = np.histogram(r["arrival"][r["status"] != 200], bins)
@@ -230,16 +232,16 @@ TARGETS = (30.0, 70.0)
 runs = [
     (
         {"target": t},
-        scenario.load(
+        sim.load(
             "weekday",
             [*LIGHTER, f'asg.policies=[{{kind="target_tracking", metric="cpu", target={t}}}]'],
         ),
     )
     for t in TARGETS
 ]
-rows = sweep.sweep(runs, replications=1, workers=2)  # two processes: one per core
+rows = sweep.sweep(runs, replications=1, processes=2)  # two processes: one per core
 points = [(r["target"], r["instance_hours"], r["p95"]) for r in rows]
-points.append((50.0, day.instance_hours, summary["latency"]["end_to_end"]["p95"]))
+points.append((50.0, day.log.instance_hours, summary["latency"]["end_to_end"]["p95"]))
 _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
 for target, cost, p95 in sorted(points):
     ax.scatter(cost, p95 * 1000, s=70, color="#D55E00", edgecolors="black", zorder=3)

@@ -46,9 +46,9 @@ import numpy as np
 sys.path.insert(0, str(Path.cwd()))  # course.py sits beside the chapters
 import course
 
+import sim
 from demo_app.stack.client import LabClient, get_plain
 from demo_app.stack.config import LabConfig
-from sim import dynamics, metrics, scenario
 
 REPO = Path.cwd().parent
 DATA = Path.cwd() / "data"
@@ -140,11 +140,11 @@ prediction = None  # 502 or 504
 
 # %%
 def slow(gunicorn_timeout, proxy_read_timeout):
-    s = scenario.load(
+    s = sim.load(
         "slow_queries",
         [f"gunicorn.timeout={gunicorn_timeout}", f"nginx.proxy_read_timeout={proxy_read_timeout}"],
     )
-    return metrics.summary(dynamics.simulate_over_time(s).results)["status_counts"]
+    return sim.run(s).summary["status_counts"]
 
 
 counts = slow(90.0, 60.0)

@@ -44,22 +44,23 @@ from IPython.display import display
 sys.path.insert(0, str(Path.cwd()))  # course.py sits beside the chapters
 import course
 
-from sim import dynamics, metrics, plots, scenario
-from sim.engine import simulate
+import sim
+from sim.figures import plots
+from sim.results.statistics import completed_per_s
 
 SHORT = ["run.duration=40", "run.warmup=10"]  # 40 simulated seconds: quick, still steady
 
 
 def run(name, *overrides):
     """Simulate a shipped scenario with a few settings changed; returns the summary."""
-    return metrics.summary(simulate(scenario.load(name, [*SHORT, *overrides])))
+    return sim.run(sim.load(name, [*SHORT, *overrides])).summary
 
 
 def served(name, *overrides):
     """The summary, and the requests/s the instances actually finished inside the window
     (the summary's throughput counts what arrived and eventually succeeded)."""
-    results = simulate(scenario.load(name, [*SHORT, *overrides]))
-    return metrics.summary(results), metrics.completed_per_s(results)
+    result = sim.run(sim.load(name, [*SHORT, *overrides]))
+    return result.summary, completed_per_s(result.run, result.records)
 
 
 # %% [markdown]
@@ -172,8 +173,8 @@ widgets.interactive(
 prediction_status = None  # 502 or 504
 
 # %%
-slow = dynamics.simulate_over_time(scenario.load("slow_queries"))
-status_counts = metrics.summary(slow.results)["status_counts"]
+slow = sim.run(sim.load("slow_queries"))
+status_counts = slow.summary["status_counts"]
 course.ch5_timeout_status(prediction_status, status_counts=status_counts)
 
 # %%
@@ -191,7 +192,7 @@ plt.show()
 
 # %% [markdown]
 # Try it yourself: chapter 4 raised Gunicorn's timeout to 90 s. Rerun the last two cells with
-# `scenario.load("slow_queries", ["gunicorn.timeout=90"])` to watch its 504s arrive over time.
+# `sim.load("slow_queries", ["gunicorn.timeout=90"])` to watch its 504s arrive over time.
 #
 # **Take-aways**
 # - Sync workers: one request each. Workers beyond what the cores can run only move the wait.

@@ -30,7 +30,7 @@
 # | `max_connections` (PostgreSQL) | 100 | fixed at server start; past it, FATAL |
 # | connection set-up | 10-30 ms | across a LAN with TLS and SCRAM (a few ms locally) |
 #
-# Numbers from `../shared/design/MODEL_FACTS.md` ("Django + PostgreSQL"); the simulation uses
+# Numbers from `sim/FACTS.md` ("Django and PostgreSQL"); the simulation uses
 # them as its defaults.
 
 # %%
@@ -44,8 +44,7 @@ import matplotlib.pyplot as plt
 sys.path.insert(0, str(Path.cwd()))  # course.py sits beside the chapters
 import course
 
-from sim import metrics, scenario
-from sim.engine import simulate
+import sim
 from sim.layers import COLORS
 
 SHORT = ["run.duration=40", "run.warmup=10"]  # 40 simulated seconds: quick, still steady
@@ -53,7 +52,7 @@ SHORT = ["run.duration=40", "run.warmup=10"]  # 40 simulated seconds: quick, sti
 
 def run(name, *overrides):
     """Simulate a shipped scenario with a few settings changed; returns the summary."""
-    return metrics.summary(simulate(scenario.load(name, [*SHORT, *overrides])))
+    return sim.run(sim.load(name, [*SHORT, *overrides])).summary
 
 
 def layer_ms(summary, layer):
@@ -111,7 +110,7 @@ plt.show()
 prediction_connections = None  # a whole number
 
 # %%
-bound = scenario.load("db_bound", SHORT)
+bound = sim.load("db_bound", SHORT)
 course.ch7_connections_needed(
     prediction_connections,
     instances=bound.instances.count,

@@ -45,10 +45,11 @@ from IPython.display import display
 sys.path.insert(0, str(Path.cwd()))  # course.py sits beside the chapters
 import course
 
+import sim
 from demo_app.stack.client import LabClient
 from demo_app.stack.config import LabConfig
-from sim import metrics, narrate, plots, scenario
-from sim.engine import simulate
+from sim.figures import plots
+from sim.results import narrate
 
 DATA = Path.cwd() / "data"
 REPO = Path.cwd().parent
@@ -64,10 +65,10 @@ CALIBRATED = str(DATA / "calibrated.toml")
 # network panel would draw it. Every colour is a chapter.
 
 # %%
-base = simulate(scenario.load("baseline", ["run.duration=120", "run.warmup=20"]))
-typical = narrate.pick(base.rows, "typical", base.window)
-display(plots.waterfall(base.rows, typical, f"a typical request (request {typical})"))
-display(plots.layer_breakdown(metrics.summary(base), "where the time goes, on average"))
+base = sim.run(sim.load("baseline", ["run.duration=120", "run.warmup=20"]))
+typical = narrate.pick(base.records, "typical", base.run.window)
+display(plots.waterfall(base.records, typical, f"a typical request (request {typical})"))
+display(plots.layer_breakdown(base.summary, "where the time goes, on average"))
 
 # %% [markdown]
 # From the outside, most of the time is the **network** (DNS, TCP + TLS, the download):
@@ -153,9 +154,9 @@ plt.show()
 
 # %%
 def predict(rate, seconds=60):
-    s = scenario.load(CALIBRATED, [f"run.duration={seconds}", "run.warmup=10",
-                                   f"arrivals.rate={rate}"])  # fmt: skip
-    return metrics.summary(simulate(s))
+    s = sim.load(CALIBRATED, [f"run.duration={seconds}", "run.warmup=10",
+                              f"arrivals.rate={rate}"])  # fmt: skip
+    return sim.run(s).summary
 
 
 rates = np.linspace(2, max(offered) * 0.75, 8)

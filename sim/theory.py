@@ -4,8 +4,12 @@ Think of the answers at the back of a textbook: the simulation does the exercise
 (one request at a time), these formulas give the answer directly for the cases that have one,
 and the tests compare the two. The notebooks use them to show where intuition comes from.
 
-Reference values (../shared/design/MODEL_FACTS.md, "Queueing theory oracles"), with mu = 1:
-c=2, lambda=1 -> C 1/3, Wq 1/3; c=10, lambda=8 -> C 0.409180, Wq 0.204590, Lq 1.636721.
+Reference values (``sim/FACTS.md``, "Queueing theory"), with mu = 1: c=2, lambda=1 -> C 1/3,
+Wq 1/3; c=10, lambda=8 -> C 0.409180, Wq 0.204590, Lq 1.636721.
+
+Pure arithmetic: this module imports nothing of the project, so the configuration (which
+checks that an ``mm_c`` scenario really is a stable M/M/c queue), the results and the tests
+all use it.
 """
 
 from __future__ import annotations
@@ -77,13 +81,6 @@ def jackson_tandem_w(lam: float, stations: Sequence[tuple[int, float]]) -> float
     stream of ``lam``: by Jackson's theorem each station behaves as an independent M/M/c, so
     the sojourns add up."""
     return sum(mm_c_w(c, lam, mu) for c, mu in stations)
-
-
-def time_average(intervals: Sequence[tuple[float, float]], start: float, end: float) -> float:
-    """Mean number of intervals ``(a, b)`` covering a time in ``[start, end)``: the ``L`` of
-    Little's law measured on records."""
-    covered = sum(max(0.0, min(b, end) - max(a, start)) for a, b in intervals)
-    return covered / (end - start)
 
 
 def mm1_ps_sojourn(lam: float, mu: float) -> float:

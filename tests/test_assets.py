@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from sim import assets, diagram, stack_diagram
+from assets import build as assets
+from assets import diagram, stack_diagram
 from sim.layers import LAYERS
 
 
@@ -42,7 +43,7 @@ def test_bad_output_name_is_a_usage_error(tmp_path, capsys):
     assert not list(tmp_path.iterdir())
 
 
-# --- the whole set (sim/assets.py) --------------------------------------------------------
+# --- the whole set (assets/build.py) --------------------------------------------------------
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -59,7 +60,7 @@ def _need_dot() -> None:
 
 def _cli(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "sim.assets", *args],
+        [sys.executable, "-m", "assets", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -167,8 +168,8 @@ def test_stack_diagram_renders_landscape(tmp_path):
 def test_layers_picture_labels_every_layer_in_its_colour():
     from matplotlib.colors import to_hex
 
+    from assets.layers_picture import layers_picture
     from sim.layers import COLORS, DESCRIPTIONS, LAYERS
-    from sim.layers_picture import layers_picture
 
     mean_ms = {la: float(i + 1) for i, la in enumerate(LAYERS)}
     fig = layers_picture(mean_ms, "test numbers")

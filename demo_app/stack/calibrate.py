@@ -265,8 +265,7 @@ def run(cfg: LabConfig, requests: int = 60, seed: int = 2026, cpu_model: str = "
     if cpu_model not in CPU_MODELS:
         raise LabError(f"--cpu {cpu_model!r} is unknown: use one of {', '.join(CPU_MODELS)}")
     require_running(cfg)
-    from sim import scenario as sim_scenario
-    from sim.config import ConfigError
+    import sim
 
     client = LabClient(cfg)
     rng = random.Random(seed)
@@ -332,8 +331,8 @@ def run(cfg: LabConfig, requests: int = 60, seed: int = 2026, cpu_model: str = "
     candidate = out.with_name("calibrated.new.toml")
     candidate.write_text(text)
     try:
-        sim_scenario.load(str(candidate))
-    except ConfigError as exc:
+        sim.load(str(candidate))
+    except sim.ConfigError as exc:
         candidate.unlink()
         raise LabError(f"the sim refused the calibrated scenario: {exc}") from None
     candidate.unlink()

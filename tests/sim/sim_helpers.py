@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sim import scenario
+from sim import loader
 from sim.config import Scenario
-from sim.engine import Engine, Results
+from sim.engine import Engine
+from sim.results import Record, Result
 
 #: A path where nothing takes time and nothing is random: tests switch on what they check.
 QUIET = """
@@ -44,26 +45,26 @@ rtt = 0.0
 
 def quiet(*overrides: str) -> Scenario:
     """The quiet scenario with ``key.path=value`` overrides."""
-    return scenario.loads(QUIET, list(overrides))
+    return loader.loads(QUIET, list(overrides))
 
 
-def run(s: Scenario, arrivals: list[float], setup=None) -> tuple[Engine, Results]:
+def run(s: Scenario, arrivals: list[float], setup=None) -> tuple[Engine, Result]:
     """Run ``s`` with requests arriving at exactly ``arrivals``; ``setup(engine)`` may add
     processes before the run."""
     engine = Engine(s, arrivals=arrivals)
     if setup is not None:
         setup(engine)
-    return engine, engine.run()
+    return engine, Result.of(engine.run())
 
 
-def layer(results: Results, name: str) -> list[tuple]:
-    return [r for r in results.rows if r[1] == name]
+def layer(results: Result, name: str) -> list[Record]:
+    return [r for r in results.records if r.layer == name]
 
 
-def ends(results: Results) -> dict[int, tuple]:
+def ends(results: Result) -> dict[int, tuple]:
     """Per request: (status, arrival, end of its last record)."""
     out: dict[int, list] = {}
-    for r in results.rows:
-        entry = out.setdefault(r[0], [r[10], r[2], r[4]])
-        entry[2] = max(entry[2], r[4])
+    for r in results.records:
+        entry = out.setdefault(r.request, [r.status, r.arrival, r.end])
+        entry[2] = max(entry[2], r.end)
     return {k: (v[0], round(v[1], 9), round(v[2], 9)) for k, v in sorted(out.items())}

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from sim import metrics
-from sim.__main__ import main
+from sim.cli import main
+from sim.results import files as results_files
 
 BAD_TOML = "[gunicorn\nworkers = 5\n"
 
@@ -201,7 +201,7 @@ def test_a_setting_in_a_section_that_is_off_gets_one_note(capsys):
 
 def test_a_sweep_says_it_once_for_all_its_settings(capsys):
     args = ["sweep", "baseline", "--vary", "asg.max=2,4,6", "--replications", "2"]
-    args += ["--set", "run.duration=20", "--set", "run.warmup=2", "--workers", "1"]
+    args += ["--set", "run.duration=20", "--set", "run.warmup=2", "--processes", "1"]
     assert main([*args, "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert err == "note: asg.max changes nothing: [asg] is off (set asg.enabled = true to use it)\n"
@@ -234,7 +234,7 @@ def test_an_out_folder_without_write_permission_is_refused_before_the_run(
     tmp_path, capsys, monkeypatch
 ):
     # As the permission bits would say to anyone but root.
-    monkeypatch.setattr(metrics.os, "access", lambda path, mode: path != tmp_path)
+    monkeypatch.setattr(results_files.os, "access", lambda path, mode: path != tmp_path)
     assert main(["run", "baseline", *SHORT, "--out", str(tmp_path / "out")]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1
@@ -254,7 +254,7 @@ def test_a_write_that_fails_leaves_nothing_behind(tmp_path, capsys, monkeypatch)
         renamed.append(dst)
         real(src, dst)
 
-    monkeypatch.setattr(metrics.os, "replace", disk_full_on_the_second_file)
+    monkeypatch.setattr(results_files.os, "replace", disk_full_on_the_second_file)
     out = tmp_path / "new" / "out"
     assert main(["run", "baseline", *SHORT, "--out", str(out)]) == 2
     err = capsys.readouterr().err

@@ -5,25 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import distributions, scenario
-from sim.config import (
-    ConfigError,
-    DistributionConfig,
-    GunicornConfig,
-    Scenario,
-    check_ipv4,
-)
+from sim import loader
+from sim.config import ConfigError, DistributionConfig, GunicornConfig, Scenario
+from sim.config.checks import check_ipv4
+from sim.model import distributions
 
 
 def test_the_defaults_are_a_complete_valid_scenario():
     s = Scenario()
-    assert s.gunicorn.workers == 2 * s.instances.vcpus + 1  # MODEL_FACTS: (2 x cores) + 1
+    assert s.gunicorn.workers == 2 * s.instances.vcpus + 1  # FACTS: the recommended (2 x cores) + 1
     assert s.load_balancer.surge_queue == 1024
     assert s.postgres.max_connections == 100
 
 
 def test_the_baseline_file_is_the_embedded_defaults():
-    shipped = scenario.load("baseline")
+    shipped = loader.load("baseline")
     defaults = Scenario(name="baseline", description=shipped.description)
     assert shipped == defaults
 
@@ -48,35 +44,35 @@ def test_threads_with_sync_means_gthread():
     g = GunicornConfig(threads=4)
     assert g.worker_class == "sync" and g.effective_worker_class == "gthread"
     assert g.slots == 5 * 4
-    assert scenario.notes(Scenario(gunicorn=g))
-    assert not scenario.notes(Scenario())
+    assert loader.notes(Scenario(gunicorn=g))
+    assert not loader.notes(Scenario())
 
 
 def test_overrides_are_read_as_toml_values():
-    assert scenario.parse_override("gunicorn.workers=9") == ("gunicorn.workers", 9)
-    assert scenario.parse_override("gunicorn.worker_class=gthread") == (
+    assert loader.parse_override("gunicorn.workers=9") == ("gunicorn.workers", 9)
+    assert loader.parse_override("gunicorn.worker_class=gthread") == (
         "gunicorn.worker_class",
         "gthread",
     )
-    assert scenario.parse_override("dns.resolver_warm=false") == ("dns.resolver_warm", False)
-    s = scenario.load("baseline", ["gunicorn.workers=9", "django.cpu.mean=0.05"])
+    assert loader.parse_override("dns.resolver_warm=false") == ("dns.resolver_warm", False)
+    s = loader.load("baseline", ["gunicorn.workers=9", "django.cpu.mean=0.05"])
     assert s.gunicorn.workers == 9 and s.django.cpu.mean == 0.05
 
 
 def test_a_bare_number_is_a_constant_distribution():
-    s = scenario.loads("[network]\nconnect = 0.25\n")
+    s = loader.loads("[network]\nconnect = 0.25\n")
     assert s.network.connect == DistributionConfig(kind="constant", mean=0.25)
 
 
 def test_nested_errors_name_the_whole_path():
     with pytest.raises(ConfigError) as caught:
-        scenario.loads('[django]\ncpu = { kind = "lognormal", mean = 0.0 }\n')
+        loader.loads('[django]\ncpu = { kind = "lognormal", mean = 0.0 }\n')
     assert caught.value.key_path == "django.cpu.mean"
     with pytest.raises(ConfigError) as caught:
-        scenario.loads('[django]\ncpu = { kind = "gamma", mean = 1.0 }\n')
+        loader.loads('[django]\ncpu = { kind = "gamma", mean = 1.0 }\n')
     assert caught.value.key_path == "django.cpu.kind"
     with pytest.raises(ConfigError) as caught:
-        scenario.loads("[run]\nduration = 10.0\nwarmup = 10.0\n")
+        loader.loads("[run]\nduration = 10.0\nwarmup = 10.0\n")
     assert caught.value.key_path == "run.warmup"
 
 
@@ -107,28 +103,28 @@ def test_samplers_are_reproducible_from_the_injected_generator():
 @pytest.mark.parametrize("name", ["cpu_bound", "instance_failure", "slow_queries"])
 def test_a_partial_distribution_override_keeps_the_default_kind(name):
     # These files leave django.cpu at its embedded default: a lognormal, mean 25 ms, sigma 0.5.
-    s = scenario.load(name, ["django.cpu.mean=0.05"])
+    s = loader.load(name, ["django.cpu.mean=0.05"])
     assert s.django.cpu == DistributionConfig(kind="lognormal", mean=0.05, sigma=0.5)
-    s = scenario.load(name, ["django.cpu.sigma=0.8"])
+    s = loader.load(name, ["django.cpu.sigma=0.8"])
     assert s.django.cpu == DistributionConfig(kind="lognormal", mean=0.025, sigma=0.8)
 
 
 def test_a_partial_distribution_table_in_a_file_keeps_the_default_kind_too():
-    s = scenario.loads("[network]\nconnect = { mean = 0.1 }\n")
+    s = loader.loads("[network]\nconnect = { mean = 0.1 }\n")
     assert s.network.connect == DistributionConfig(kind="lognormal", mean=0.1, sigma=0.3)
     # A bare number is a whole distribution, a constant; setting its mean keeps it constant.
-    s = scenario.load("baseline", ["nginx.latency.mean=0.002"])
+    s = loader.load("baseline", ["nginx.latency.mean=0.002"])
     assert s.nginx.latency == DistributionConfig(kind="constant", mean=0.002)
-    s = scenario.load("baseline", ["django.cpu.kind=exponential"])
+    s = loader.load("baseline", ["django.cpu.kind=exponential"])
     assert (s.django.cpu.kind, s.django.cpu.mean) == ("exponential", 0.025)
 
 
 def test_entries_of_arrays_of_tables_can_be_set_by_index():
-    s = scenario.load("weekday", ["asg.policies[0].target=60"])
+    s = loader.load("weekday", ["asg.policies[0].target=60"])
     assert s.asg.policies[0].kind == "target_tracking" and s.asg.policies[0].target == 60.0
-    s = scenario.load("instance_failure", ["failures[0].at=120"])
+    s = loader.load("instance_failure", ["failures[0].at=120"])
     assert (s.failures[0].kind, s.failures[0].at) == ("crash", 120.0)
-    s = scenario.load("flash_crowd", ["asg.policies[0].steps[1].adjustment=2"])
+    s = loader.load("flash_crowd", ["asg.policies[0].steps[1].adjustment=2"])
     assert [step.adjustment for step in s.asg.policies[0].steps] == [1, 2]
     assert s.asg.policies[1].threshold == 25.0  # the other entry is untouched
 
@@ -174,7 +170,7 @@ def test_entries_of_arrays_of_tables_can_be_set_by_index():
 )
 def test_a_bad_entry_of_an_array_of_tables_is_one_toml_like_line(name, override, message):
     with pytest.raises(ConfigError) as caught:
-        scenario.load(name, [override])
+        loader.load(name, [override])
     assert str(caught.value).startswith(message)
     assert "{'" not in str(caught.value)  # no Python dict
 
@@ -197,10 +193,10 @@ def test_a_bad_entry_of_an_array_of_tables_is_one_toml_like_line(name, override,
     ],
 )
 def test_a_setting_the_model_cannot_use_gets_a_note(name, overrides, note):
-    _, notes = scenario.load_noted(name, overrides)
+    _, notes = loader.load_noted(name, overrides)
     assert len(notes) == 1 and notes[0].startswith(note), notes
 
 
-@pytest.mark.parametrize("name", scenario.shipped())
+@pytest.mark.parametrize("name", loader.shipped())
 def test_the_shipped_scenarios_set_nothing_the_model_ignores(name):
-    assert scenario.load_noted(name)[1] == []
+    assert loader.load_noted(name)[1] == []

@@ -14,19 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from sim import metrics, scenario
-from sim.__main__ import main
-from sim.dynamics import is_dynamic
-from sim.engine import simulate
+import sim
+from sim import loader
+from sim.cli import main
 from sim.layers import LAYERS
-from sim.metrics import requests_of
+from sim.results import files, statistics
+from sim.results.records import by_request
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "sim" / "scenarios"
 
 
-SHIPPED = scenario.shipped()
+SHIPPED = loader.shipped()
 #: Scenarios over time take seconds each (weekday: two and a half simulated hours).
-OVER_TIME = {name for name in SHIPPED if is_dynamic(scenario.load(name))}
+OVER_TIME = {name for name in SHIPPED if sim.load(name).runs_over_time}
 
 
 @pytest.mark.parametrize(
@@ -45,11 +45,11 @@ def test_every_shipped_scenario_has_a_kept_output_and_no_other():
 
 @pytest.fixture(scope="module")
 def baseline():
-    return simulate(scenario.load("baseline", ["run.duration=200", "run.warmup=20"]))
+    return sim.run(sim.load("baseline", ["run.duration=200", "run.warmup=20"]))
 
 
 def test_summary_schema_is_stable(baseline):
-    doc = metrics.combine([metrics.summary(baseline)], "baseline", 1)
+    doc = baseline.document
     assert list(doc) == [
         "schema_version",
         "scenario",
@@ -76,33 +76,33 @@ def test_summary_schema_is_stable(baseline):
     assert list(run["latency"]["layers"]) == list(LAYERS)
     assert list(run["latency"]["end_to_end"]) == ["mean", "p50", "p95", "p99", "wait", "service"]
     assert list(run["utilisation"]) == ["workers", "vcpus", "db_connections", "db_cpu"]
-    assert doc["schema_version"] == run["schema_version"] == metrics.SCHEMA_VERSION
-    json.loads(metrics.to_json(doc))  # serialisable, no NaN
+    assert doc["schema_version"] == run["schema_version"] == statistics.SCHEMA_VERSION
+    json.loads(files.to_json(doc))  # serialisable, no NaN
 
 
 def test_schema_document_lists_every_key(baseline):
     text = (SCENARIOS.parent / "SCHEMA.md").read_text()
-    run = metrics.summary(baseline)
+    run = baseline.summary
     for key in run:
         assert f"`{key}`" in text, key
 
 
 def test_layers_add_up_to_the_end_to_end_time(baseline):
-    for rows in requests_of(baseline.rows).values():
-        total = sum(r[5] + r[6] for r in rows)
-        end = max(r[4] for r in rows)
-        assert total == pytest.approx(end - rows[0][2], abs=1e-9)
+    for rows in by_request(baseline.records).values():
+        total = sum(r.wait + r.service for r in rows)
+        end = max(r.end for r in rows)
+        assert total == pytest.approx(end - rows[0].arrival, abs=1e-9)
 
 
 def test_records_use_only_the_layer_vocabulary_in_order(baseline):
-    for rows in requests_of(baseline.rows).values():
-        names = [r[1] for r in rows]
+    for rows in by_request(baseline.records).values():
+        names = [r.layer for r in rows]
         assert names == [la for la in LAYERS if la in names]
-        assert all(r[5] >= 0 and r[6] >= 0 for r in rows)
+        assert all(r.wait >= 0 and r.service >= 0 for r in rows)
 
 
 def test_percentiles_are_ordered_and_utilisation_is_a_fraction(baseline):
-    run = metrics.summary(baseline)
+    run = baseline.summary
     e2e = run["latency"]["end_to_end"]
     assert e2e["p50"] <= e2e["p95"] <= e2e["p99"]
     assert e2e["mean"] == pytest.approx(e2e["wait"] + e2e["service"], abs=1e-5)
@@ -115,29 +115,29 @@ def test_percentiles_are_ordered_and_utilisation_is_a_fraction(baseline):
 
 def test_utilisation_matches_the_offered_load():
     # mm_c at rho 0.8: the workers are busy 80 % of the time.
-    run = metrics.summary(simulate(scenario.load("mm_c")))
+    run = sim.run(sim.load("mm_c")).summary
     assert run["utilisation"]["workers"] == pytest.approx(0.8, abs=0.03)
 
 
 def test_more_workers_than_cores_wait_for_the_cpu():
-    cpu = metrics.summary(simulate(scenario.load("cpu_bound")))
-    base = metrics.summary(simulate(scenario.load("baseline", ["run.duration=150"])))
+    cpu = sim.run(sim.load("cpu_bound")).summary
+    base = sim.run(sim.load("baseline", ["run.duration=150"])).summary
     assert cpu["utilisation"]["vcpus"] > 0.7
     assert cpu["latency"]["layers"]["app"]["wait"] > 10 * base["latency"]["layers"]["app"]["wait"]
 
 
 def test_exhausted_connections_give_500s():
-    run = metrics.summary(simulate(scenario.load("db_bound")))
+    run = sim.run(sim.load("db_bound")).summary
     assert run["status_counts"]["500"] > 0
     assert run["error_outcomes"] == {"too-many-clients": run["status_counts"]["500"]}
     assert run["utilisation"]["db_connections"] == pytest.approx(1.0, abs=0.01)
 
 
 def test_a_cause_seen_in_one_replication_is_averaged_with_zeros(baseline):
-    runs = [copy.deepcopy(metrics.summary(baseline)) for _ in range(3)]
+    runs = [copy.deepcopy(baseline.summary) for _ in range(3)]
     runs[1]["error_outcomes"] = {"backlog-full": 3}
     runs[1]["status_counts"]["429"] = 6  # a status only one run saw
-    across = metrics.combine(runs, "baseline", 1)["across_replications"]
+    across = statistics.combine(runs, "baseline", 1)["across_replications"]
     assert across["error_outcomes.backlog-full"]["mean"] == 1.0
     assert across["status_counts.429"]["mean"] == 2.0
     keys = list(across)

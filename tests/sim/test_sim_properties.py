@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim import metrics, scenario
-from sim.engine import simulate
-from sim.metrics import requests_of
+import sim
+from sim.results.files import to_json
+from sim.results.records import by_request
 
 STATUSES = {200, 500, 502, 503, 504}
 
@@ -48,12 +48,12 @@ def overrides(draw) -> list[str]:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(overrides(), st.integers(0, 2**32 - 1))
 def test_random_valid_scenarios_never_crash(sets, seed):
-    s = scenario.load("baseline", sets)
-    results = simulate(s, seed)
-    assert results.counters["sent"] == results.counters["finished"]
-    for rows in requests_of(results.rows).values():
-        assert rows[0][10] in STATUSES
-        assert {r[10] for r in rows} == {rows[0][10]}
-        total = sum(r[5] + r[6] for r in rows)
-        assert total == pytest.approx(max(r[4] for r in rows) - rows[0][2], abs=1e-6)
-    metrics.to_json(metrics.combine([metrics.summary(results)], s.name, seed))
+    s = sim.load("baseline", sets)
+    result = sim.run(s, seed)
+    assert result.run.counters["sent"] == result.run.counters["finished"]
+    for rows in by_request(result.records).values():
+        assert rows[0].status in STATUSES
+        assert {r.status for r in rows} == {rows[0].status}
+        total = sum(r.wait + r.service for r in rows)
+        assert total == pytest.approx(max(r.end for r in rows) - rows[0].arrival, abs=1e-6)
+    to_json(result.document)

@@ -1,15 +1,17 @@
 """The speed-ups in how requests are scheduled change nothing the model computes.
 
-A journey may yield a plain float (a delay without a ``Timeout`` object) and skips SimPy's
-queue when its wake-up is next anyway (``sim/journey.py``); the engine runs SimPy's step loop
-inline (``sim.engine.run_until``) with the cyclic garbage collector paused. Each is checked
-against SimPy doing the same thing its own way: ``env.timeout`` and ``env.run(until=...)``,
+A journey may yield a plain float (a delay without a ``Timeout`` object), skips SimPy's queue
+when its wake-up is next anyway, takes a slot of a pool and enforces a deadline itself
+(``sim/engine/kernel.py``); the engine runs SimPy's step loop inline (``run_until``) with the
+cyclic garbage collector paused. Each is checked against SimPy doing the same thing its own
+way (``env.timeout``, ``pool.wait()``, ``event | env.timeout(...)``, ``env.run(until=...)``),
 first on small hand-made timelines with ties, then on the whole model with random scenarios.
 """
 
 from __future__ import annotations
 
 import gc
+import math
 import sys
 
 import pytest
@@ -18,37 +20,74 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_sim_properties import overrides
 
-from sim import dynamics, scenario
-from sim import engine as engine_module
-from sim.engine import Engine, rng_for, run_until, simulate
-from sim.journey import Journey
+import sim
+from sim.engine import Engine, rng_for, world
+from sim.engine.kernel import Environment, Journey, run_until
+from sim.model.slots import Slots
 
 # Delays on a coarse grid, so that many wake-ups fall due at the same instant (ties are where
 # SimPy's ordering by priority and event id matters).
 delays = st.lists(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0]), min_size=1, max_size=6)
 
 
-def with_timeouts(env: simpy.Environment, generator):
-    """The same generator with every float delay turned into SimPy's own ``env.timeout``."""
+def with_timeouts(env: simpy.Environment, generator, journey=None):
+    """The same generator driven with SimPy's own events only: every float delay becomes
+    ``env.timeout``, every pool a ``pool.wait()`` ticket, and a deadline set on ``journey``
+    (a :class:`PlainJourney`) a ``ticket | env.timeout(...)`` condition, as the kernel's
+    documentation says they behave."""
     try:
         target = generator.send(None)
         while True:
+            pool = ticket = None
+            deadline, exception = journey.model_deadline if journey else (math.inf, None)
+            expired = False
             if target.__class__ is float:
+                if env.now + target > deadline:
+                    target, expired = deadline - env.now, True
                 target = env.timeout(target)
+            elif target.__class__ is Slots:
+                slot = target.acquire()
+                if slot is not None:
+                    target = generator.send(slot)
+                    continue
+                pool, ticket = target, target.wait()
+                target = ticket
+                if deadline != math.inf:
+                    target = ticket | env.timeout(deadline - env.now)
             try:
                 value = yield target
             except BaseException as exc:  # interrupts and failed events go in as they came
+                if ticket is not None:
+                    pool.cancel(ticket)
                 target = generator.throw(exc)
             else:
-                target = generator.send(value)
+                if expired:
+                    target = generator.throw(exception())
+                elif ticket is not None and not ticket.triggered:
+                    pool.cancel(ticket)
+                    target = generator.throw(exception())
+                else:
+                    target = generator.send(ticket.value if ticket is not None else value)
     except StopIteration as stop:
         return stop.value
+
+
+class PlainJourney(Journey):
+    """A journey fed only SimPy events: :func:`with_timeouts` does the floats, the pools and
+    the deadline, which the model sets here rather than in the kernel."""
+
+    def __init__(self, env, generator, done=None) -> None:
+        self.model_deadline = (math.inf, None)
+        super().__init__(env, with_timeouts(env, generator, self), done)
+
+    def set_deadline(self, at, exception=None) -> None:
+        self.model_deadline = (at, exception)
 
 
 def timeline(plans: list[list[float]], as_timeouts: bool, until: float | None = None):
     """Run journeys (each waiting out its plan of delays, logging every wake-up) beside a
     SimPy process doing the same; returns the log of (time, who) in the order things ran."""
-    env = simpy.Environment()
+    env = Environment()
     log: list[tuple[float, str]] = []
 
     def journey(name: str, plan: list[float]):
@@ -95,7 +134,7 @@ def test_run_until_stops_where_simpy_would(plans, until):
 
 
 def test_a_wake_up_that_is_next_skips_the_queue_and_one_that_is_not_waits_its_turn():
-    env = simpy.Environment()
+    env = Environment()
     log = []
 
     def walker():
@@ -116,7 +155,7 @@ def test_a_wake_up_that_is_next_skips_the_queue_and_one_that_is_not_waits_its_tu
 
 
 def test_an_undefused_failure_crashes_run_until_as_it_crashes_env_run():
-    env = simpy.Environment()
+    env = Environment()
     env.timeout(1.0).callbacks.append(lambda _: env.event().fail(ValueError("boom")))
     with pytest.raises(ValueError, match="boom"):
         run_until(env, 5.0)
@@ -125,25 +164,22 @@ def test_an_undefused_failure_crashes_run_until_as_it_crashes_env_run():
 
 
 def by_simpy(monkeypatch) -> None:
-    """Make the engine schedule the plain SimPy way: Timeout objects and env.run."""
-    monkeypatch.setattr(engine_module, "run_until", lambda env, at: env.run(until=at))
-    monkeypatch.setattr(
-        engine_module,
-        "Journey",
-        lambda env, generator, done=None: Journey(env, with_timeouts(env, generator), done),
-    )
+    """Make the engine schedule the plain SimPy way: SimPy's events only, and env.run."""
+    monkeypatch.setattr(world, "run_until", lambda env, at: env.run(until=at))
+    monkeypatch.setattr(world, "Journey", PlainJourney)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(overrides(), st.integers(0, 2**32 - 1))
 def test_the_model_computes_the_same_as_with_plain_simpy(sets, seed):
-    s = scenario.load("baseline", sets)
-    fast = simulate(s, seed)
+    s = sim.load("baseline", sets)
+    fast = sim.run(s, seed)
     with pytest.MonkeyPatch.context() as monkeypatch:
         by_simpy(monkeypatch)
-        plain = simulate(s, seed)
-    assert fast.rows == plain.rows
-    assert (fast.busy, fast.capacity, fast.counters) == (plain.busy, plain.capacity, plain.counters)
+        plain = sim.run(s, seed)
+    assert fast.records == plain.records
+    f, p = fast.run, plain.run
+    assert (f.busy, f.capacity, f.counters) == (p.busy, p.capacity, p.counters)
 
 
 SHORT = ["run.duration=120.0", "run.warmup=10.0"]
@@ -155,25 +191,23 @@ SHORT = ["run.duration=120.0", "run.warmup=10.0"]
 )
 def test_shipped_scenarios_compute_the_same_as_with_plain_simpy(name, sets, monkeypatch):
     # The two with failures run in full: the crash and the slow queries come at 300 s.
-    s = scenario.load(name, sets)
+    s = sim.load(name, sets)
 
     def run():
-        if dynamics.is_dynamic(s):
-            over = dynamics.simulate_over_time(s)
-            return over.results, over.table, over.failures
-        return simulate(s), None, None
+        result = sim.run(s)
+        return result, result.table, result.log.failures if result.log else None
 
     fast, fast_table, fast_failures = run()
     by_simpy(monkeypatch)
     plain, plain_table, plain_failures = run()
-    assert fast.counters["sent"] > 100
-    assert fast.rows == plain.rows
+    assert fast.run.counters["sent"] > 100
+    assert fast.records == plain.records
     # repr: the table has NaN where a window saw no request, and NaN != NaN.
     assert repr((fast_table, fast_failures)) == repr((plain_table, plain_failures))
 
 
 def test_a_run_pauses_the_collector_and_restores_it():
-    s = scenario.load("baseline", ["run.duration=5.0", "run.warmup=0.0"])
+    s = sim.load("baseline", ["run.duration=5.0", "run.warmup=0.0"])
     assert gc.isenabled()
     seen = []
 
@@ -194,7 +228,7 @@ def test_a_run_pauses_the_collector_and_restores_it():
 
 
 def test_a_finished_journey_is_freed_without_the_collector():
-    s = scenario.load("baseline", ["run.duration=5.0", "run.warmup=0.0"])
+    s = sim.load("baseline", ["run.duration=5.0", "run.warmup=0.0"])
     e = Engine(s, rng_for(1))
     e.run()
     assert e.requests
@@ -205,3 +239,52 @@ def test_a_finished_journey_is_freed_without_the_collector():
         references = sys.getrefcount(req.journey)
         assert req.journey.generator is None
         assert references == 2
+
+
+class Late(Exception):
+    """The deadline's exception in the tests below."""
+
+
+def test_a_pool_hands_a_free_slot_over_at_once_and_queues_the_rest():
+    env = Environment()
+    pool = Slots(env, 1)
+    log = []
+
+    def user(name, hold):
+        slot = yield pool
+        log.append((env.now, name, "got", slot))
+        yield hold
+        pool.release(slot)
+
+    for name, hold in (("a", 1.0), ("b", 2.0), ("c", 1.0)):
+        Journey(env, user(name, hold))
+    run_until(env, 10.0)
+    assert log == [(0.0, "a", "got", 0), (1.0, "b", "got", 0), (3.0, "c", "got", 0)]
+
+
+def test_a_deadline_cuts_a_delay_and_a_wait_in_line_short():
+    env = Environment()
+    pool = Slots(env, 1)
+    log = []
+
+    def worker(name, hold, deadline):
+        yield 0.0  # (the journey is made by now: the model sets deadlines mid-way, too)
+        journeys[name].set_deadline(deadline, Late)
+        try:
+            slot = yield pool
+            try:
+                yield hold
+            finally:
+                pool.release(slot)
+            log.append((env.now, name, "done"))
+        except Late:
+            log.append((env.now, name, "late"))
+
+    journeys = {}
+    for name, hold, deadline in (("a", 5.0, 2.0), ("b", 1.0, 1.5), ("c", 1.0, 10.0)):
+        journeys[name] = Journey(env, worker(name, hold, deadline))
+    run_until(env, 20.0)
+    # a holds the slot until its deadline at 2 (its 5 s cut short); b gives up its place in
+    # line at 1.5; c, behind b, takes the slot at 2 and finishes at 3.
+    assert log == [(1.5, "b", "late"), (2.0, "a", "late"), (3.0, "c", "done")]
+    assert pool.busy == 0 and pool.queued == 0

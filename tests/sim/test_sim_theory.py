@@ -1,7 +1,7 @@
 """The model against queueing theory: Erlang C, Little's law, Jackson's tandem.
 
 The oracles in sim/theory.py are first checked against the reference values in
-MODEL_FACTS.md; then the simulation is run several times (replications, after a warm-up) and
+sim/FACTS.md; then the simulation is run several times (replications, after a warm-up) and
 the theory value must lie inside the 95 % confidence interval of the replications' means.
 """
 
@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from sim import metrics, scenario, theory
+import sim
+from sim import loader, theory
 from sim.config import ConfigError, mm_c_parameters
-from sim.engine import Engine, rng_for, simulate
+from sim.engine import Engine, rng_for
+from sim.results import Result
+from sim.results.records import by_request, finished_at
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "sim" / "scenarios"
 
@@ -66,7 +69,7 @@ SEED = 1
 
 
 def mm_c(c: int, lam: float, duration: float):
-    return scenario.load(
+    return sim.load(
         "mm_c",
         [
             f"gunicorn.workers={c}",
@@ -80,11 +83,8 @@ def mm_c(c: int, lam: float, duration: float):
 
 def queue_waits(s, replications: int) -> list[float]:
     """The mean wait in Gunicorn's backlog (Wq) of each replication."""
-    out = []
-    for i in range(replications):
-        summary = metrics.summary(simulate(s, SEED, replication=i))
-        out.append(summary["latency"]["layers"]["queue"]["wait"])
-    return out
+    summaries = sim.run(s, SEED, replications=replications).summaries
+    return [summary["latency"]["layers"]["queue"]["wait"] for summary in summaries]
 
 
 @pytest.mark.slow
@@ -109,7 +109,7 @@ def test_mm_c_wait_matches_erlang_c(c, lam):
 
 def test_the_mm_c_scenario_refuses_rho_of_one_or_more():
     with pytest.raises(ConfigError) as caught:
-        scenario.load("mm_c", ["arrivals.rate=5.0"])
+        sim.load("mm_c", ["arrivals.rate=5.0"])
     assert caught.value.key_path == "arrivals.rate"
     assert "rho" in str(caught.value)
 
@@ -146,7 +146,7 @@ def test_the_tails_the_mm_c_check_uses():
 def test_the_mm_c_scenario_refuses_what_an_m_m_c_queue_does_not_have(
     override, key, allowed, capsys
 ):
-    from sim.__main__ import main
+    from sim.cli import main
 
     assert main(["run", "mm_c", "--set", override]) == 2
     err = capsys.readouterr().err
@@ -156,16 +156,16 @@ def test_the_mm_c_scenario_refuses_what_an_m_m_c_queue_does_not_have(
 def test_the_mm_c_scenario_refuses_a_failure_and_only_it_is_checked():
     text = (SCENARIOS / "mm_c.toml").read_text()
     with pytest.raises(ConfigError) as caught:
-        scenario.loads(text + '[[failures]]\nkind = "crash"\nat = 100.0\n')
+        loader.loads(text + '[[failures]]\nkind = "crash"\nat = 100.0\n')
     assert str(caught.value) == 'failures = ["crash"]: must be empty for theory.model mm_c'
     # Without [theory] model = "mm_c" the same settings are an ordinary scenario.
-    scenario.loads(text.replace('model = "mm_c"', 'model = "none"'), ["gunicorn.backlog=10"])
+    loader.loads(text.replace('model = "mm_c"', 'model = "none"'), ["gunicorn.backlog=10"])
 
 
 def test_with_no_query_the_cost_per_query_changes_nothing():
     short = ["run.duration=200", "run.warmup=20"]
-    plain = metrics.summary(simulate(scenario.load("mm_c", short)))
-    heavy = metrics.summary(simulate(scenario.load("mm_c", [*short, "django.cpu_per_query=0.5"])))
+    plain = sim.run(sim.load("mm_c", short)).summary
+    heavy = sim.run(sim.load("mm_c", [*short, "django.cpu_per_query=0.5"])).summary
     assert plain == heavy
 
 
@@ -173,11 +173,12 @@ def test_littles_law_holds_against_the_busy_time_counters():
     # L: the time-average number of busy Gunicorn workers, from the slots' own busy-time
     # books. lambda W: the requests arriving in the window times their mean time holding a
     # worker (Django's start to end, db included), from the records. Two different sources.
-    s = scenario.load("baseline", ["run.duration=400", "run.warmup=40"])
-    results = simulate(s)
-    start, end = results.window
-    big_l = results.busy["workers"] / (end - start)
-    held = [r[4] - r[2] for r in results.rows if r[1] == "app" and start <= r[2] < end]
+    s = sim.load("baseline", ["run.duration=400", "run.warmup=40"])
+    result = sim.run(s)
+    start, end = result.run.window
+    big_l = result.run.busy["workers"] / (end - start)
+    app = [r for r in result.records if r.layer == "app" and start <= r.arrival < end]
+    held = [r.end - r.arrival for r in app]
     lam_w = len(held) / (end - start) * (sum(held) / len(held))
     assert big_l == pytest.approx(lam_w, rel=0.02)
 
@@ -198,10 +199,10 @@ def test_littles_law_holds_against_the_number_in_system_sampled_over_time():
             yield env.timeout(0.1)
 
     engine.processes.append(count)
-    results = engine.run()
-    start, end = results.window
+    result = Result.of(engine.run())
+    start, end = result.run.window
     big_l = sum(samples) / len(samples)
-    spans = [(g[0][2], max(r[4] for r in g)) for g in metrics.requests_of(results.rows).values()]
+    spans = [(g[0].arrival, finished_at(g)) for g in by_request(result.records).values()]
     inside = [b - a for a, b in spans if start <= a < end]
     lam_w = len(inside) / (end - start) * (sum(inside) / len(inside))
     assert big_l == pytest.approx(lam_w, rel=0.03)
@@ -227,12 +228,11 @@ TANDEM = [
 def test_two_station_tandem_matches_jackson():
     from sim_helpers import QUIET
 
-    s = scenario.loads(QUIET, [*TANDEM, "run.duration=5000", "run.warmup=500"])
+    s = loader.loads(QUIET, [*TANDEM, "run.duration=5000", "run.warmup=500"])
     lam = s.arrivals.rate
     expected = theory.jackson_tandem_w(lam, [(2, 2.5), (1, 2.0)])
     sojourns = []
-    for i in range(8):
-        summary = metrics.summary(simulate(s, SEED, replication=i))
+    for summary in sim.run(s, SEED, replications=8).summaries:
         layers = summary["latency"]["layers"]
         sojourns.append(layers["app"]["mean"] + layers["db"]["mean"])
     _, low, high = theory.confidence_interval(sojourns)

@@ -13,7 +13,9 @@ from sim_helpers import ends, layer, quiet, run
 
 def served(results) -> list[tuple]:
     """(request, instance, worker start, response) for every request that reached a worker."""
-    return [(r[0], r[7], round(r[2], 6), round(r[4], 6)) for r in layer(results, "app")]
+    return [
+        (r.request, r.instance, round(r.arrival, 6), round(r.end, 6)) for r in layer(results, "app")
+    ]
 
 
 def test_round_robin_takes_instances_in_turn():
@@ -71,8 +73,8 @@ def test_backlog_overflow_is_a_502_at_once():
         1: (200, 0.1, 2.0),  # waited in the backlog from 0.1 to 1.0
         2: (502, 0.2, 0.2),  # the backlog already held one: refused
     }
-    assert [r[9] for r in layer(results, "queue")] == ["ok", "ok", "backlog-full"]
-    assert [round(r[5], 6) for r in layer(results, "queue")] == [0.0, 0.9, 0.0]
+    assert [r.outcome for r in layer(results, "queue")] == ["ok", "ok", "backlog-full"]
+    assert [round(r.wait, 6) for r in layer(results, "queue")] == [0.0, 0.9, 0.0]
 
 
 def test_worker_timeout_kills_the_worker_and_it_restarts():
@@ -82,15 +84,15 @@ def test_worker_timeout_kills_the_worker_and_it_restarts():
         0: (502, 0.0, 2.0),  # killed after 2 s of silence
         1: (502, 0.1, 4.5),  # the new worker boots until 2.5, then is killed at 4.5
     }
-    assert [r[9] for r in layer(results, "app")] == ["worker-timeout", "worker-timeout"]
-    assert results.counters["killed_workers"] == 2
+    assert [r.outcome for r in layer(results, "app")] == ["worker-timeout", "worker-timeout"]
+    assert results.run.counters["killed_workers"] == 2
 
 
 def test_gthread_workers_are_not_killed_by_a_slow_request():
     s = quiet("django.cpu=3.0", "gunicorn.timeout=2.0", "gunicorn.threads=2")
     _, results = run(s, [0.0, 0.1])
     assert ends(results) == {0: (200, 0.0, 3.0), 1: (200, 0.1, 3.1)}
-    assert results.counters["killed_workers"] == 0
+    assert results.run.counters["killed_workers"] == 0
 
 
 def test_nginx_gives_up_after_proxy_read_timeout_with_a_504():
@@ -114,8 +116,8 @@ def test_connection_limit_refuses_with_a_500():
         0: (200, 0.0, 1.1),  # connects (0.1 s), queries (1 s)
         1: (500, 0.05, 0.15),  # the only connection is taken: FATAL after the attempt
     }
-    assert [r[9] for r in layer(results, "db")] == ["ok", "too-many-clients"]
-    assert results.counters["refused_db_connections"] == 1
+    assert [r.outcome for r in layer(results, "db")] == ["ok", "too-many-clients"]
+    assert results.run.counters["refused_db_connections"] == 1
 
 
 @pytest.mark.parametrize(
@@ -138,7 +140,10 @@ def test_connection_setup_cost(conn_max_age, expected):
         f"postgres.conn_max_age={conn_max_age}",
     )
     _, results = run(s, [0.0, 5.0])
-    log = [(r[0], round(r[2], 6), round(r[4], 6), round(r[6], 6)) for r in layer(results, "db")]
+    log = [
+        (r.request, round(r.arrival, 6), round(r.end, 6), round(r.service, 6))
+        for r in layer(results, "db")
+    ]
     assert log == expected
 
 
@@ -151,14 +156,14 @@ def test_database_cpu_is_shared_by_all_queries():
         "postgres.query=1.0",
     )
     _, results = run(s, [0.0, 0.0, 0.0])
-    log = [(r[0], round(r[5], 6), round(r[4], 6)) for r in layer(results, "db")]
+    log = [(r.request, round(r.wait, 6), round(r.end, 6)) for r in layer(results, "db")]
     assert log == [(0, 0.0, 1.0), (1, 1.0, 2.0), (2, 2.0, 3.0)]
 
 
 def test_more_workers_than_vcpus_queue_for_the_cpu():
     s = quiet("gunicorn.workers=3", "instances.vcpus=2")
     _, results = run(s, [0.0, 0.0, 0.0])
-    log = [(r[0], round(r[5], 6), round(r[4], 6)) for r in layer(results, "app")]
+    log = [(r.request, round(r.wait, 6), round(r.end, 6)) for r in layer(results, "app")]
     # Three workers take the three requests at once; the third waits for a vCPU.
     assert log == [(0, 0.0, 1.0), (1, 0.0, 1.0), (2, 1.0, 2.0)]
 
@@ -168,12 +173,12 @@ def test_surge_queue_holds_then_spills_over_with_503():
     _, results = run(s, [0.0, 0.1, 0.2])
     assert ends(results) == {0: (200, 0.0, 1.0), 1: (200, 0.1, 2.0), 2: (503, 0.2, 0.2)}
     lb = layer(results, "lb")
-    assert [(r[0], round(r[5], 6), r[9]) for r in lb] == [
+    assert [(r.request, round(r.wait, 6), r.outcome) for r in lb] == [
         (0, 0.0, "ok"),
         (1, 0.9, "ok"),  # in the surge queue until nginx had room
         (2, 0.0, "spillover"),
     ]
-    assert results.counters["spillover"] == 1
+    assert results.run.counters["spillover"] == 1
 
 
 def test_the_idle_timeout_answers_504_for_a_long_wait():
@@ -186,8 +191,11 @@ def test_the_idle_timeout_answers_504_for_a_long_wait():
         1: (504, 0.1, 1.6),  # served 1.0-2.0, but the answer was due by 0.1 + 1.5
         2: (504, 0.2, 1.7),  # still in the surge queue at 0.2 + 1.5
     }
-    assert [(r[0], r[1], r[9]) for r in results.rows if r[9] != "ok" and r[1] != "dns"] == [
-        (1, "queue", "gateway-timeout"),
+    failed = [r for r in results.records if r.outcome != "ok" and r.layer != "dns"]
+    # Both are the load balancer's idle timeout, not nginx's 60 s read timeout: one ran out
+    # while nginx waited for Gunicorn, the other in the surge queue.
+    assert [(r.request, r.layer, r.outcome) for r in failed] == [
+        (1, "queue", "idle-timeout"),
         (2, "lb", "idle-timeout"),
     ]
 
@@ -201,7 +209,7 @@ def test_no_registered_target_is_a_503():
 
     _, results = run(s, [0.0, 1.0], setup=deregister_all)
     assert ends(results) == {0: (503, 0.0, 0.0), 1: (503, 1.0, 1.0)}
-    assert [r[9] for r in layer(results, "lb")] == ["no-target", "no-target"]
+    assert [r.outcome for r in layer(results, "lb")] == ["no-target", "no-target"]
 
 
 def test_a_stopped_instance_fails_its_requests_with_502():
@@ -254,7 +262,7 @@ def test_a_tie_is_among_the_least_loaded_only():
 
     import numpy as np
 
-    from sim.routing import LeastOutstanding
+    from sim.model.routing import LeastOutstanding
 
     targets = [SimpleNamespace(id=i, outstanding=n) for i, n in enumerate([1, 0, 0, 2])]
     strategy = LeastOutstanding(np.random.default_rng(7))
@@ -265,10 +273,9 @@ def test_a_tie_is_among_the_least_loaded_only():
 
 
 def test_a_worker_killed_after_its_queries_is_counted_as_a_worker_timeout():
-    from sim import metrics
-
     s = quiet("django.queries=1", "django.cpu=0.0", "postgres.query=40.0", "gunicorn.timeout=30")
     _, results = run(s, [0.0])
     assert ends(results) == {0: (502, 0.0, 30.0)}
-    assert [(r[1], r[9]) for r in results.rows][-2:] == [("app", "worker-timeout"), ("db", "ok")]
-    assert metrics.summary(results)["error_outcomes"] == {"worker-timeout": 1}
+    last_two = [(r.layer, r.outcome) for r in results.records][-2:]
+    assert last_two == [("app", "worker-timeout"), ("db", "ok")]
+    assert results.summary["error_outcomes"] == {"worker-timeout": 1}

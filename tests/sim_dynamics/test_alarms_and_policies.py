@@ -7,8 +7,8 @@ from dynamics_fakes import FakeFleet
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.autoscaling import ALARM, INSUFFICIENT_DATA, OK, Alarm, AlarmSpec, AutoScalingGroup
-from sim.dynamics_config import AsgConfig, PolicyConfig, StepConfig
+from sim.config import AsgConfig, PolicyConfig, StepConfig
+from sim.model.autoscaling import ALARM, INSUFFICIENT_DATA, OK, Alarm, AlarmSpec, AutoScalingGroup
 
 
 def feed(alarm: Alarm, values: list[float | None], period: float = 60.0) -> None:

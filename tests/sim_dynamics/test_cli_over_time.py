@@ -69,7 +69,7 @@ def test_a_series_next_to_the_scenario_file_is_found_from_anywhere(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "scenario mine:" in result.stdout
     sweep = cli("sweep", str(folder / "mine.toml"), "--vary", "gunicorn.workers=2,3",
-                "--workers", "2", "--no-progress")  # fmt: skip
+                "--processes", "2", "--no-progress")  # fmt: skip
     assert sweep.returncode == 0, sweep.stderr
     assert len(sweep.stdout.splitlines()) == 3
 
@@ -114,7 +114,7 @@ def test_sweep_writes_one_row_per_setting_and_replication_and_a_tradeoff_figure(
     out = tmp_path / "sweep"
     result = cli("sweep", "instance_failure", "--set", "run.duration=330",
                  "--vary", "asg.min=1,2", "--vary", "gunicorn.workers=3,5",
-                 "--replications", "2", "--workers", "2", "--out", str(out))  # fmt: skip
+                 "--replications", "2", "--processes", "2", "--out", str(out))  # fmt: skip
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader((out / "sweep.csv").open()))
     assert len(rows) == 2 * 2 * 2
@@ -173,7 +173,7 @@ HC = "(seconds, the load balancer's range)"
     ],
 )
 def test_health_checks_and_policies_outside_their_ranges_are_refused(override, message, capsys):
-    from sim.__main__ import main
+    from sim.cli import main
 
     assert main(["run", "weekday", "--set", override]) == 2
     err = capsys.readouterr().err
@@ -181,8 +181,8 @@ def test_health_checks_and_policies_outside_their_ranges_are_refused(override, m
 
 
 def test_a_cooldown_left_out_is_the_groups_default():
-    from sim import scenario
+    from sim import loader
 
-    s = scenario.load("flash_crowd")
+    s = loader.load("flash_crowd")
     assert s.asg.policies[1].cooldown is None and s.asg.warmup == 120.0
     assert s.asg.desired is None and s.asg.initial == s.asg.min

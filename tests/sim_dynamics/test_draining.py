@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim import scenario
-from sim.dynamics import simulate_over_time
-from sim.instance import INSTANCE_STOPPED
+import sim
+from sim import loader
+from sim.model.instance import INSTANCE_STOPPED
 
 # Requests spend 8 s waiting on the database (not on a CPU), so some are always in flight.
 # A scale-in policy that is always in ALARM removes the oldest instance at t = 60 s.
@@ -54,8 +54,8 @@ adjustment = -1
 
 
 def drained(delay: float):
-    over = simulate_over_time(scenario.loads(SCENARIO % delay))
-    victim = [(t, state) for t, name, state in over.health if name == "instance 0"]
+    over = sim.run(loader.loads(SCENARIO % delay))
+    victim = [(t, state) for t, name, state in over.log.health if name == "instance 0"]
     return over, victim
 
 
@@ -65,17 +65,19 @@ def test_requests_in_flight_finish_within_the_delay_and_new_ones_go_elsewhere():
     assert victim[1] == (60, "draining")
     t_unused = victim[2][0]
     assert victim[2][1] == "unused" and 60 < t_unused <= 60 + 8 + 1  # last request + a poll
-    assert set(over.requests["status"]) == {200}
-    served_by_victim = [row for row in over.results.rows if row[1] == "queue" and row[7] == 0]
-    assert served_by_victim and max(row[2] for row in served_by_victim) < 60
+    assert set(over.arrays["status"]) == {200}
+    served_by_victim = [row for row in over.records if row.layer == "queue" and row.instance == 0]
+    assert served_by_victim and max(row.arrival for row in served_by_victim) < 60
 
 
 def test_whatever_is_still_in_flight_after_the_delay_fails_with_502():
     over, victim = drained(3.0)
     assert victim[1:] == [(60, "draining"), (63, "unused")]
-    r = over.requests
+    r = over.arrays
     cut = r["end"][r["status"] == 502]
     assert cut.size > 0 and np.all(cut == 63)
-    rows = over.results.rows
-    outcomes = {r[9] for r in rows if r[10] == 502 and r[1] in ("queue", "app", "db")} - {"ok"}
+    rows = over.records
+    outcomes = {
+        r.outcome for r in rows if r.status == 502 and r.layer in ("queue", "app", "db")
+    } - {"ok"}
     assert outcomes == {INSTANCE_STOPPED}

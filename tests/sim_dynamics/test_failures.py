@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim import scenario
-from sim.dynamics import simulate_over_time
-from sim.failures import BAD_DEPLOY
+import sim
+from sim import loader
+from sim.layers import BAD_DEPLOY
 
 BASE = """
 [run]
@@ -45,15 +45,18 @@ error_rate = 0.5
 instances = 1
 """
     )
-    over = simulate_over_time(scenario.loads(text))
-    app_rows = [r for r in over.results.rows if r[1] == "app"]
-    bad = [r for r in app_rows if r[9] == BAD_DEPLOY]
-    assert {r[7] for r in bad} == {0}  # only instance 0 got the new code
-    assert all(r[10] == 500 and 100 <= r[4] <= 300 for r in bad)
-    on_zero = [r for r in app_rows if r[7] == 0 and 100 <= r[4] <= 300]
+    over = sim.run(loader.loads(text))
+    app_rows = [r for r in over.records if r.layer == "app"]
+    bad = [r for r in app_rows if r.outcome == BAD_DEPLOY]
+    assert {r.instance for r in bad} == {0}  # only instance 0 got the new code
+    assert all(r.status == 500 and 100 <= r.end <= 300 for r in bad)
+    on_zero = [r for r in app_rows if r.instance == 0 and 100 <= r.end <= 300]
     assert 0.35 < len(bad) / len(on_zero) < 0.65
-    assert [s for _, name, s in over.health if name == "instance 0"] == ["healthy"]
-    assert [(t, kind) for t, kind, _ in over.failures] == [(100, "bad_deploy"), (300, "rollback")]
+    assert [s for _, name, s in over.log.health if name == "instance 0"] == ["healthy"]
+    assert [(t, kind) for t, kind, _ in over.log.failures] == [
+        (100, "bad_deploy"),
+        (300, "rollback"),
+    ]
 
 
 def test_losing_a_zone_kills_its_instances_and_the_group_relaunches_elsewhere():
@@ -66,12 +69,12 @@ at = 100.0
 az = "a"
 """
     )
-    over = simulate_over_time(scenario.loads(text))
-    assert over.failures == [(100, "az_loss", "zone a lost with 2 instance(s)")]
-    launches = [a for a in over.activities if a.kind == "launch" and a.t > 0]
+    over = sim.run(loader.loads(text))
+    assert over.log.failures == [(100, "az_loss", "zone a lost with 2 instance(s)")]
+    launches = [a for a in over.log.activities if a.kind == "launch" and a.t > 0]
     assert len(launches) == 2 and all(a.detail == "in zone b" for a in launches)
     assert all(a.t >= 100 for a in launches)
-    codes = over.requests["status"]
+    codes = over.arrays["status"]
     assert not np.any(codes == 503)  # zone b carried the traffic meanwhile
     assert over.table[-1]["in_service"] == 4
 
@@ -90,7 +93,7 @@ sessions = false
 [timeseries]
 period = 50.0
 """
-    over = simulate_over_time(scenario.loads(text))
+    over = sim.run(loader.loads(text))
     rps = [round(r["rps"]) for r in over.table if r["t"] <= 300]
     assert rps[0] < 5 and rps[1] < 5 and 15 < rps[2] < 25 and 15 < rps[3] < 25 and rps[4] < 5
 
@@ -118,8 +121,8 @@ kind = "crash"
 at = 200.0
 instance = 1
 """
-    over = simulate_over_time(scenario.loads(text))
-    cap = over.results.capacity
+    over = sim.run(loader.loads(text))
+    cap = over.run.capacity
     assert cap["vcpus"] == 2 * (390.0 + 190.0)
     assert cap["workers"] == 3 * (390.0 + 190.0)
-    assert 0 < over.results.busy["vcpus"] <= cap["vcpus"]
+    assert 0 < over.run.busy["vcpus"] <= cap["vcpus"]

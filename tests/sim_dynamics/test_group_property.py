@@ -7,8 +7,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim import metrics, scenario
-from sim.dynamics import simulate_over_time
+import sim
+from sim import loader
 
 
 @st.composite
@@ -70,10 +70,10 @@ period = 5.0
 @given(scenarios())
 def test_the_group_stays_within_min_and_max_on_the_real_engine(case):
     lo, hi, text = case
-    over = simulate_over_time(scenario.loads(text))
+    over = sim.run(loader.loads(text))
     for row in over.table:
         assert lo <= row["desired"] <= hi
         assert row["in_service"] + row["booting"] <= hi
     # Busy time over capacity time: a crashed or drained instance stops counting in both.
-    for key, value in metrics.summary(over.results)["utilisation"].items():
+    for key, value in over.summary["utilisation"].items():
         assert value is None or 0.0 <= value <= 1.0, (key, value)

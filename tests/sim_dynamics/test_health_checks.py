@@ -5,8 +5,8 @@ from __future__ import annotations
 import simpy
 from dynamics_fakes import FakeLoadBalancer, FakeTarget
 
-from sim.dynamics_config import HealthCheckConfig
-from sim.health import HealthChecker
+from sim.config import HealthCheckConfig
+from sim.model.health import HealthChecker
 
 CFG = HealthCheckConfig(
     interval=10, timeout=2, healthy_threshold=3, unhealthy_threshold=2, deregistration_delay=10

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from sim.timeseries import merge, request_windows
+from sim.results.timeseries import merge, request_windows
 
 
 def test_windows_bin_by_arrival_for_rate_and_by_end_for_latency_and_errors():

@@ -5,37 +5,37 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import scenario
-from sim.dynamics import simulate_over_time
-from sim.instance import WORKER_TIMEOUT
+import sim
+from sim import loader
+from sim.model.instance import WORKER_TIMEOUT
+from sim.model.workload import profile_of
 from sim.sweep import settings, sweep
-from sim.workload import profile_of
 
 
 def run(name: str, *overrides: str):
-    return simulate_over_time(scenario.load(name, list(overrides)))
+    return sim.run(loader.load(name, list(overrides)))
 
 
 def statuses(over) -> dict[int, np.ndarray]:
     """End times of the requests, by status."""
-    r = over.requests
+    r = over.arrays
     return {int(c): r["end"][r["status"] == c] for c in np.unique(r["status"])}
 
 
 @pytest.mark.slow
 def test_instance_failure_min_1_has_a_window_of_503s_and_min_2_has_none():
-    s = scenario.load("instance_failure", ["run.duration=600"])
+    s = loader.load("instance_failure", ["run.duration=600"])
     crash = s.failures[0].at
-    alone = simulate_over_time(s)
-    pair = simulate_over_time(scenario.load("instance_failure", ["run.duration=600", "asg.min=2"]))
+    alone = sim.run(s)
+    pair = sim.run(loader.load("instance_failure", ["run.duration=600", "asg.min=2"]))
 
     gap = statuses(alone)[503]
     # One window, from the crash until a replacement has launched (17 s), booted (60 s) and
-    # passed 3 health checks 10 s apart, after 2 missed checks told the group (MF timings).
+    # passed 3 health checks 10 s apart, after 2 missed checks told the group (FACTS timings).
     assert gap.size > 100
     assert crash <= gap.min() and gap.max() < crash + 2 * 10 + 17 + 60 + 3 * 10 + 10
     assert crash + 17 + 60 < gap.max()  # no replacement can be ready sooner
-    replaced = [a for a in alone.activities if a.kind == "terminate"]
+    replaced = [a for a in alone.log.activities if a.kind == "terminate"]
     assert [a.detail for a in replaced] == ["failed health checks (was in_service)"]
 
     codes = statuses(pair)
@@ -48,12 +48,12 @@ def test_instance_failure_min_1_has_a_window_of_503s_and_min_2_has_none():
 def test_slow_queries_surface_as_502_from_gunicorns_timeout_not_504():
     over = run("slow_queries", "run.duration=600")
     codes = statuses(over)
-    slow = over.results.scenario.failures[0]
+    slow = over.scenario.failures[0]
     assert codes[502].size > 20
     assert 504 not in codes
     # Every 502 ends inside the slow window plus one Gunicorn timeout (30 s).
     assert slow.at < codes[502].min() and codes[502].max() <= slow.at + slow.duration + 30
-    outcomes = {row[9] for row in over.results.rows if row[10] == 502 and row[1] == "app"}
+    outcomes = {row.outcome for row in over.records if row.status == 502 and row.layer == "app"}
     assert outcomes == {WORKER_TIMEOUT}
 
 
@@ -71,9 +71,9 @@ def test_too_many_workers_fails_only_once_the_third_instance_serves():
 @pytest.mark.slow
 def test_scale_in_too_early_kills_booting_instances_and_oscillates():
     over = run("scale_in_too_early", "run.duration=900")
-    killed = [a for a in over.activities if a.kind == "terminate"]
+    killed = [a for a in over.log.activities if a.kind == "terminate"]
     assert killed and all(a.detail == "scale in (was booting)" for a in killed)
-    changes = [a.detail for a in over.activities if a.kind == "desired" and "->" in a.detail]
+    changes = [a.detail for a in over.log.activities if a.kind == "desired" and "->" in a.detail]
     ups = sum(1 for d in changes if int(d.split(" -> ")[1][0]) > int(d[0]))
     assert ups >= 2 and len(changes) - ups >= 2
 
@@ -81,11 +81,11 @@ def test_scale_in_too_early_kills_booting_instances_and_oscillates():
 @pytest.mark.slow
 def test_flash_crowd_saturated_instances_fail_their_checks_in_a_cascade():
     over = run("flash_crowd", "run.duration=1000")
-    pulled = [(t, name) for t, name, state in over.health if state == "unhealthy"]
+    pulled = [(t, name) for t, name, state in over.log.health if state == "unhealthy"]
     # The two original instances (0 and 1) were pulled while saturated, not crashed.
     assert {name for _, name in pulled} >= {"instance 0", "instance 1"}
-    assert not over.failures
-    spike = over.results.scenario.traffic.start
+    assert not over.log.failures
+    spike = over.scenario.traffic.start
     assert all(t > spike for t, _ in pulled)
     assert statuses(over)[503].size > 0
 
@@ -93,20 +93,20 @@ def test_flash_crowd_saturated_instances_fail_their_checks_in_a_cascade():
 def test_weekday_requests_follow_the_profile_and_dns_follows_users():
     # 06:00-06:10: the quiet early morning keeps the run short.
     over = run("weekday", "run.duration=600", "run.warmup=120", "traffic.start_clock_h=6.0")
-    s = over.results.scenario
+    s = over.scenario
     profile = profile_of(s.traffic)
     rows = [r for r in over.table if 180 <= r["t"] <= 600]
     expected = np.mean([profile.rate(t) for t in range(120, 600)])
     measured = np.mean([r["rps"] for r in rows])
     assert abs(measured - expected) < 0.2 * expected
-    dns_rows = [row for row in over.results.rows if row[1] == "dns"]
-    lookups = sum(1 for row in dns_rows if row[9] != "browser-cache")
+    dns_rows = [row for row in over.records if row.layer == "dns"]
+    lookups = sum(1 for row in dns_rows if row.outcome != "browser-cache")
     assert lookups < 0.35 * len(dns_rows)  # about one per session, not one per request
 
 
 def test_time_series_has_one_row_per_period_with_the_gauges():
     over = run("instance_failure", "run.duration=330", "run.drain=30")
-    period = over.results.scenario.timeseries.period
+    period = over.scenario.timeseries.period
     # run.duration + run.drain = 360 s: the run stops just before a sample at 360 s.
     assert [r["t"] for r in over.table] == [period * k for k in range(1, 12)]
     for key in ("desired", "booting", "in_service", "cpu_mean", "backlog", "surge_queue",
@@ -145,8 +145,8 @@ def test_a_sweep_varies_an_entry_of_an_array_of_tables():
 @pytest.mark.slow
 def test_sweep_rows_are_one_per_setting_and_replication_and_independent_of_processes():
     runs = settings("instance_failure", [("asg.min", [1, 2])], ["run.duration=420"])
-    one = sweep(runs, replications=2, workers=1)
-    many = sweep(runs, replications=2, workers=2)
+    one = sweep(runs, replications=2, processes=1)
+    many = sweep(runs, replications=2, processes=2)
     assert one == many
     assert [(r["asg.min"], r["replication"]) for r in one] == [(1, 0), (1, 1), (2, 0), (2, 1)]
     assert all(r["errors_503"] > 0 for r in one if r["asg.min"] == 1)

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import simpy
 
-from sim.workload import (
+from sim import loader
+from sim.config import ConfigError
+from sim.model.workload import (
     Constant,
     FlashCrowd,
     RateSeries,
@@ -58,7 +60,7 @@ def test_same_seed_same_arrivals():
 def test_rate_series_from_csv(tmp_path):
     f = tmp_path / "rates.csv"
     f.write_text("t,rate\n0,5\n60,12.5\n120,0\n")
-    series = RateSeries.from_csv(f)
+    series = RateSeries(*(tuple(column) for column in loader.read_series(f)))
     assert [series.rate(t) for t in (0, 59, 60, 119, 500)] == [5, 5, 12.5, 12.5, 0]
     assert series.max_rate == 12.5
 
@@ -77,8 +79,17 @@ def test_bad_rate_series_is_refused_with_one_line(tmp_path, text, message):
     f = tmp_path / "rates.csv"
     f.write_text(text)
     with pytest.raises(ValueError, match=message) as info:
-        RateSeries.from_csv(f)
+        loader.read_series(f)
     assert "\n" not in str(info.value)
+
+
+def test_a_series_can_be_written_inline_as_points():
+    s = loader.loads(
+        '[traffic]\nenabled = true\nprofile = "series"\npoints = [[0, 5], [60, 12.5]]\n'
+    )
+    assert s.traffic.points == ((0.0, 5.0), (60.0, 12.5))
+    with pytest.raises(ConfigError, match=r"traffic\.points = .*rate -1 at t=60"):
+        loader.loads('[traffic]\nenabled = true\nprofile = "series"\npoints = [[0, 5], [60, -1]]\n')
 
 
 def test_dns_lookups_follow_users_not_requests():
@@ -107,7 +118,7 @@ def test_a_long_session_resolves_again_after_the_cache_expires():
         sent.append((round(env.now, 6), resolve))
         return env.timeout(1.0)
 
-    from sim.workload import _session
+    from sim.model.workload import _session
 
     env.process(_session(env, SessionShape(dns_cache_ttl_s=60), 4, [29.0, 29.0, 29.0], send))
     env.run()

@@ -1,0 +1,282 @@
+"""Every figure the slides and notebooks show, built from code: ``python -m assets OUTDIR``.
+
+Think of a print shop's job sheet: one line per plate (:data:`ASSETS`, name -> builder and
+what it shows), each plate made from its source (the model's runs, the diagrams' constants),
+and nothing leaves the shop until every plate on the order is made. ``make assets`` runs it
+into ``assets/``; ``--only NAME`` makes just some plates.
+
+Flow: arguments checked (names, the folder, Graphviz) -> each builder runs the model with the
+scenario's own seed (runs shared between figures are made once) -> PNG bytes in memory ->
+each file written atomically. Same inputs, same bytes: matplotlib PNGs carry no timestamp
+(:func:`sim.figures.png`, fixed dpi), and ``dot -Tpng`` writes none. A bad argument gets one line
+on stderr and exit status 2, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import sim
+from assets import stack_diagram
+from sim.results import Result
+from sim.results.files import write_files
+from sim.results.statistics import completed_per_s
+
+
+class Asset(NamedTuple):
+    """One file of the set: the function that makes its PNG bytes, and what it shows."""
+
+    build: Callable[[], bytes]
+    description: str
+
+
+@functools.cache
+def _run(name: str, overrides: tuple[str, ...] = ()) -> Result:
+    """One run of a scenario with its own seed (made once per set)."""
+    return sim.run(sim.load(name, list(overrides)))
+
+
+def _png(fig) -> bytes:
+    from sim.figures import png
+
+    return png(fig)
+
+
+def quorum_stack() -> bytes:
+    return stack_diagram.render_png()
+
+
+def architecture() -> bytes:
+    from assets.diagram import draw_architecture
+
+    return _png(draw_architecture())
+
+
+def layers() -> bytes:
+    from assets.layers_picture import layers_picture
+
+    result = _run("baseline")
+    mean_ms = {la: v["mean"] * 1000 for la, v in result.summary["latency"]["layers"].items()}
+    s = result.scenario
+    source = (
+        f"simulated: the baseline scenario,\n{s.arrivals.rate:g} requests/s on"
+        f" {s.instances.count} instances;\nsuccessful requests, seed {result.seed}"
+    )
+    return _png(layers_picture(mean_ms, source))
+
+
+def waterfall() -> bytes:
+    from sim.figures.plots import waterfall as draw
+    from sim.results.narrate import pick
+
+    result = _run("baseline")
+    typical = pick(result.records, "typical", result.run.window)
+    title = f"baseline: a typical request (request {typical})"
+    return _png(draw(result.records, typical, title))
+
+
+def latency() -> bytes:
+    from sim.figures.plots import latency_distribution
+
+    result = _run("baseline")
+    title = "baseline: end-to-end latency"
+    return _png(latency_distribution(result.records, result.run.window, title))
+
+
+def layer_breakdown() -> bytes:
+    from assets.talk_figures import breakdown_side_by_side
+
+    names = ("baseline", "cpu_bound", "db_bound")
+    summaries = {n: _run(n).summary for n in names}
+    captions = {n: _run(n).scenario.description for n in names}
+    captions = {n: _wrap(c, 30) for n, c in captions.items()}
+    return _png(breakdown_side_by_side(summaries, captions, "Where the time goes, by layer"))
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text.replace("\n", " "), width))
+
+
+def flash_crowd() -> bytes:
+    from sim.figures.dashboard import dashboard
+
+    result = _run("flash_crowd")
+    return _png(dashboard(result, "flash_crowd: traffic jumps eightfold in a minute"))
+
+
+#: The crash's window, shortened from the scenario's 15 minutes to the ten that matter.
+WHY_TWO_DURATION = 600.0
+
+
+def why_two() -> bytes:
+    from assets.talk_figures import why_two as draw
+    from sim.results.statistics import request_arrays
+
+    runs = {}
+    for low in (1, 2):
+        result = _run("instance_failure", (f"asg.min={low}", f"run.duration={WHY_TWO_DURATION}"))
+        runs[f"asg.min = {low}"] = request_arrays(result.run)
+    crash = result.scenario.failures[0].at
+    return _png(
+        draw(
+            runs,
+            crash,
+            (crash - 60, crash + 240),
+            "Why 2? One instance crashes at 15 requests/s: alone, nothing answers until its"
+            " replacement is healthy",
+        )
+    )
+
+
+#: A few points of the model: one instance with the baseline's 2 vCPUs at a fixed load.
+WORKERS = (1, 2, 3, 5, 9, 17)
+WORKERS_RATE = 45.0
+WORKERS_SECONDS = 120.0
+WORKERS_WARMUP = 20.0
+
+
+def workers_vs_cores() -> bytes:
+    from assets.talk_figures import workers_vs_cores as draw
+
+    overrides = (
+        "instances.count=1",
+        f"arrivals.rate={WORKERS_RATE}",
+        f"run.duration={WORKERS_SECONDS}",
+        f"run.warmup={WORKERS_WARMUP}",
+    )
+    points = []
+    for w in WORKERS:
+        result = _run("baseline", (*overrides, f"gunicorn.workers={w}"))
+        done = completed_per_s(result.run, result.records)
+        points.append((w, result.summary["latency"]["end_to_end"]["p95"], done))
+    vcpus = result.scenario.instances.vcpus
+    return _png(
+        draw(
+            points,
+            WORKERS_RATE,
+            vcpus,
+            f"Workers vs cores: one instance, {vcpus} vCPUs, {WORKERS_RATE:g} requests/s offered"
+            f"\n(baseline, shortened to {WORKERS_SECONDS:g} s a point)",
+        )
+    )
+
+
+ASSETS: dict[str, Asset] = {
+    "quorum_stack.png": Asset(
+        quorum_stack, "the stack on AWS the talk shows (Graphviz, assets/stack_diagram.py)"
+    ),
+    "layers.png": Asset(
+        layers,
+        "the layers slide: a request's layers as a cake, with baseline"
+        " times (assets/layers_picture.py)",
+    ),
+    "architecture.png": Asset(architecture, "the map of the path (assets/diagram.py)"),
+    "sim_waterfall.png": Asset(
+        waterfall, "a typical baseline request, layer by layer (sim.figures.plots.waterfall)"
+    ),
+    "sim_latency.png": Asset(
+        latency,
+        "baseline's end-to-end latency distribution (sim.figures.plots.latency_distribution)",
+    ),
+    "sim_layer_breakdown.png": Asset(
+        layer_breakdown,
+        "where the time goes: baseline, cpu_bound and db_bound (assets/talk_figures.py)",
+    ),
+    "sim_flash_crowd.png": Asset(
+        flash_crowd, "the flash_crowd run over time, CloudWatch-style (sim.figures.dashboard)"
+    ),
+    "sim_why_two.png": Asset(
+        why_two, "an instance crash with asg.min 1 vs 2: errors and p95 (assets/talk_figures.py)"
+    ),
+    "sim_workers_vs_cores.png": Asset(
+        workers_vs_cores,
+        "p95 and throughput against Gunicorn workers on 2 vCPUs (assets/talk_figures.py)",
+    ),
+}
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="python -m assets",
+        description="Build the figures of the slides and notebooks into OUTDIR.",
+        epilog="assets: " + "; ".join(f"{n}: {a.description}" for n, a in ASSETS.items()),
+    )
+    p.add_argument("outdir", type=Path, help="the folder to write into (made if missing)")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="build only these files (names as listed below, .png optional)",
+    )
+    return p
+
+
+def _chosen(only: list[str] | None) -> list[str]:
+    if only is None:
+        return list(ASSETS)
+    chosen = []
+    for name in only:
+        full = name if name.endswith(".png") else f"{name}.png"
+        if full not in ASSETS:
+            raise _UsageError(f"--only: unknown asset {name!r}; allowed: {', '.join(ASSETS)}")
+        if full not in chosen:
+            chosen.append(full)
+    return chosen
+
+
+def _check_folder(outdir: Path) -> None:
+    if outdir.exists() and not outdir.is_dir():
+        raise _UsageError(f"OUTDIR {str(outdir)!r} is a file; give a folder to write into")
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _UsageError(f"OUTDIR {str(outdir)!r} cannot be made: {exc.strerror}") from None
+    if not os.access(outdir, os.W_OK | os.X_OK):
+        raise _UsageError(f"OUTDIR {str(outdir)!r} is not writable")
+
+
+def build(names: list[str]) -> dict[str, bytes]:
+    """The PNG bytes of each named asset, in :data:`ASSETS` order."""
+    return {name: ASSETS[name].build() for name in ASSETS if name in names}
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        names = _chosen(args.only)
+        if "quorum_stack.png" in names and not stack_diagram.have_dot():
+            raise _UsageError(
+                "quorum_stack.png needs Graphviz's dot, which is not installed"
+                " (Debian: apt-get install graphviz)"
+            )
+        _check_folder(args.outdir)
+    except _UsageError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    files = build(names)  # every figure made before the first file is written
+    try:
+        write_files(args.outdir, files, flag="OUTDIR")
+    except sim.ConfigError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    for name in files:
+        sys.stdout.write(f"{args.outdir / name}\n")
+    return 0

@@ -1,0 +1,291 @@
+"""The sections of a scenario that describe the request path: one frozen dataclass each.
+
+Every component of the path has its own frozen, keyword-only dataclass, in the order a request
+meets them; each field's embedded default comes from ``sim/FACTS.md`` (or is marked tunable
+there), and ``__post_init__`` refuses a bad value with a :class:`~sim.config.ConfigError`
+naming the key, the value and what is allowed. Nothing here knows about files or SimPy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sim.config.checks import (
+    ConfigError,
+    check_int,
+    check_ipv4,
+    check_non_negative,
+    check_one_of,
+    check_positive,
+    check_probability,
+    show,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Distributions (the parameters; the samplers live in distributions.py).
+
+DISTRIBUTION_KINDS = ("constant", "exponential", "lognormal", "empirical")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DistributionConfig:
+    """A random duration in seconds; in TOML a table or, for a constant, a bare number.
+
+    ``cpu = { kind = "lognormal", mean = 0.030, sigma = 0.5 }`` or ``latency = 0.001``.
+    ``sigma`` is the standard deviation of the logarithm (lognormal only); ``samples`` are the
+    observations an empirical distribution resamples from (its mean is theirs).
+    """
+
+    kind: Literal["constant", "exponential", "lognormal", "empirical"] = "constant"
+    mean: float = 0.0
+    sigma: float = 0.5
+    samples: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_one_of("kind", self.kind, DISTRIBUTION_KINDS)
+        if self.kind == "empirical":
+            if not self.samples:
+                raise ConfigError("samples", [], "an empirical distribution needs >= 1 sample")
+            for s in self.samples:
+                check_non_negative("samples", s)
+            return
+        if self.samples:
+            raise ConfigError("samples", list(self.samples), 'only kind "empirical" takes samples')
+        if self.kind == "constant":
+            check_non_negative("mean", self.mean)
+        else:
+            check_positive("mean", self.mean)
+        if self.kind == "lognormal":
+            check_non_negative("sigma", self.sigma)
+
+
+def constant(seconds: float) -> DistributionConfig:
+    return DistributionConfig(kind="constant", mean=seconds)
+
+
+def exponential(mean: float) -> DistributionConfig:
+    return DistributionConfig(kind="exponential", mean=mean)
+
+
+def lognormal(mean: float, sigma: float) -> DistributionConfig:
+    return DistributionConfig(kind="lognormal", mean=mean, sigma=sigma)
+
+
+# ---------------------------------------------------------------------------------------------
+# One section per component, in the order a request meets them.
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """How long to simulate. Requests arriving in [warmup, duration) are measured; after
+    ``duration`` no new request arrives and those in flight get ``drain`` seconds to finish."""
+
+    duration: float = 600.0
+    warmup: float = 60.0
+    drain: float = 120.0
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        check_positive("duration", self.duration)
+        check_non_negative("warmup", self.warmup)
+        if self.warmup >= self.duration:
+            raise ConfigError("warmup", self.warmup, f"must be < run.duration ({self.duration})")
+        check_non_negative("drain", self.drain)
+        check_int("seed", self.seed, minimum=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArrivalsConfig:
+    """New requests from the whole population of browsers: a Poisson stream (tunable rate)."""
+
+    rate: float = 20.0
+
+    def __post_init__(self) -> None:
+        check_positive("rate", self.rate)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DnsConfig:
+    """The resolution chain browser cache -> OS cache -> recursive resolver (FACTS.md, "DNS").
+
+    Latencies are tunable; FACTS.md gives warm resolver 1-20 ms, authoritative missed
+    30-80 ms, full miss 100-400 ms, a lost UDP packet about +1 s.
+    """
+
+    address: str = "203.0.113.10"  # the load balancer's address (a documentation range)
+    clients: int = 500  # distinct browsers sharing one recursive resolver
+    browser_ttl: float = 60.0  # Chromium keeps an OS-resolved answer a fixed 60 s
+    record_ttl: float = 60.0  # the ELB's DNS record TTL
+    tld_ttl: float = 172800.0  # how long the resolver keeps the .us delegation (two days)
+    resolver_warm: bool = True  # whether the resolver knows the .us servers at t = 0
+    os_hit: DistributionConfig = field(default_factory=lambda: constant(0.0002))
+    resolver_hit: DistributionConfig = field(default_factory=lambda: lognormal(0.008, 0.5))
+    authoritative_miss: DistributionConfig = field(default_factory=lambda: lognormal(0.050, 0.3))
+    full_miss: DistributionConfig = field(default_factory=lambda: lognormal(0.200, 0.4))
+    packet_loss: float = 0.0  # probability that one resolver query loses its UDP packet
+    retransmit: float = 1.0  # the stub resolver's retransmit timer
+
+    def __post_init__(self) -> None:
+        check_ipv4("address", self.address)
+        check_int("clients", self.clients)
+        for key in ("browser_ttl", "record_ttl", "tld_ttl"):
+            check_non_negative(key, getattr(self, key))
+        check_probability("packet_loss", self.packet_loss)
+        check_non_negative("retransmit", self.retransmit)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkConfig:
+    """The client's internet path: TCP + TLS set-up to the load balancer (about two round
+    trips) and the response travelling back. Both tunable."""
+
+    connect: DistributionConfig = field(default_factory=lambda: lognormal(0.060, 0.3))
+    download: DistributionConfig = field(default_factory=lambda: lognormal(0.030, 0.3))
+
+
+ROUTING_STRATEGIES = ("round_robin", "least_outstanding_requests", "random")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadBalancerConfig:
+    """The Elastic Load Balancer (FACTS.md, "Elastic Load Balancing").
+
+    Classic ELB: least outstanding requests for HTTP listeners, a surge queue of at most 1,024
+    requests (beyond it: 503 spillover), 60 s idle timeout (504). ``latency`` is its own hop,
+    tunable.
+    """
+
+    routing: Literal["round_robin", "least_outstanding_requests", "random"] = (
+        "least_outstanding_requests"
+    )
+    surge_queue: int = 1024
+    idle_timeout: float = 60.0
+    latency: DistributionConfig = field(default_factory=lambda: constant(0.001))
+
+    def __post_init__(self) -> None:
+        check_one_of("routing", self.routing, ROUTING_STRATEGIES)
+        check_int("surge_queue", self.surge_queue, minimum=0)
+        check_positive("idle_timeout", self.idle_timeout)
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstancesConfig:
+    """The EC2 instances behind the load balancer: how many (the deck's minimum of 2) and how
+    many vCPUs each has (tunable; 2 is a small general-purpose instance)."""
+
+    count: int = 2
+    vcpus: int = 2
+
+    def __post_init__(self) -> None:
+        check_int("count", self.count)
+        check_int("vcpus", self.vcpus)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NginxConfig:
+    """nginx on each instance (FACTS.md, "nginx"): ``proxy_read_timeout`` 60 s (504 past it).
+
+    ``max_connections`` (requests one nginx accepts at once) and ``latency`` (its proxy hop)
+    are tunable; when every instance is at ``max_connections`` the load balancer queues.
+    """
+
+    max_connections: int = 1024
+    proxy_read_timeout: float = 60.0
+    latency: DistributionConfig = field(default_factory=lambda: constant(0.0005))
+
+    def __post_init__(self) -> None:
+        check_int("max_connections", self.max_connections)
+        check_positive("proxy_read_timeout", self.proxy_read_timeout)
+
+
+WORKER_CLASSES = ("sync", "gthread")
+GUNICORN_ONLY_CLASSES = ("eventlet", "gevent", "tornado")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GunicornConfig:
+    """Gunicorn (FACTS.md, "Gunicorn"): ``sync`` workers, as many as the recommended
+    (2 x cores) + 1 = 5 on 2 vCPUs (Gunicorn's own default is 1), ``backlog`` 2048, ``timeout``
+    30 s. ``threads`` > 1 with ``sync`` makes Gunicorn (and the model) use ``gthread``: see
+    :attr:`effective_worker_class`. ``restart`` is the tunable delay before a killed worker
+    serves again."""
+
+    worker_class: str = "sync"
+    workers: int = 5
+    threads: int = 1
+    backlog: int = 2048
+    timeout: float = 30.0
+    restart: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.worker_class in GUNICORN_ONLY_CLASSES:
+            note = f" (Gunicorn's {show(self.worker_class)} class is not modelled)"
+        else:
+            note = " (Gunicorn worker classes the model simulates)"
+        check_one_of("worker_class", self.worker_class, WORKER_CLASSES, note)
+        check_int("workers", self.workers)
+        check_int("threads", self.threads)
+        check_int("backlog", self.backlog, minimum=0)
+        check_positive("timeout", self.timeout)
+        check_non_negative("restart", self.restart)
+
+    @property
+    def effective_worker_class(self) -> str:
+        """What Gunicorn actually runs: ``--threads N>1`` with ``sync`` switches to gthread."""
+        return "gthread" if self.threads > 1 else self.worker_class
+
+    @property
+    def slots(self) -> int:
+        """Requests one instance serves at once: workers x threads."""
+        return self.workers * self.threads
+
+
+@dataclass(frozen=True, kw_only=True)
+class DjangoConfig:
+    """Django's work per request (tunable): a CPU burst (middleware, view), then ``queries``
+    times a database query followed by a shorter burst handling its rows. Every burst needs one
+    of the instance's vCPUs."""
+
+    cpu: DistributionConfig = field(default_factory=lambda: lognormal(0.025, 0.5))
+    queries: int = 3
+    cpu_per_query: DistributionConfig = field(default_factory=lambda: constant(0.002))
+
+    def __post_init__(self) -> None:
+        check_int("queries", self.queries, minimum=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostgresConfig:
+    """PostgreSQL (FACTS.md, "Django and PostgreSQL"): ``max_connections`` 100, Django's
+    ``CONN_MAX_AGE = 0`` (a new connection per request), a new connection costing 10-30 ms
+    across a LAN with TLS. ``query`` is the database CPU per query and ``rtt`` the app-to-DB
+    round trip, both tunable; ``vcpus`` is the database's CPU, shared by all queries."""
+
+    max_connections: int = 100
+    conn_max_age: float = 0.0
+    connect_cost: DistributionConfig = field(default_factory=lambda: constant(0.015))
+    query: DistributionConfig = field(default_factory=lambda: exponential(0.002))
+    rtt: float = 0.0005
+    vcpus: int = 2
+
+    def __post_init__(self) -> None:
+        check_int("max_connections", self.max_connections)
+        check_non_negative("conn_max_age", self.conn_max_age)
+        check_non_negative("rtt", self.rtt)
+        check_int("vcpus", self.vcpus)
+
+
+THEORY_MODELS = ("none", "mm_c")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TheoryConfig:
+    """Declares that a scenario is a queueing-theory reduction, so the loader checks it is one
+    and is stable (``mm_c``: constant Poisson arrivals, one instance, no queries, exponential
+    Django CPU, no other cost, no limit or timeout within reach, rho < 1: :func:`check_mm_c`)."""
+
+    model: Literal["none", "mm_c"] = "none"
+
+    def __post_init__(self) -> None:
+        check_one_of("model", self.model, THEORY_MODELS)

@@ -1,0 +1,273 @@
+"""The kernel: how a request's generator is driven, and SimPy's step loop. The only code of the
+project that touches SimPy's private attributes (``env._now``, ``_queue``, ``_eid``,
+``event._ok``, ``_value``, ``_defused``), for speed.
+
+Think of a relay baton rather than a runner with a support crew: ``simpy.Process`` gives every
+process an initialisation event, a completion event and general-purpose bookkeeping, which is
+right for long-lived actors and a noticeable share of the cost for a request that lives a few
+hundred milliseconds and mostly waits. A :class:`Journey` starts its generator at once, hands
+each yielded event a callback that resumes it, and fires a ``done`` event at the end only if
+somebody asked for one. It keeps SimPy's semantics where the model needs them: values of events
+are sent in, failed events are thrown in, and :meth:`Journey.interrupt` raises
+``simpy.Interrupt`` inside the generator (scheduled as urgently as SimPy does).
+
+What a journey's generator may yield:
+
+- a ``float``: wait that many seconds. The request's own ``env.timeout(delay)`` without the
+  ``Timeout`` object (its constructor, its ``schedule`` call and its value are most of what a
+  timeout costs): the wake-up goes into SimPy's queue exactly as ``env.timeout`` would put it
+  there (same time, priority and next event id), so the order of events is the same; and a
+  wake-up that is the very next event anyway skips the queue. Delays must be non-negative
+  Python floats.
+- a :class:`~sim.model.slots.Slots` pool: take one of its slots (its number is sent back), at
+  once when one is free (no event at all), else waiting in line.
+- any SimPy event: wait for it.
+
+The model reads the clock as ``env.now``; :class:`Environment` makes that a plain attribute.
+
+A journey may carry a deadline (:meth:`Journey.set_deadline`): whatever it waits for, if the
+deadline comes first the wait ends at the deadline, a place in a pool's line is given up, and
+the deadline's exception is thrown in. Gunicorn's arbiter killing a silent worker is such a
+deadline (``sim/model/instance.py``).
+
+:func:`run_until` is ``env.run(until=...)`` with SimPy's step loop written out.
+``tests/sim/test_sim_scheduling.py`` checks that all of this computes exactly what plain SimPy
+(``Timeout`` objects, ``env.run``) computes.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from heapq import heappop, heappush
+
+import simpy
+from simpy.events import NORMAL, URGENT
+
+from sim.model.slots import Slots
+
+
+class Environment(simpy.Environment):
+    """SimPy's environment with the clock as a plain attribute: the model reads ``env.now``
+    a few dozen times per request, and a property call each time is a measurable share of a
+    run. SimPy's own code keeps using ``_now``, which here is the property."""
+
+    now: float = 0.0  # shadows SimPy's read-only property; set per instance
+
+    @property
+    def _now(self) -> float:  # type: ignore[override]
+        return self.now
+
+    @_now.setter
+    def _now(self, value: float) -> None:
+        self.now = value
+
+
+class Wake:
+    """What a yielded delay puts in SimPy's queue: the least an event needs to be processed
+    (``callbacks``; ``_ok`` and ``_value`` say it succeeded with no value)."""
+
+    __slots__ = ("callbacks",)
+    _ok = True
+    _value = None
+
+    def __init__(self, callback) -> None:
+        self.callbacks = [callback]
+
+
+class _Start:
+    # A succeeded "event" that starts the generator through the same path as every resume.
+    _ok = True
+    _value = None
+
+
+class Journey:
+    """Drive ``generator`` (which yields floats, pools or SimPy events) from now on."""
+
+    __slots__ = (
+        "deadline",
+        "done",
+        "env",
+        "expired",
+        "generator",
+        "on_deadline",
+        "pool",
+        "resume",
+        "target",
+        "ticket",
+    )
+
+    def __init__(
+        self, env: simpy.Environment, generator: Generator, done: simpy.Event | None = None
+    ) -> None:
+        self.env = env
+        self.generator = generator
+        self.done = done  # succeeded with the generator's return value, if given
+        self.target = None  # the event (or Wake) it waits for
+        self.deadline = math.inf
+        self.on_deadline: type[BaseException] | None = None
+        self.expired = False  # the wake-up now due is the deadline's
+        self.pool: Slots | None = None  # waiting in this pool's line ...
+        self.ticket: simpy.Event | None = None  # ... with this ticket
+        # One bound method for the whole journey, not a new one at every event.
+        self.resume = self._resume
+        self._resume(_Start)
+
+    @property
+    def is_alive(self) -> bool:
+        return self.generator is not None
+
+    def set_deadline(self, at: float, exception: type[BaseException] | None = None) -> None:
+        """From now on, throw ``exception`` in at ``at`` if the generator is still waiting
+        then (``math.inf``: no deadline)."""
+        self.deadline = at
+        self.on_deadline = exception
+
+    def _resume(self, event) -> None:
+        # The only function between SimPy's scheduler and the generator: it runs once per
+        # event of every request, so it does the sending, the taking of free slots and the
+        # scheduling of delays itself rather than calling helpers.
+        generator = self.generator
+        # Woken by its own Wake, the journey is the only thing SimPy does at this instant
+        # (a Wake has no other callback), which allows the shortcut below.
+        alone = event.__class__ is Wake
+        try:
+            if self.expired:
+                self.expired = False
+                target = generator.throw(self.on_deadline())
+            elif self.pool is not None:  # woken from a pool's line
+                pool, ticket, self.pool, self.ticket = self.pool, self.ticket, None, None
+                if ticket.triggered:
+                    target = generator.send(ticket._value)
+                else:  # the deadline's timeout came first: give the place in line up
+                    pool.cancel(ticket)
+                    target = generator.throw(self.on_deadline())
+            elif event._ok:
+                target = generator.send(event._value)
+            else:
+                event._defused = True
+                target = generator.throw(event._value)
+            while True:
+                cls = target.__class__
+                if cls is float:
+                    env = self.env
+                    now = env.now
+                    at = now + target
+                    if at > self.deadline:
+                        at = now + (self.deadline - now)
+                        self.expired = True
+                    queue = env._queue
+                    if alone and (not queue or at < queue[0][0]):
+                        # The wake-up would be the very next event: SimPy would pop it at
+                        # once and call nothing but this journey, so move the clock and go
+                        # on without the round trip through the queue. (Its event id would
+                        # only have ordered it among events due at the same time; there
+                        # are none, and the others keep their order.)
+                        env.now = at
+                        if self.expired:
+                            self.expired = False
+                            target = generator.throw(self.on_deadline())
+                        else:
+                            target = generator.send(None)
+                        continue
+                    wake = Wake(self.resume)
+                    # What env.timeout(delay) does, minus the Timeout object.
+                    heappush(queue, (at, NORMAL, next(env._eid), wake))
+                    target = wake
+                    break
+                if cls is Slots:
+                    slot = target.acquire()
+                    if slot is not None:  # a free slot: taken at once, no event
+                        target = generator.send(slot)
+                        continue
+                    self.pool, ticket = target, target.wait()
+                    self.ticket = ticket
+                    if self.deadline != math.inf:
+                        target = ticket | self.env.timeout(self.deadline - self.env.now)
+                    else:
+                        target = ticket
+                    target.callbacks.append(self.resume)
+                    break
+                if target.callbacks is not None:
+                    target.callbacks.append(self.resume)
+                    break
+                target = generator.send(target._value)  # already processed: go on at once
+        except StopIteration as stop:
+            # Let go of the generator and of the bound method (which points back here): a
+            # finished journey leaves no reference cycle behind (see Engine.run on the GC).
+            self.generator = self.target = self.resume = None
+            if self.done is not None:
+                self.done.succeed(stop.value)
+            return
+        self.target = target
+
+    def interrupt(self, cause: object = None) -> None:
+        """Throw ``simpy.Interrupt(cause)`` into the generator, before anything else now."""
+        event = simpy.Event(self.env)
+        event._ok = True
+        event._value = None
+        event.callbacks.append(lambda _: self._interrupted(cause))
+        self.env.schedule(event, URGENT)
+
+    def _interrupted(self, cause: object) -> None:
+        if self.generator is None:
+            return
+        target = self.target
+        if target is not None and target.callbacks is not None:
+            target.callbacks.remove(self.resume)
+        self.expired = False
+        if self.pool is not None:  # leave the line it was waiting in
+            pool, ticket, self.pool, self.ticket = self.pool, self.ticket, None, None
+            pool.cancel(ticket)
+        failed = simpy.Event(self.env)
+        failed._ok = False
+        failed._value = simpy.Interrupt(cause)
+        self._resume(failed)
+
+
+def run_until(env: simpy.Environment, at: float) -> None:
+    """``env.run(until=at)``, with SimPy's ``Environment.step`` written out in the loop.
+
+    A run processes several events per request, and calling ``step`` for each (a method
+    call and a ``try`` block around a single ``heappop``) is a measurable share of the cost.
+    Everything else is SimPy's own: the stop is an urgent event at ``at`` taking its place in
+    the queue as ``env.run`` puts it there, callbacks run in order with the event's
+    ``callbacks`` set to ``None`` first, and a failed event nobody defused crashes the run
+    with a copy of its exception.
+    """
+    if at <= env.now:
+        raise ValueError(f"until ({at}) must be greater than the current simulation time")
+    stop = simpy.Event(env)
+    stop._ok, stop._value = True, None
+    env.schedule(stop, URGENT, at - env.now)
+    queue = env._queue
+    while True:
+        env.now, _, _, event = heappop(queue)  # never empty: the stop is still in it
+        if event is stop:
+            return
+        callbacks, event.callbacks = event.callbacks, None
+        for callback in callbacks:
+            callback(event)
+        if not event._ok and not hasattr(event, "_defused"):
+            exc = type(event._value)(*event._value.args)
+            exc.__cause__ = event._value
+            raise exc
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the block (a caller that paused it already
+    keeps it paused). A run, and the records built from it, make hundreds of thousands of
+    short-lived objects and keep a growing heap of finished requests: the collector's passes
+    walk that heap again and again (a sixth of a run, half of building its records) to find
+    almost nothing, since a finished request leaves no reference cycle. Memory is still freed
+    by reference counting."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()

@@ -1,0 +1,283 @@
+"""The world of one run: every component built from the scenario, and the requests' trips.
+
+Flow: :class:`~sim.config.Scenario` -> :class:`Engine` (one object per thing modelled, from
+``sim/model/``) -> :meth:`Engine.run` -> :class:`Run` (the finished requests and the busy-time
+counters), which ``sim/results/`` turns into records and statistics.
+
+Each request is one generator driven by a journey (``kernel.py``): the trip below strings the
+model's components together. The hops that are pure delays (DNS, TCP + TLS, the load
+balancer's and nginx's own hops) are charged in a single wait; queues cost an event only when a
+request must actually wait (``sim/model/slots.py``); requests of the built-in arrival stream
+are made in batches, each waiting out its own arrival in its first wait; the cyclic garbage
+collector rests during a run. That keeps the model fast enough to drive sliders.
+
+Extension points for the simulation over time (``over_time.py``):
+
+- ``arrivals``: any iterable of absolute arrival times (e.g. ``workload.arrival_times``), or
+  ``()`` to switch the built-in stream off and call :meth:`Engine.send` from a process;
+- :attr:`Engine.processes`: factories ``f(engine)`` returning a SimPy generator, started by
+  :meth:`Engine.run` (append before running);
+- :meth:`Engine.launch` makes a new instance (any lifecycle state), :attr:`Engine.lb`,
+  :attr:`Engine.db`, :attr:`Engine.instances` and :attr:`Engine.env` are public;
+- :meth:`Engine.send` starts one request now and returns an event that fires at its end.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from sim.config import Scenario
+from sim.engine.kernel import Environment, Journey, collector_paused, run_until
+from sim.model import routing
+from sim.model.app import Django
+from sim.model.database import Database
+from sim.model.distributions import make
+from sim.model.dns import Resolver
+from sim.model.instance import IN_SERVICE, Instance
+from sim.model.load_balancer import LoadBalancer
+from sim.model.request import Request
+
+ProcessFactory = Callable[["Engine"], Generator]
+
+
+def poisson_times(rate: float, rng: np.random.Generator, end: float) -> Iterator[float]:
+    """Arrival instants of a Poisson stream of ``rate`` per second in ``[0, end)``."""
+    t = 0.0
+    mean = 1.0 / rate
+    while True:
+        for gap in rng.exponential(mean, 4096).tolist():
+            t += gap
+            if t >= end:
+                return
+            yield t
+
+
+@dataclass
+class Run:
+    """What one run produced, before any statistics: the finished requests (in id order) and
+    the counters the statistics need. A run over time also carries its log (``over_time``)."""
+
+    scenario: Scenario
+    seed: int
+    requests: list[Request]
+    window: tuple[float, float]
+    #: busy-seconds and capacity-seconds over the window, per resource kind
+    busy: dict[str, float] = field(default_factory=dict)
+    capacity: dict[str, float] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+    replication: int = 0
+    over_time: Any = None  # an over_time.OverTimeLog
+
+
+class Engine:
+    """One simulated world. ``Engine(scenario).run()`` is the whole story."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        rng: np.random.Generator | None = None,
+        *,
+        arrivals: Iterable[float] | None = None,
+    ) -> None:
+        self.scenario = s = scenario
+        self.seed = s.run.seed
+        self.replication = 0
+        self.rng = rng if rng is not None else rng_for(s.run.seed)
+        # One independent stream per component: changing how one of them samples does not
+        # shift the random numbers every other one sees.
+        r_arrivals, r_dns, r_net, r_route, r_app, r_db, r_clients = self.rng.spawn(7)
+        self.env = env = Environment()
+        self.db = Database(env, s.postgres, r_db)
+        self.django = Django(env, s.django, self.db, r_app)
+        self.resolver = Resolver(s.dns, r_dns)
+        self.lb = LoadBalancer(
+            env, s.load_balancer, routing.strategy(s.load_balancer.routing, r_route)
+        )
+        self.instances: list[Instance] = []
+        self.processes: list[ProcessFactory] = []
+        self.requests: list[Request] = []  # finished requests, in order of finishing
+        self._created = 0  # requests made so far (their ids), some perhaps not yet arrived
+        self._future: deque[float] = deque()  # arrival times of those not yet arrived
+        self.arrivals = (
+            poisson_times(s.arrivals.rate, r_arrivals, s.run.duration)
+            if arrivals is None
+            else arrivals
+        )
+        self._connect = make(s.network.connect).sampler(r_net)
+        self._download = make(s.network.download).sampler(r_net)
+        self._lb_hop = make(s.load_balancer.latency).sampler(r_route)
+        self._nginx_hop = make(s.nginx.latency).sampler(r_route)
+        clients = s.dns.clients
+        picks: list[int] = []
+
+        def next_client() -> int:
+            if not picks:
+                picks.extend(r_clients.integers(0, clients, 4096).tolist())
+            return picks.pop()
+
+        self._client = next_client
+        for _ in range(s.instances.count):
+            self.launch()
+
+    # -- building -------------------------------------------------------------------------
+    def launch(self, state: str = IN_SERVICE, register: bool = True) -> Instance:
+        """A new instance (next id), optionally registered with the load balancer."""
+        instance = Instance(
+            self.env, len(self.instances), self.scenario, self.django, self.db, state
+        )
+        self.instances.append(instance)
+        if register:
+            self.lb.register(instance)
+        return instance
+
+    # -- requests -------------------------------------------------------------------------
+    def send(self, cached_dns: bool | None = None, *, wait: bool = True) -> simpy.Event | None:
+        """Start one request now from a random browser; returns an event that fires when the
+        response is back. ``cached_dns`` overrides the browser cache.
+
+        ``wait=False`` is for callers that do not wait for the response (the built-in
+        arrival stream): no event is returned, the journey ends when the response leaves the
+        instance and the download is only stamped on the record, which saves an event and
+        changes nothing else (the download holds no resource anybody could observe)."""
+        req = Request(self._created, self.env.now, self._client())
+        self._created += 1
+        done = self.env.event() if wait else None
+        req.journey = Journey(self.env, self._travel(req, cached_dns, wait), done)
+        return done
+
+    @property
+    def sent(self) -> int:
+        """Requests that have arrived so far."""
+        future, now = self._future, self.env.now
+        while future and future[0] <= now:
+            future.popleft()
+        return self._created - len(future)
+
+    def _send_at(self, arrival: float) -> None:
+        # A request of the built-in stream, made ahead of its arrival (see _arrive).
+        req = Request(self._created, arrival, self._client())
+        self._created += 1
+        self._future.append(arrival)
+        req.journey = Journey(self.env, self._travel(req, None, False, arrival - self.env.now))
+
+    def _travel(self, req: Request, cached_dns: bool | None, wait: bool = True, ahead=0.0):
+        # A request's trip, from the browser to the instance and back: each component stamps
+        # its part on ``req``; this only strings them together.
+        req.dns, req.dns_outcome = self.resolver.resolve(req.client, req.arrival, cached_dns)
+        req.connect = self._connect()
+        req.lb_service = self._lb_hop()
+        req.queue_service = self._nginx_hop()
+        # DNS, TCP + TLS and the two proxy hops are pure delays: one wait for all four (plus,
+        # for a request made ahead of its arrival, the time until it arrives).
+        yield ahead + req.dns + req.connect + req.lb_service + req.queue_service
+        lb = self.lb
+        at_lb = req.arrival + req.dns + req.connect
+        target = lb.route()
+        if target.__class__ is not Instance:  # the surge queue, or refused
+            target = yield from lb.wait_in_surge(req, target, at_lb)
+            if target is None:  # the load balancer answered itself
+                self.requests.append(req)
+                return
+        yield from target.serve(req, at_lb + lb.idle_timeout)
+        if req.status == 200:
+            req.download = self._download()
+            if wait:
+                yield req.download
+            req.end = req.app_end + req.download
+        self.requests.append(req)
+
+    def _arrive(self, batch: int = 64) -> None:
+        """Start the built-in arrival stream. Requests are made in batches of ``batch``, each
+        waiting out its own time to arrive in its first timeout, so an arrival costs no event
+        of its own. Made ahead means resolved ahead: DNS is resolved at creation, in order of
+        arrival and as of the arrival time, so the caches see the same sequence either way.
+        """
+        times = iter(self.arrivals)
+        env = self.env
+        upcoming = [next(times, None)]
+
+        def make_batch(_event=None) -> None:
+            t = upcoming[0]
+            for _ in range(batch):
+                if t is None:
+                    break
+                self._send_at(t)
+                t = next(times, None)
+            upcoming[0] = t
+            if t is not None:
+                env.timeout(t - env.now).callbacks.append(make_batch)
+
+        if upcoming[0] is not None:
+            env.timeout(upcoming[0] - env.now).callbacks.append(make_batch)
+
+    # -- running --------------------------------------------------------------------------
+    def run(self) -> Run:
+        """Run arrivals until ``run.duration``, then let requests in flight finish (at most
+        ``run.drain`` seconds more). Busy time is measured over ``[warmup, duration)``."""
+        with collector_paused():
+            return self._run()
+
+    def _run(self) -> Run:
+        s, env = self.scenario, self.env
+        warmup, duration = s.run.warmup, s.run.duration
+        self._arrive()
+        for factory in self.processes:
+            env.process(factory(self))
+        run_until(env, warmup) if warmup > 0 else None
+        start = self._snapshot()
+        run_until(env, duration)
+        end = self._snapshot()
+        run_until(env, duration + s.run.drain)
+        window = duration - warmup
+        busy = {k: end[k] - start[k] for k in start}
+
+        def alive(i: Instance) -> float:
+            # An auto-scaling group launches and terminates instances: each one offers its
+            # workers and vCPUs only while it exists inside the window.
+            return max(0.0, min(i.stopped_at, duration) - max(i.launched_at, warmup))
+
+        capacity = {
+            "workers": sum(i.workers.capacity * alive(i) for i in self.instances),
+            "vcpus": sum(i.vcpus.capacity * alive(i) for i in self.instances),
+            "db_connections": self.db.max_connections * window,
+            "db_cpu": self.db.cpu.capacity * window,
+        }
+        done = sorted(self.requests, key=lambda r: r.id)
+        counters = {
+            "sent": self.sent,
+            "finished": len(self.requests),
+            "spillover": self.lb.spillover,
+            "killed_workers": sum(i.killed_workers for i in self.instances),
+            "refused_db_connections": self.db.refused,
+        }
+        return Run(
+            s, self.seed, done, (warmup, duration), busy, capacity, counters, self.replication
+        )
+
+    def _snapshot(self) -> dict[str, float]:
+        return {
+            "workers": sum(i.busy_worker_time() for i in self.instances),
+            "vcpus": sum(i.busy_vcpu_time() for i in self.instances),
+            "db_connections": self.db.connection_time(),
+            "db_cpu": self.db.cpu.busy_time(),
+        }
+
+
+def rng_for(seed: int, replication: int = 0) -> np.random.Generator:
+    """The generator of replication ``replication`` of a run seeded ``seed``: independent
+    streams for every (seed, replication) pair, the same stream every time."""
+    return np.random.default_rng([replication, seed])
+
+
+def simulate_steady(scenario: Scenario, seed: int | None = None, replication: int = 0) -> Run:
+    """Run a steady scenario once (default seed: the scenario's ``run.seed``)."""
+    seed = scenario.run.seed if seed is None else seed
+    engine = Engine(scenario, rng_for(seed, replication))
+    engine.seed, engine.replication = seed, replication
+    return engine.run()

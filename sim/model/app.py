@@ -1,0 +1,123 @@
+"""Django's work on one request: CPU bursts on the instance's vCPUs, interleaved with queries.
+
+Think of a cook with one stove ring to share: chop (a CPU burst on a vCPU), send a runner to
+the pantry (a database query, during which the ring is free for another cook), chop again with
+what came back. With five cooks (Gunicorn workers) and two rings (vCPUs) the cooks queue for
+the rings, which is why more workers than cores stops helping once the CPU is the bottleneck.
+
+A request is one CPU burst (middleware and view) followed, ``queries`` times, by a query and a
+shorter burst handling its rows. A query needs a database connection (opened per request when
+``CONN_MAX_AGE = 0``, kept by the worker thread otherwise: ``sim/FACTS.md``, "Django and
+PostgreSQL") and one of the database's CPUs for its duration plus the round trip.
+
+All of it runs inside the request's own process (``yield from``): a vCPU or a database CPU is
+taken by yielding its pool, a burst or a query by yielding its duration in seconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import simpy
+
+from sim.config import DjangoConfig
+from sim.model.database import Database, TooManyClients
+from sim.model.distributions import make
+
+# Where a request's time in Django goes (and which phase a request cut short is charged).
+WAITING_FOR_CPU, ON_CPU, WAITING_FOR_DB, IN_DB = range(4)
+
+
+class WorkerKilled(Exception):
+    """Gunicorn's arbiter killed the worker after ``timeout`` seconds of silence."""
+
+
+class Django:
+    """The service model of the Django application on every instance."""
+
+    def __init__(
+        self, env: simpy.Environment, config: DjangoConfig, db: Database, rng: np.random.Generator
+    ) -> None:
+        self.env = env
+        self.db = db
+        self.queries = config.queries
+        self.cpu = make(config.cpu).sampler(rng)
+        self.cpu_per_query = make(config.cpu_per_query).sampler(rng)
+
+    def handle(self, req, inst, slot: int):
+        """Sub-process (``yield from``): serve ``req`` on ``inst``'s worker slot ``slot``.
+
+        Stamps the ``app`` and ``db`` parts of ``req``. Lets :class:`WorkerKilled`,
+        :class:`~sim.model.database.TooManyClients` or ``simpy.Interrupt`` (the instance
+        stopped) through, always after giving back what it held.
+        """
+        env, db, vcpus, connections = self.env, self.db, inst.vcpus, inst.connections
+        req.app_start = start = env.now
+        db.expire(connections, slot, start)  # CONN_MAX_AGE: an old connection is closed first
+        # Where the time goes: waiting for a vCPU, on one, waiting for the database's CPU, in
+        # the database (connecting and querying); `phase` since `since` is where it is now.
+        spent = [0.0, 0.0, 0.0, 0.0]
+        phase, since = ON_CPU, start
+        own_connection = False  # opened for this request alone (CONN_MAX_AGE = 0)
+        burst, queries_left = self.cpu(), self.queries  # middleware and the view first
+        try:
+            while True:
+                if burst > 0:  # a CPU burst on one of the instance's vCPUs
+                    core = vcpus.acquire()
+                    if core is None:  # every vCPU busy: wait in line for one
+                        phase, since = WAITING_FOR_CPU, env.now
+                        core = yield vcpus
+                        spent[WAITING_FOR_CPU] += env.now - since
+                    phase, since = ON_CPU, env.now
+                    try:
+                        yield burst
+                    finally:
+                        vcpus.release(core)
+                    spent[ON_CPU] += burst
+                if not queries_left:
+                    break
+                queries_left -= 1
+                # A query: a connection if the worker thread has none, then one of the
+                # database's CPUs for the query and the round trip.
+                phase, since = IN_DB, env.now
+                if req.db_start is None:
+                    req.db_start = since
+                if not (own_connection or connections[slot] is not None):
+                    try:
+                        cost = db.open()
+                    except TooManyClients as refused:
+                        yield refused.cost  # PostgreSQL forks and authenticates, then refuses
+                        raise
+                    if db.persistent:
+                        connections[slot] = since  # kept by the worker thread
+                    else:
+                        own_connection = True
+                    yield cost
+                    spent[IN_DB] += cost
+                core = db.cpu.acquire()
+                if core is None:  # every database CPU busy: wait in line for one
+                    phase, since = WAITING_FOR_DB, env.now
+                    core = yield db.cpu
+                    spent[WAITING_FOR_DB] += env.now - since
+                phase, since = IN_DB, env.now
+                busy = db.query_cost() + db.rtt
+                try:
+                    yield busy
+                finally:
+                    db.cpu.release(core)
+                spent[IN_DB] += busy
+                req.db_end = env.now
+                burst = self.cpu_per_query()  # handling the rows that came back
+        except BaseException as exc:
+            spent[phase] += env.now - since  # the phase it was in counts up to now
+            if req.db_start is not None:
+                req.db_end = env.now
+            if isinstance(exc, WorkerKilled):
+                # The killed worker's process dies with its persistent connection; a stopped
+                # instance closes all of them itself (Instance.stop).
+                db.drop(connections, slot)
+            raise
+        finally:
+            if own_connection:
+                db.close()  # CONN_MAX_AGE = 0: closed at the end of the request
+            req.app_wait, req.app_service, req.db_wait, req.db_service = spent
+            req.app_end = env.now
