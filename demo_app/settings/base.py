@@ -154,3 +154,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
+
+#: A failed CSRF check gets the app's own 403 (JSON under /api/), not Django's plain page.
+CSRF_FAILURE_VIEW = "demo_app.ops.errors.csrf_failure"

@@ -12,10 +12,12 @@ from __future__ import annotations
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
+from demo_app.ops.methods import read_only
 from demo_app.tracker.models import Bill
 from sim.layers import DESCRIPTIONS, LAYERS, TALK_SECTION
 
 
+@read_only
 @never_cache  # a cached copy would show a waterfall with no server in it
 def trace(request):
     layers = [

@@ -14,6 +14,8 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
+from demo_app.ops.methods import read_only
+
 from . import bill_loading
 from .models import Bill, Legislator
 from .query_params import BillSearch, QueryTooLong
@@ -90,6 +92,7 @@ def legislator_summary(legislator: Legislator) -> dict:
     }
 
 
+@read_only
 def index(request):
     return JsonResponse(
         {
@@ -100,6 +103,7 @@ def index(request):
     )
 
 
+@read_only
 def bill_list(request):
     try:
         search = BillSearch.from_query(request.GET)
@@ -111,6 +115,7 @@ def bill_list(request):
     return paginated(request, bills, bill_summary)
 
 
+@read_only
 def bill_detail(request, bill_id: int):
     data = bill_loading.load_fixed(bill_id)
     return JsonResponse(
@@ -128,11 +133,13 @@ def bill_detail(request, bill_id: int):
     )
 
 
+@read_only
 def legislator_list(request):
     legislators = Legislator.objects.order_by("last_name", "first_name", "id")
     return paginated(request, legislators, legislator_summary, default_size=50)
 
 
+@read_only
 def legislator_detail(request, legislator_id: int):
     legislator = get_object_or_404(
         Legislator.objects.prefetch_related("committees").annotate(

@@ -14,6 +14,7 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, render
 
 from demo_app.ops.errors import bad_request
+from demo_app.ops.methods import read_only
 from demo_app.tracing.query_timer import timing_queries
 
 from . import bill_loading
@@ -24,6 +25,7 @@ PAGE_SIZE = 25
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
 
+@read_only
 def dashboard(request):
     counts = {
         "bills": Bill.objects.count(),
@@ -58,6 +60,7 @@ def dashboard(request):
     )
 
 
+@read_only
 def bill_list(request):
     try:
         search = BillSearch.from_query(request.GET)
@@ -74,6 +77,7 @@ def bill_list(request):
     )
 
 
+@read_only
 def bill_detail(request, bill_id: int):
     fixed = request.GET.get("fixed", "").lower() in TRUE_WORDS
     started = perf_counter()
@@ -96,6 +100,7 @@ def bill_detail(request, bill_id: int):
     )
 
 
+@read_only
 def legislator_detail(request, legislator_id: int):
     legislator = get_object_or_404(
         Legislator.objects.prefetch_related("committees"), pk=legislator_id
