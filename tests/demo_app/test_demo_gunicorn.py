@@ -104,6 +104,7 @@ def test_gunicorn_serves_the_app_with_trace_headers_and_a_splittable_log(
         WEB_CONCURRENCY="2",
         GUNICORN_BIND=f"127.0.0.1:{port}",
         GUNICORN_ACCESS_LOG=str(log),
+        DEMO_ADMIN_PASSWORD="a-lab-only-Passw0rd-9d1e",
     )
     prepare = subprocess.run(
         [sys.executable, "-m", "demo_app.manage", "prepare_demo", "--bills", "50", "--no-static"],
@@ -114,7 +115,8 @@ def test_gunicorn_serves_the_app_with_trace_headers_and_a_splittable_log(
         timeout=120,
     )
     assert prepare.returncode == 0, prepare.stderr
-    assert "login demo" in prepare.stdout
+    assert "login demo / the password in DEMO_ADMIN_PASSWORD" in prepare.stdout
+    assert env["DEMO_ADMIN_PASSWORD"] not in prepare.stdout  # production prints no password
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(CONF)],
         cwd=tmp_path,  # the config must not depend on the working directory
