@@ -152,10 +152,18 @@ DEMO_ADMIN_USER = os.environ.get("DEMO_ADMIN_USER") or "demo"
 DEMO_ADMIN_PASSWORD = os.environ.get("DEMO_ADMIN_PASSWORD") or PUBLISHED_DEMO_ADMIN_PASSWORD
 DEMO_ADMIN_PUBLISHED_PASSWORD_ALLOWED = True
 
+# A bad Host header or a request during a database outage is one line; a bug keeps its
+# traceback (demo_app/ops/logs.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "concise": {
+            "class": "demo_app.ops.logs.ConciseFormatter",
+            "format": "%(levelname)s %(name)s: %(message)s",
+        }
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "concise"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
 
