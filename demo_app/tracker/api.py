@@ -76,6 +76,7 @@ def bill_summary(bill: Bill) -> dict:
         "title": bill.title,
         "status": bill.status,
         "introduced_on": bill.introduced_on.isoformat(),
+        "last_action_on": bill.last_action_on.isoformat(),
         "committee": bill.committee.name if bill.committee else None,
     }
 
