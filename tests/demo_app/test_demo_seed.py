@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 from collections import Counter
 
 import pytest
@@ -121,3 +122,33 @@ def test_the_seeded_database_holds_the_same_truths(seeded):
     assert tallies.exists()
     assert not tallies.filter(status=BillStatus.FAILED, nays__lte=F("yeas")).exists()
     assert not tallies.exclude(status=BillStatus.FAILED).filter(yeas__lte=F("nays")).exists()
+
+
+MIGRATE_OLD_ROWS = """
+import django, json
+django.setup()
+from django.core.management import call_command
+from django.db import connection
+call_command("migrate", "tracker", "0001", verbosity=0)
+with connection.cursor() as c:
+    c.execute("INSERT INTO tracker_legislator (code, first_name, last_name, party, chamber, state)"
+              " VALUES ('L1', 'Ada', 'Kim', 'D', 'house', 'NY')")
+    for number, day in (("H.R. 1", "2025-01-05"), ("H.R. 2", "2025-02-05")):
+        c.execute("INSERT INTO tracker_bill (congress, number, chamber, title, summary, status,"
+                  " introduced_on) VALUES (119, %s, 'house', 't', '', 'failed', %s)", [number, day])
+    c.execute("INSERT INTO tracker_vote (bill_id, legislator_id, position, cast_on)"
+              " SELECT id, 1, 'nay', '2025-03-01' FROM tracker_bill WHERE number = 'H.R. 1'")
+call_command("migrate", verbosity=0)
+from demo_app.tracker.models import Bill
+print(json.dumps({b.number: str(b.last_action_on) for b in Bill.objects.all()}))
+"""
+
+
+def test_the_migration_dates_older_rows_last_action_by_their_vote(tmp_path):
+    result = run_python(
+        MIGRATE_OLD_ROWS,
+        {"DJANGO_SETTINGS_MODULE": "demo_app.settings.dev", "SQLITE_PATH": str(tmp_path / "d")},
+    )
+    assert result.returncode == 0, result.stderr
+    last = json.loads(result.stdout.splitlines()[-1])
+    assert last == {"H.R. 1": "2025-03-01", "H.R. 2": "2025-02-05"}  # the vote, or introduction
