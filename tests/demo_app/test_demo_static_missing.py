@@ -19,6 +19,7 @@ client = Client(raise_request_exception=False, HTTP_HOST="localhost")
 strict = Client(enforce_csrf_checks=True, raise_request_exception=False, HTTP_HOST="localhost")
 answers = {
     "500": client.get("/"),
+    "400": client.get("/bills/", {"q": "a" * 300}),
     "404": client.get("/nowhere"),
     "403": strict.post("/admin/login/", {"username": "demo", "password": "x"}),
     "405": client.delete("/bills/"),
@@ -43,7 +44,7 @@ def test_error_pages_render_without_the_static_manifest(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     answers = json.loads(result.stdout.splitlines()[-1])
-    for status in ("500", "404", "403", "405"):
+    for status in ("400", "500", "404", "403", "405"):
         code, html = answers[status]
         assert code == int(status), (status, html[:300])
         assert 'class="error-page"' in html and "--brand" in html  # styled, CSS inlined
