@@ -12,13 +12,27 @@ space except the last (the timestamp), so ``awk '{print $6}'`` is the request ti
     remote method path status bytes seconds <pid> instance [time]
     127.0.0.1 GET /bills/ 200 10432 0.012345 <4242> web-1 [28/Nov/2026:04:20:00 +0000]
 
-Run: ``gunicorn -c demo_app/gunicorn.conf.py`` from the repository root.
+Bad settings stop the master before any worker starts, in one line and exit 2: a number that is
+not a whole number in range, and Django settings that cannot load (production settings without
+``SECRET_KEY``, a bad ``DATABASE_URL``), which this file imports once to check. Gunicorn itself
+reads ``WEB_CONCURRENCY`` while it is imported, before this file, and stops with a traceback
+when it is not a number: ``python -m demo_app.serve`` checks it first.
+
+Run: ``python -m demo_app.serve``, or ``gunicorn -c demo_app/gunicorn.conf.py``, from anywhere.
 """
 
+import importlib
 import multiprocessing
 import os
 import sys
 from pathlib import Path
+
+
+def _stop(message: str) -> None:
+    # SystemExit passes through Gunicorn's config loader, which would print a traceback for
+    # any other exception.
+    print(f"gunicorn.conf.py: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 def _env_int(name: str, default: int, low: int, high: int) -> int:
@@ -31,14 +45,30 @@ def _env_int(name: str, default: int, low: int, high: int) -> int:
     except ValueError:
         value = None
     if value is None or not low <= value <= high:
-        # SystemExit passes through Gunicorn's config loader, which would print a traceback
-        # for any other exception.
-        print(
-            f"gunicorn.conf.py: {name}={text!r}: use a whole number from {low} to {high}",
-            file=sys.stderr,
-        )
-        sys.exit(2)
+        _stop(f"{name}={text!r}: use a whole number from {low} to {high}")
     return value
+
+
+def _check_django_settings() -> None:
+    """Import the settings the workers will load, so that a missing ``SECRET_KEY`` is one line
+    here rather than a traceback from every worker that boots and dies."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    # wsgi.py's default, which the workers will use when the variable is unset.
+    name = os.environ.get("DJANGO_SETTINGS_MODULE") or "demo_app.settings.production"
+    before = set(sys.modules)
+    try:
+        importlib.import_module(name)
+    except ImproperlyConfigured as error:
+        _stop(f"{name}: {error}")
+    except ImportError as error:
+        _stop(f"DJANGO_SETTINGS_MODULE={name!r} cannot be imported: {error}")
+    finally:
+        # Forget them again: workers import the settings afresh, so a reload (HUP) reads
+        # edited settings as it would without this check.
+        for module in set(sys.modules) - before:
+            if module.startswith("demo_app."):
+                del sys.modules[module]
 
 
 _repo = str(Path(__file__).resolve().parents[1])
@@ -51,6 +81,7 @@ bind = os.environ.get("GUNICORN_BIND") or "127.0.0.1:8000"
 workers = _env_int("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count() + 1, 1, 256)
 timeout = _env_int("GUNICORN_TIMEOUT", 30, 1, 3600)
 proc_name = os.environ.get("INSTANCE_NAME") or "demo_app"
+_check_django_settings()  # after the numbers: the cheap checks first
 
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or "-"
 errorlog = os.environ.get("GUNICORN_ERROR_LOG") or "-"

@@ -13,5 +13,6 @@ urlpatterns = [
 ]
 
 handler400 = "demo_app.ops.errors.bad_request"
+handler403 = "demo_app.ops.errors.permission_denied"
 handler404 = "demo_app.ops.errors.page_not_found"
 handler500 = "demo_app.ops.errors.server_error"

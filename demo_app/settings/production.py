@@ -1,9 +1,12 @@
 """Settings for running behind nginx (the local stack lab, or a real deployment).
 
-Refuses to start without ``SECRET_KEY``; ``DEBUG`` stays off unless ``DEBUG=1`` says otherwise.
+Refuses to start without ``SECRET_KEY``; ``DEBUG`` stays off unless ``DEBUG=1`` says otherwise;
+``prepare_demo`` makes an admin account only with ``DEMO_ADMIN_PASSWORD`` from the environment.
 ``python demo_app/manage.py check --deploy`` with these settings passes; the two warnings it
 would raise are silenced below, each with its reason.
 """
+
+import os
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -18,6 +21,9 @@ if not SECRET_KEY:
 
 DEBUG = env_bool("DEBUG", False)
 CALIBRATION_ENDPOINT = env_bool("CALIBRATION_ENDPOINT", False)
+# No admin account unless DEMO_ADMIN_PASSWORD is set, and never with the published password.
+DEMO_ADMIN_PASSWORD = os.environ.get("DEMO_ADMIN_PASSWORD", "")
+DEMO_ADMIN_PUBLISHED_PASSWORD_ALLOWED = False
 
 # nginx terminates TLS and says so in X-Forwarded-Proto; trust it, and nothing else, to tell
 # Django the original request was HTTPS. Only safe because Gunicorn listens behind nginx.

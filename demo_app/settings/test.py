@@ -1,5 +1,11 @@
 """Settings for pytest: production-shaped (DEBUG off, so error pages are the friendly ones),
-with a fast password hasher and plain static storage, so tests need no collectstatic."""
+with a fast password hasher and plain static storage, so tests need no collectstatic. On SQLite
+the test database is a file, as in use, not Django's default in-memory one: closing and
+reopening the connection (the per-request set-up the trace times) must really reconnect."""
+
+import os
+import tempfile
+from pathlib import Path
 
 from .base import *  # noqa: F403
 
@@ -13,3 +19,8 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT = None  # files come from the app folders; nothing is collected in tests
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(Path(tempfile.gettempdir()) / f"demo_app_test_{os.getpid()}.sqlite3")
+    }

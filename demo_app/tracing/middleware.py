@@ -6,14 +6,16 @@ writes::
 
     Server-Timing: queue;dur=4.1;desc="waited for a worker",
                    app;dur=11.8;desc="Django on web-1 pid 4242",
-                   db;dur=3.2;desc="5 queries"
+                   db;dur=3.2;desc="connect + 5 queries"
     X-Instance: web-1
     X-Worker-Pid: 4242
 
-``app`` is the time in Django minus the time in queries and ``db`` the time in queries, so
-``app + db`` is the whole time in Django, the way the simulation records its layers (one span
-per layer, no overlap). ``queue`` appears only when the proxy sent ``X-Request-Start``. The
-browser shows these numbers in its developer tools and to the ``/trace/`` page.
+``db`` is the time in the database: opening the connection (when this request opened one, as
+it does with ``CONN_MAX_AGE = 0``: "connect + ") and the queries. ``app`` is the time in Django
+minus ``db``, so ``app + db`` is the whole time in Django, the way the simulation records its
+layers (one span per layer, no overlap). ``queue`` appears only when the proxy sent
+``X-Request-Start``. The browser shows these numbers in its developer tools and to the
+``/trace/`` page.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class TraceMiddleware:
         metrics.append(
             f'{APP};dur={max(0.0, total_ms - db_ms):.1f};desc="Django on {self.instance} pid {pid}"'
         )
-        metrics.append(f'{DB};dur={db_ms:.1f};desc="{queries.count} queries"')
+        metrics.append(f'{DB};dur={db_ms:.1f};desc="{queries.description}"')
         existing = response.headers.get("Server-Timing")
         header = ", ".join(metrics)
         response.headers["Server-Timing"] = f"{existing}, {header}" if existing else header

@@ -32,7 +32,15 @@ class SponsorshipInline(admin.TabularInline):
 
 @admin.register(Bill)
 class BillAdmin(admin.ModelAdmin):
-    list_display = ("number", "congress", "title", "status", "introduced_on", "committee")
+    list_display = (
+        "number",
+        "congress",
+        "title",
+        "status",
+        "introduced_on",
+        "last_action_on",
+        "committee",
+    )
     list_filter = ("status", "chamber", "congress")
     list_select_related = ("committee",)
     search_fields = ("number", "title")

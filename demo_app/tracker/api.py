@@ -1,22 +1,24 @@
 """The JSON API: the same data as the pages, for scripts, load tests and the benchmark.
 
-Strict where the pages are forgiving: a bad ``page``, ``page_size`` or an over-long ``q`` gets
-a 400 with a one-line JSON error naming the parameter and what is allowed. Lists are
-paginated (``count``, ``page``, ``num_pages``, ``results``); every object carries its ``url``.
+A bad ``page_size`` or an over-long ``q`` gets a 400 with a one-line JSON error naming the
+parameter and what is allowed; ``page`` forgives as on the HTML pages (``query_params.page_of``).
+Lists are paginated (``count``, ``page``, ``num_pages``, ``next``, ``previous``, ``results``);
+every object carries its ``url``.
 ``/api/bills/`` is the view ``make bench`` drives (``demo_app/bench.py``).
 """
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
+from demo_app.ops.methods import read_only
+
 from . import bill_loading
 from .models import Bill, Legislator
-from .query_params import BillSearch, QueryTooLong
+from .query_params import BillSearch, QueryTooLong, page_links, page_of
 
 MAX_PAGE_SIZE = 100
 
@@ -44,20 +46,21 @@ def positive_int(query, name: str, default: int, high: int) -> int:
 
 
 def paginated(request, queryset, serialize, default_size: int = 25) -> JsonResponse:
+    """One page of ``queryset``; ``page`` forgives as the HTML pages do (``page_of``), so
+    ``page`` in the answer is the page served, and ``next`` / ``previous`` link its
+    neighbours (null at either end)."""
     try:
         size = positive_int(request.GET, "page_size", default_size, MAX_PAGE_SIZE)
-        number = positive_int(request.GET, "page", 1, 10**9)
     except BadParameter as bad:
         return error(str(bad))
-    paginator = Paginator(queryset, size)
-    if number > paginator.num_pages:
-        return error(f"page must be an integer in 1..{paginator.num_pages}, got '{number}'")
-    page = paginator.page(number)
+    page = page_of(queryset, size, request.GET.get("page"))
+    links = page_links(page, request.GET)
     return JsonResponse(
         {
-            "count": paginator.count,
-            "page": number,
-            "num_pages": paginator.num_pages,
+            "count": page.paginator.count,
+            "page": page.number,
+            "num_pages": page.paginator.num_pages,
+            **{k: links[k] and request.path + links[k] for k in ("next", "previous")},
             "results": [serialize(obj) for obj in page.object_list],
         }
     )
@@ -73,6 +76,7 @@ def bill_summary(bill: Bill) -> dict:
         "title": bill.title,
         "status": bill.status,
         "introduced_on": bill.introduced_on.isoformat(),
+        "last_action_on": bill.last_action_on.isoformat(),
         "committee": bill.committee.name if bill.committee else None,
     }
 
@@ -90,16 +94,22 @@ def legislator_summary(legislator: Legislator) -> dict:
     }
 
 
+@read_only
 def index(request):
     return JsonResponse(
         {
             "bills": reverse("api-bill-list"),
             "legislators": reverse("api-legislator-list"),
-            "bill_query": {"q": "search text", "page": "1..", "page_size": f"1..{MAX_PAGE_SIZE}"},
+            "bill_query": {
+                "q": "search text",
+                "page": "1.. (not a number, 0 or less: 1; past the end: the last page)",
+                "page_size": f"1..{MAX_PAGE_SIZE}",
+            },
         }
     )
 
 
+@read_only
 def bill_list(request):
     try:
         search = BillSearch.from_query(request.GET)
@@ -111,6 +121,7 @@ def bill_list(request):
     return paginated(request, bills, bill_summary)
 
 
+@read_only
 def bill_detail(request, bill_id: int):
     data = bill_loading.load_fixed(bill_id)
     return JsonResponse(
@@ -128,11 +139,13 @@ def bill_detail(request, bill_id: int):
     )
 
 
+@read_only
 def legislator_list(request):
     legislators = Legislator.objects.order_by("last_name", "first_name", "id")
     return paginated(request, legislators, legislator_summary, default_size=50)
 
 
+@read_only
 def legislator_detail(request, legislator_id: int):
     legislator = get_object_or_404(
         Legislator.objects.prefetch_related("committees").annotate(

@@ -76,6 +76,8 @@ class Bill(models.Model):
     summary = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=BillStatus.choices)
     introduced_on = models.DateField()
+    #: The latest of introduction, referral, floor vote and signature (``last_action``).
+    last_action_on = models.DateField()
     committee = models.ForeignKey(
         Committee, null=True, blank=True, on_delete=models.SET_NULL, related_name="bills"
     )
@@ -89,6 +91,18 @@ class Bill(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number}: {self.title}"
+
+    @property
+    def last_action(self) -> str:
+        """What happened on ``last_action_on``, as the status tells it."""
+        chamber = self.get_chamber_display()
+        return {
+            BillStatus.INTRODUCED: f"introduced in the {chamber}",
+            BillStatus.IN_COMMITTEE: "referred to committee",
+            BillStatus.PASSED_CHAMBER: f"passed the {chamber}",
+            BillStatus.FAILED: f"failed in the {chamber}",
+            BillStatus.ENACTED: "signed into law",
+        }.get(self.status, self.get_status_display())
 
 
 class SponsorshipKind(models.TextChoices):

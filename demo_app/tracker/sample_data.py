@@ -5,12 +5,18 @@ you open first. Each legislator and bill draws from its own ``random.Random`` se
 ``(seed, kind, index)``, so asking for 3,000 bills and later for 5,000 produces the same first
 3,000, and rows carry stable natural keys (``Legislator.code``, ``Bill`` congress + number).
 ``management/commands/seed_demo.py`` turns these objects into bulk inserts.
+
+True to life where a reader would notice: every date lies between ``SESSION_START`` and
+``AS_OF`` (a fixed day in the past), a floor vote comes after introduction and never after the
+bill's last action, and the tally agrees with the status (a failed bill has more nays than
+yeas, a passed or enacted one more yeas).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,7 +24,15 @@ from .models import BillStatus, Chamber, Party, Position, SponsorshipKind
 
 CONGRESS = 119
 SESSION_START = dt.date(2025, 1, 3)
-SESSION_DAYS = 690
+#: The day the data set ends: no date in it is later. A fixed day in the past, not today, so a
+#: seed gives the same rows whatever day it runs, and nothing is dated in the future.
+AS_OF = dt.date(2025, 12, 31)
+SESSION_DAYS = (AS_OF - SESSION_START).days + 1
+#: Days from introduction to a floor vote (committee work first), from a vote to an enacted
+#: bill's signature, and from introduction to a referral.
+VOTE_AFTER = (30, 150)
+SIGNED_AFTER = (1, 10)
+REFERRED_WITHIN = 8
 
 STATES = (  # noqa: SIM905 (a word list reads better as prose)
     "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH "
@@ -124,6 +138,8 @@ class BillRow:
     summary: str
     status: str
     introduced_on: dt.date
+    #: Introduction, referral, the floor vote or the signature, whichever came last.
+    last_action_on: dt.date
     committee_code: str | None
     #: (legislator code, kind, joined_on); the first entry is the sponsor.
     sponsors: tuple[tuple[str, str, dt.date], ...]
@@ -160,13 +176,65 @@ def legislators(count: int, seed: int) -> list[LegislatorRow]:
     return rows
 
 
+def _days(n: int) -> dt.timedelta:
+    return dt.timedelta(days=n)
+
+
+def _timeline(rng: random.Random, status: str) -> tuple[dt.date, dt.date | None, dt.date]:
+    """(introduced, floor vote or None, last action), all between SESSION_START and AS_OF.
+    A bill that reached the floor was introduced early enough for committee work, its vote
+    and, when enacted, the signature."""
+    if status not in VOTED_STATUSES:
+        introduced = SESSION_START + _days(rng.randrange(SESSION_DAYS))
+        if status == BillStatus.IN_COMMITTEE:
+            return introduced, None, min(AS_OF, introduced + _days(rng.randrange(REFERRED_WITHIN)))
+        return introduced, None, introduced
+    last_vote = AS_OF - _days(SIGNED_AFTER[1])
+    introduced = SESSION_START + _days(
+        rng.randrange((last_vote - SESSION_START).days - VOTE_AFTER[0] + 1)
+    )
+    first = introduced + _days(VOTE_AFTER[0])
+    last = min(last_vote, introduced + _days(VOTE_AFTER[1]))
+    cast_on = first + _days(rng.randrange((last - first).days + 1))
+    if status == BillStatus.ENACTED:
+        return introduced, cast_on, cast_on + _days(rng.randint(*SIGNED_AFTER))
+    return introduced, cast_on, cast_on
+
+
+def _floor_vote(
+    rng: random.Random, pool: list[LegislatorRow], sponsor_party: str, passes: bool
+) -> list[str]:
+    """One position per member of ``pool``: the sponsor's party mostly for, the other party
+    mostly against; then, as the status records the outcome, members who voted otherwise
+    switch, one at a time, until the yeas outnumber the nays (or the nays the yeas)."""
+    p_same, p_other = (0.88, 0.35) if passes else (0.6, 0.1)
+    positions = []
+    for m in pool:
+        draw = rng.random()
+        if draw < 0.03:
+            positions.append(Position.NOT_VOTING.value)
+        elif draw < 0.04:
+            positions.append(Position.PRESENT.value)
+        elif rng.random() < (p_same if m.party == sponsor_party else p_other):
+            positions.append(Position.YEA.value)
+        else:
+            positions.append(Position.NAY.value)
+    want, against = (Position.YEA, Position.NAY) if passes else (Position.NAY, Position.YEA)
+    tally = Counter(positions)
+    while tally[want.value] <= tally[against.value]:
+        switch = rng.choice([i for i, p in enumerate(positions) if p != want.value])
+        tally[positions[switch]] -= 1
+        tally[want.value] += 1
+        positions[switch] = want.value
+    return positions
+
+
 def bills(count: int, seed: int, members: list[LegislatorRow]) -> Iterator[BillRow]:
     """``count`` bills; the ones that reached a floor vote carry a vote from every member of
-    their chamber, the sponsor's party voting mostly yea and the other party mostly nay."""
+    their chamber (``_floor_vote``), dated before the bill's last action."""
     by_chamber = {
         chamber: [m for m in members if m.chamber == chamber] for chamber in Chamber.values
     }
-    party_of = {m.code: m.party for m in members}
     statuses = list(STATUS_WEIGHTS)
     weights = list(STATUS_WEIGHTS.values())
     for i in range(count):
@@ -175,8 +243,8 @@ def bills(count: int, seed: int, members: list[LegislatorRow]) -> Iterator[BillR
         pool = by_chamber[chamber] or members
         if not pool:
             return
-        status = rng.choices(statuses, weights)[0]
-        introduced = SESSION_START + dt.timedelta(days=rng.randrange(SESSION_DAYS))
+        status = rng.choices(statuses, weights)[0]  # draws up to here fix bill 8 (the N+1 page)
+        introduced, cast_on, last_action = _timeline(rng, status)
         committees = [code for code, _, ch in COMMITTEES if ch == chamber]
         committee = None if status == BillStatus.INTRODUCED else rng.choice(committees)
         subject = rng.choice(TITLE_SUBJECTS)
@@ -188,26 +256,15 @@ def bills(count: int, seed: int, members: list[LegislatorRow]) -> Iterator[BillR
             (
                 m.code,
                 SponsorshipKind.COSPONSOR.value,
-                introduced + dt.timedelta(days=rng.randrange(60)),
+                min(AS_OF, introduced + _days(rng.randrange(60))),
             )
             for m in chosen[1:]
         ]
-        votes: list[tuple[str, str, dt.date]] = []
-        if status in VOTED_STATUSES:
-            cast_on = introduced + dt.timedelta(days=30 + rng.randrange(120))
-            sponsor_party = chosen[0].party
-            for m in pool:
-                p_yea = 0.88 if party_of[m.code] == sponsor_party else 0.3
-                draw = rng.random()
-                if draw < 0.03:
-                    position = Position.NOT_VOTING
-                elif draw < 0.04:
-                    position = Position.PRESENT
-                elif rng.random() < p_yea:
-                    position = Position.YEA
-                else:
-                    position = Position.NAY
-                votes.append((m.code, position.value, cast_on))
+        votes: tuple[tuple[str, str, dt.date], ...] = ()
+        if cast_on is not None:
+            passes = status != BillStatus.FAILED
+            positions = _floor_vote(rng, pool, chosen[0].party, passes)
+            votes = tuple((m.code, p, cast_on) for m, p in zip(pool, positions, strict=True))
         prefix = "H.R." if chamber == Chamber.HOUSE else "S."
         yield BillRow(
             congress=CONGRESS,
@@ -220,7 +277,8 @@ def bills(count: int, seed: int, members: list[LegislatorRow]) -> Iterator[BillR
             ),
             status=status.value,
             introduced_on=introduced,
+            last_action_on=last_action,
             committee_code=committee,
             sponsors=tuple(sponsors),
-            votes=tuple(votes),
+            votes=votes,
         )

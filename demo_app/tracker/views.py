@@ -9,21 +9,22 @@ from __future__ import annotations
 
 from time import perf_counter
 
-from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, render
 
 from demo_app.ops.errors import bad_request
+from demo_app.ops.methods import read_only
 from demo_app.tracing.query_timer import timing_queries
 
 from . import bill_loading
 from .models import Bill, BillStatus, Committee, Legislator, SponsorshipKind, Vote
-from .query_params import BillSearch, QueryTooLong
+from .query_params import BillSearch, QueryTooLong, page_links, page_of
 
 PAGE_SIZE = 25
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
 
+@read_only
 def dashboard(request):
     counts = {
         "bills": Bill.objects.count(),
@@ -58,6 +59,7 @@ def dashboard(request):
     )
 
 
+@read_only
 def bill_list(request):
     try:
         search = BillSearch.from_query(request.GET)
@@ -66,14 +68,20 @@ def bill_list(request):
     bills = search.filter(
         Bill.objects.select_related("committee").order_by("-introduced_on", "-id")
     )
-    page = Paginator(bills, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "tracker/bill_list.html",
-        {"nav": "bills", "search": search, "page": page, "statuses": BillStatus.choices},
+        {
+            "nav": "bills",
+            "search": search,
+            "page": (page := page_of(bills, PAGE_SIZE, request.GET.get("page"))),
+            "links": page_links(page, request.GET),
+            "statuses": BillStatus.choices,
+        },
     )
 
 
+@read_only
 def bill_detail(request, bill_id: int):
     fixed = request.GET.get("fixed", "").lower() in TRUE_WORDS
     started = perf_counter()
@@ -96,22 +104,23 @@ def bill_detail(request, bill_id: int):
     )
 
 
+@read_only
 def legislator_detail(request, legislator_id: int):
     legislator = get_object_or_404(
         Legislator.objects.prefetch_related("committees"), pk=legislator_id
     )
-    sponsored = (
-        legislator.sponsorships.select_related("bill").order_by("-bill__introduced_on").all()[:25]
+    sponsored = legislator.sponsorships.select_related("bill").order_by(
+        "-bill__introduced_on", "-bill_id"
     )
-    votes = legislator.votes.select_related("bill").order_by("-cast_on", "-id")[:25]
+    votes = legislator.votes.select_related("bill").order_by("-cast_on", "-id")[:PAGE_SIZE]
     return render(
         request,
         "tracker/legislator_detail.html",
         {
             "nav": "bills",
             "legislator": legislator,
-            "sponsored": sponsored,
-            "sponsored_count": legislator.sponsorships.count(),
+            "page": (page := page_of(sponsored, PAGE_SIZE, request.GET.get("page"))),
+            "links": page_links(page, request.GET),
             "votes": votes,
             "vote_count": legislator.votes.count(),
         },

@@ -40,10 +40,6 @@ def test_legislators_list_and_detail(client, seeded):
 @pytest.mark.parametrize(
     ("query", "name"),
     [
-        ({"page": "abc"}, "page"),
-        ({"page": "-1"}, "page"),
-        ({"page": "0"}, "page"),
-        ({"page": "100000"}, "page"),
         ({"page_size": "1000"}, "page_size"),
         ({"page_size": "x" * 500}, "page_size"),
         ({"q": "a" * 10_000}, "q"),

@@ -105,6 +105,8 @@ def test_dashboard_search_bill_and_trace(live_server, demo_data, browser_page):
         by_layer.setdefault(row.get_attribute("data-layer"), []).append(
             row.locator(".wf-ms").inner_text()
         )
+    db_label = page.locator('#waterfall .wf-row[data-layer="db"]').first.inner_text()
+    assert "database (connection set-up and queries)" in db_label  # the live server reconnects
     for layer in ("dns", "connect", "app", "db", "download"):
         assert layer in by_layer, f"no {layer} phase in the waterfall: {by_layer}"
         assert all(re.fullmatch(r"\d+\.\d ms", text) for text in by_layer[layer]), by_layer

@@ -51,23 +51,72 @@ def test_conf_reads_the_labs_environment(monkeypatch):
     )
 
 
-@pytest.mark.parametrize(
-    ("name", "value"), [("GUNICORN_TIMEOUT", "soon"), ("GUNICORN_TIMEOUT", "0")]
-)
-def test_conf_refuses_a_bad_number_in_one_line(tmp_path, name, value):
-    env = {**os.environ, name: value}
-    result = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "-c", str(CONF), "--check-config"],
+def start_gunicorn(tmp_path, env: dict[str, str], launcher: str = "gunicorn"):
+    """Start Gunicorn for real (no --check-config: that loads the app, which a real start does
+    only in the workers) and wait for it to stop; a bad setting must stop it within seconds."""
+    argv = (
+        [sys.executable, "-m", "gunicorn", "-c", str(CONF)]
+        if launcher == "gunicorn"
+        else [sys.executable, "-m", "demo_app.serve"]
+    )
+    return subprocess.run(
+        [*argv, "--bind", f"127.0.0.1:{free_port()}"],
         cwd=tmp_path,
-        env=env,
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+@pytest.mark.parametrize("launcher", ["gunicorn", "demo_app.serve"])
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [
+        ("GUNICORN_TIMEOUT", "soon", "1 to 3600"),
+        ("GUNICORN_TIMEOUT", "0", "1 to 3600"),
+        ("WEB_CONCURRENCY", "0", "1 to 256"),
+    ],
+)
+def test_conf_refuses_a_bad_number_in_one_line(tmp_path, launcher, name, value, allowed):
+    result = start_gunicorn(tmp_path, {name: value}, launcher)
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        f"gunicorn.conf.py: {name}={value!r}: use a whole number from 1 to 3600"
+        f"gunicorn.conf.py: {name}={value!r}: use a whole number from {allowed}"
     )
+
+
+def test_the_launcher_refuses_a_worker_count_that_is_not_a_number(tmp_path):
+    # A bare `gunicorn` parses WEB_CONCURRENCY on import, before reading any config file.
+    result = start_gunicorn(tmp_path, {"WEB_CONCURRENCY": "abc"}, "demo_app.serve")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "gunicorn.conf.py: WEB_CONCURRENCY='abc': use a whole number from 1 to 256"
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"DJANGO_SETTINGS_MODULE": "demo_app.settings.production", "SECRET_KEY": ""},
+            "gunicorn.conf.py: demo_app.settings.production: SECRET_KEY is not set",
+        ),
+        (
+            {"DJANGO_SETTINGS_MODULE": "demo_app.settings.nowhere"},
+            "gunicorn.conf.py: DJANGO_SETTINGS_MODULE='demo_app.settings.nowhere' cannot be",
+        ),
+        (
+            {"DJANGO_SETTINGS_MODULE": "demo_app.settings.dev", "DATABASE_URL": "mongo://x/y"},
+            "gunicorn.conf.py: demo_app.settings.dev: DATABASE_URL='mongo://x/y' is not a",
+        ),
+    ],
+)
+def test_settings_that_cannot_load_stop_the_master_in_one_line(tmp_path, env, expected):
+    result = start_gunicorn(tmp_path, env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(expected), result.stderr
 
 
 def wait_for(port: int, proc: subprocess.Popen, seconds: float = 30) -> None:
@@ -104,6 +153,7 @@ def test_gunicorn_serves_the_app_with_trace_headers_and_a_splittable_log(
         WEB_CONCURRENCY="2",
         GUNICORN_BIND=f"127.0.0.1:{port}",
         GUNICORN_ACCESS_LOG=str(log),
+        DEMO_ADMIN_PASSWORD="a-lab-only-Passw0rd-9d1e",
     )
     prepare = subprocess.run(
         [sys.executable, "-m", "demo_app.manage", "prepare_demo", "--bills", "50", "--no-static"],
@@ -114,7 +164,8 @@ def test_gunicorn_serves_the_app_with_trace_headers_and_a_splittable_log(
         timeout=120,
     )
     assert prepare.returncode == 0, prepare.stderr
-    assert "login demo" in prepare.stdout
+    assert "login demo / the password in DEMO_ADMIN_PASSWORD" in prepare.stdout
+    assert env["DEMO_ADMIN_PASSWORD"] not in prepare.stdout  # production prints no password
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(CONF)],
         cwd=tmp_path,  # the config must not depend on the working directory
@@ -131,16 +182,24 @@ def test_gunicorn_serves_the_app_with_trace_headers_and_a_splittable_log(
         assert response.status == 200
         timing = response.getheader("Server-Timing")
         assert re.search(r"queue;dur=[0-9.]+", timing)
-        assert re.search(r'db;dur=[0-9.]+;desc="\d+ queries"', timing)
+        # CONN_MAX_AGE = 0: each request opens its connection, and db counts that set-up.
+        assert re.search(r'db;dur=[0-9.]+;desc="connect \+ \d+ queries"', timing)
         assert response.getheader("X-Instance") == "web-test"
         worker = int(response.getheader("X-Worker-Pid"))
         assert worker not in (os.getpid(), proc.pid)  # a worker, not the master
         conn.request("GET", "/static/demo_app/site.css")
         css = conn.getresponse()
         assert css.status == 200 and b"--brand" in css.read()
+        conn.request("GET", "/", headers={"Host": "evil.example"})
+        refused = conn.getresponse()
+        assert refused.status == 400 and b"Bad request" in refused.read()
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        _, errors = proc.communicate(timeout=30)
+    # A Host header not in ALLOWED_HOSTS is one line in the error log, not a traceback.
+    bad_host = [line for line in errors.decode().splitlines() if "evil.example" in line]
+    assert len(bad_host) == 1 and "DisallowedHost" in bad_host[0], errors.decode()
+    assert "Traceback" not in errors.decode()
     lines = [line.split() for line in log.read_text().splitlines()]
     api = next(fields for fields in lines if fields[2] == "/api/bills/")
     # remote method path status bytes seconds <pid> instance [time]

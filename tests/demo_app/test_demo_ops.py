@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 
 import pytest
+from django.core.exceptions import DisallowedHost
+from django.db import OperationalError
+
+from demo_app.ops.logs import ConciseFormatter
 
 
 @pytest.mark.django_db
@@ -71,3 +77,27 @@ def test_an_unexpected_error_gets_the_friendly_500(client):
     html = response.content.decode()
     assert "Something went wrong" in html
     assert "Traceback" not in html and "RuntimeError" not in html and "kaboom" not in html
+
+
+def record(name: str, error: BaseException) -> logging.LogRecord:
+    try:
+        raise error
+    except type(error):
+        return logging.LogRecord(
+            name, logging.ERROR, __file__, 1, "Boom: %s", ("/x/",), sys.exc_info()
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "error", "one_line"),
+    [
+        ("django.security.DisallowedHost", DisallowedHost("Invalid HTTP_HOST header"), True),
+        ("django.request", OperationalError("connection refused\nmore"), True),
+        ("django.request", RuntimeError("a bug"), False),
+    ],
+)
+def test_the_log_is_one_line_for_expected_trouble_and_a_traceback_for_a_bug(name, error, one_line):
+    formatted = ConciseFormatter("%(levelname)s %(name)s: %(message)s").format(record(name, error))
+    assert formatted.startswith(f"ERROR {name}: Boom: /x/")
+    assert ("\n" not in formatted) == one_line
+    assert ("Traceback" in formatted) != one_line

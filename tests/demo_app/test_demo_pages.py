@@ -79,13 +79,21 @@ def test_a_10kb_search_is_refused_with_a_400_not_a_500(client, seeded):
 
 
 def test_bill_and_legislator_pages(client, seeded):
-    vote = Vote.objects.select_related("bill", "legislator").first()
+    vote = Vote.objects.select_related("bill", "legislator").order_by("-cast_on", "id").first()
     response = client.get(reverse("bill-detail", args=[vote.bill_id]))
     assert response.status_code == 200
-    assert vote.legislator.full_name in response.content.decode()
+    html = response.content.decode()
+    assert vote.legislator.full_name in html
+    assert (
+        f'<span id="vote-date">{vote.cast_on:%B} {vote.cast_on.day}, {vote.cast_on.year}<' in html
+    )
+    last = vote.bill.last_action_on
+    assert f"Last action {last:%B} {last.day}, {last.year}: {vote.bill.last_action}." in html
     response = client.get(reverse("legislator-detail", args=[vote.legislator_id]))
     assert response.status_code == 200
-    assert vote.bill.number in response.content.decode()
+    html = response.content.decode()
+    assert vote.bill.number in html
+    assert f"{vote.cast_on:%b} {vote.cast_on.day}, {vote.cast_on.year}" in html  # with the year
 
 
 @pytest.mark.parametrize(

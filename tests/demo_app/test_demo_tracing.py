@@ -1,12 +1,15 @@
-"""The trace middleware's Server-Timing header and the X-Request-Start parser."""
+"""The trace middleware's Server-Timing header, its db time (connection set-up included), the
+X-Request-Start parser, and the trace page."""
 
 from __future__ import annotations
 
 import os
 import re
+import time
 
 import pytest
 from django.db import connection
+from django.db.backends.signals import connection_created
 from django.test.utils import CaptureQueriesContext
 
 from demo_app.tracing.query_timer import timing_queries
@@ -105,3 +108,70 @@ def test_trace_page_hands_the_layer_vocabulary_to_the_browser(client, seeded):
         assert TALK_SECTION[name] in html
     assert "tracing/trace.js" in html
     assert "no-cache" in response.headers["Cache-Control"]
+
+
+SET_UP_DELAY = 0.05  # seconds added to connection set-up, a floor the db time must cover
+
+
+def slow_set_up(sender, connection, **kwargs):
+    time.sleep(SET_UP_DELAY)
+
+
+@pytest.fixture
+def slower_connections():
+    """Connection set-up that takes at least SET_UP_DELAY: Django sends connection_created from
+    inside connect(), so the delay is part of opening the connection, whatever the database."""
+    connection_created.connect(slow_set_up, dispatch_uid="slow_set_up")
+    yield
+    connection_created.disconnect(dispatch_uid="slow_set_up")
+
+
+@pytest.mark.django_db(transaction=True)  # so the connection may really close in between
+def test_connection_set_up_is_db_time_not_app_time(client, slower_connections):
+    connection.close()  # as CONN_MAX_AGE = 0 leaves it between requests
+    started = time.perf_counter()
+    response = client.get("/api/bills/")
+    wall_ms = (time.perf_counter() - started) * 1000.0
+    assert response.status_code == 200
+    timer = response.wsgi_request.query_timer
+    assert timer.connects == 1 and timer.count >= 1
+    assert timer.connect_seconds >= SET_UP_DELAY
+    metrics = parse_server_timing(response.headers["Server-Timing"])
+    assert metrics["db"]["desc"] == f'"connect + {timer.count} queries"'
+    db_ms, app_ms = float(metrics["db"]["dur"]), float(metrics["app"]["dur"])
+    assert db_ms == pytest.approx(timer.ms, abs=0.06)  # the header rounds to 0.1 ms
+    assert db_ms >= SET_UP_DELAY * 1000.0  # the set-up is in db...
+    assert app_ms + db_ms <= wall_ms + 0.2  # ...and app is the rest, not counting it twice
+
+    again = client.get("/api/bills/")  # the connection is open now: nothing to set up
+    assert again.wsgi_request.query_timer.connects == 0
+    desc = parse_server_timing(again.headers["Server-Timing"])["db"]["desc"]
+    assert desc == f'"{again.wsgi_request.query_timer.count} queries"'
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nested_timers_both_count_the_connection(slower_connections):
+    from demo_app.tracker.models import Bill
+
+    connection.close()
+    with timing_queries() as outer:
+        with timing_queries() as inner:
+            list(Bill.objects.all()[:1])
+        list(Bill.objects.all()[:1])
+    assert (inner.connects, inner.count) == (1, 1)
+    assert (outer.connects, outer.count) == (1, 2)
+    assert min(outer.connect_seconds, inner.connect_seconds) >= SET_UP_DELAY
+    assert "connect" not in connection.__dict__  # the method is no longer shadowed
+
+
+def test_trace_page_names_the_database_it_used(client, seeded):
+    html = client.get("/trace/").content.decode()
+    shown = re.search(r'<strong id="database">([^<]+)</strong>', html).group(1)
+    if connection.vendor == "postgresql":
+        major = connection.pg_version // 10000
+        assert shown == f"PostgreSQL {major} ({connection.settings_dict['NAME']})"
+        assert connection.settings_dict["NAME"].startswith("test_")  # pytest-django's copy
+    else:
+        import sqlite3
+
+        assert shown == f"SQLite {sqlite3.sqlite_version}"

@@ -2,9 +2,9 @@
 
 from django.urls import path
 
-from demo_app.urls import handler400, handler404, handler500, urlpatterns
+from demo_app.urls import handler400, handler403, handler404, handler500, urlpatterns
 
-__all__ = ["handler400", "handler404", "handler500", "urlpatterns"]
+__all__ = ["handler400", "handler403", "handler404", "handler500", "urlpatterns"]
 
 
 def boom(request):

@@ -60,7 +60,9 @@
       ["queue", server.some((m) => m.name === "queue") ? "waiting for a worker"
         : "waiting for a worker (no X-Request-Start: not measured)", queue],
       ["app", "Django (middleware, view, templates)", app],
-      ["db", "database queries", db],
+      // "connect + N queries" when this request opened its connection (CONN_MAX_AGE = 0).
+      ["db", server.some((m) => m.name === "db" && m.description.startsWith("connect"))
+        ? "database (connection set-up and queries)" : "database queries", db],
     ]) {
       phases.push({ layer: layer, label: label, start: t, dur: dur, server: true });
       t += dur;

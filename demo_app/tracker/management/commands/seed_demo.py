@@ -100,6 +100,7 @@ class Command(BaseCommand):
                     summary=r.summary,
                     status=r.status,
                     introduced_on=r.introduced_on,
+                    last_action_on=r.last_action_on,
                     committee_id=committee_id.get(r.committee_code),
                 )
                 for r in rows
