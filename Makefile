@@ -110,7 +110,7 @@ lab-compare: $(STAMP)
 .PHONY: app
 app: $(STAMP)
 	DJANGO_SETTINGS_MODULE=demo_app.settings.dev DEBUG=0 $(BIN)/python demo_app/manage.py prepare_demo
-	DJANGO_SETTINGS_MODULE=demo_app.settings.dev DEBUG=0 $(BIN)/gunicorn -c demo_app/gunicorn.conf.py
+	DJANGO_SETTINGS_MODULE=demo_app.settings.dev DEBUG=0 $(BIN)/python -m demo_app.serve
 
 clean:
 	rm -rf out var .pytest_cache .ruff_cache .hypothesis

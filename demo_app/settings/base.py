@@ -47,7 +47,7 @@ def database_from_env() -> dict:
         sqlite_path = Path(os.environ.get("SQLITE_PATH") or VAR_DIR / "demo.sqlite3")
         url = f"sqlite:///{sqlite_path.resolve()}"
     # CONN_MAX_AGE 0 is Django's default: one connection per request, the cost the model's
-    # PostgreSQL layer charges (../shared/design/MODEL_FACTS.md, "Django + PostgreSQL").
+    # PostgreSQL layer charges (sim/FACTS.md, "Django and PostgreSQL").
     try:
         config = dj_database_url.parse(url, conn_max_age=0)
     except ValueError as error:  # an unknown scheme or a malformed address

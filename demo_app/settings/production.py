@@ -39,7 +39,7 @@ X_FRAME_OPTIONS = "DENY"
 
 SILENCED_SYSTEM_CHECKS = [
     # security.W008 (SECURE_SSL_REDIRECT off): the HTTP -> HTTPS redirect is nginx's job
-    # (`return 301 https://$host$request_uri`, ../shared/design/MODEL_FACTS.md), and health
+    # (`return 301 https://$host$request_uri`, sim/FACTS.md), and health
     # checks reach Gunicorn over plain HTTP, where a redirect would read as "unhealthy".
     "security.W008",
     # security.W004 (no HSTS): the lab serves quorum.us and localhost with a self-signed
