@@ -55,20 +55,30 @@ def __dir__() -> list[str]:
 
 
 def run(
-    scenario: Scenario, seed: int | None = None, replications: int = 1, progress: bool = False
+    scenario: Scenario,
+    seed: int | None = None,
+    replications: int = 1,
+    progress: bool = False,
+    allow_large: bool = False,
 ) -> Result:
     """Simulate ``scenario`` ``replications`` times: steady, or over time when it has
     ``[traffic]``, ``[health_check]``, ``[asg]`` or ``[[failures]]``. The default seed is the
     scenario's ``run.seed``; replication ``i`` draws from its own independent streams, so the
-    same scenario, seed and count give the same result. ``progress`` shows a bar on stderr."""
-    from sim.config import ConfigError
+    same scenario, seed and count give the same result. ``progress`` shows a bar on stderr.
+    A run expected to need more than half of this machine's memory is refused with a
+    :class:`ConfigError` giving the estimate, unless ``allow_large``."""
+    from sim.config import ConfigError, Scenario
+    from sim.config.checks import MAX_REPLICATIONS, MAX_SEED, check_int
     from sim.engine import simulate
+    from sim.engine.size import check_size
     from sim.results import Result
 
-    if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
-        raise ConfigError("replications", replications, "must be an integer >= 1")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise ConfigError("seed", seed, "must be an integer >= 0")
+    check_int("replications", replications, maximum=MAX_REPLICATIONS)
+    if seed is not None:
+        check_int("seed", seed, minimum=0, maximum=MAX_SEED)
+    if not isinstance(scenario, Scenario):
+        raise ConfigError("scenario", repr(scenario)[:60], "must be a Scenario (sim.load)")
+    check_size(scenario, replications, allow_large=allow_large)
     seed = scenario.run.seed if seed is None else seed
     reps: Any = range(replications)
     if progress:

@@ -24,6 +24,8 @@ from pathlib import Path
 import sim
 from sim import loader, sweep
 from sim.config import ConfigError, Scenario
+from sim.config.checks import MAX_REPLICATIONS, MAX_SEED, check_int
+from sim.engine import size
 from sim.results import files, narrate
 
 
@@ -53,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
             default=[],
             metavar="KEY=VALUE",
             help="override a setting, e.g. --set gunicorn.workers=9 (repeatable)",
+        )
+        p.add_argument(
+            "--allow-large",
+            action="store_true",
+            help="run even when the run is expected to need more than half of this"
+            " machine's memory",
         )
 
     run = sub.add_parser("run", help="simulate a scenario and summarise it")
@@ -108,8 +116,8 @@ def _load(args: argparse.Namespace) -> tuple[Scenario, int]:
     overrides = list(args.set)
     if getattr(args, "warmup", None) is not None:
         overrides.append(f"run.warmup={args.warmup!r}")
-    if args.seed is not None and args.seed < 0:
-        raise ConfigError("--seed", args.seed, "must be an integer >= 0")
+    if args.seed is not None:
+        check_int("--seed", args.seed, minimum=0, maximum=MAX_SEED)
     s, notes = loader.load_noted(args.scenario, overrides)
     for note in notes:
         sys.stderr.write(f"note: {note}\n")
@@ -117,14 +125,14 @@ def _load(args: argparse.Namespace) -> tuple[Scenario, int]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.replications < 1:
-        raise ConfigError("--replications", args.replications, "must be an integer >= 1")
+    check_int("--replications", args.replications, maximum=MAX_REPLICATIONS)
     if args.figures and args.out is None:
         raise ConfigError("--figures", True, "needs --out DIR to write the figures into")
     s, seed = _load(args)
+    _check_size(s, args.replications, args.allow_large)
     if args.out is not None:
         files.check_folder(args.out)
-    result = sim.run(s, seed, args.replications, progress=args.progress)
+    result = sim.run(s, seed, args.replications, progress=args.progress, allow_large=True)
     written: dict[str, str | bytes] = {}
     if args.out is not None:
         written.update(result.files())
@@ -142,11 +150,19 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_size(s: Scenario, replications: int, allow_large: bool) -> None:
+    """Refuse a run too big for this machine (unless allowed); note a long one."""
+    said = size.note(size.check_size(s, replications, allow_large=allow_large))
+    if said:
+        sys.stderr.write(f"note: {said}\n")
+
+
 def _trace(args: argparse.Namespace) -> int:
     s, seed = _load(args)
+    _check_size(s, 1, args.allow_large)
     # A scenario with [traffic], [asg], ... runs over time, as `run` does: its crash or its
     # window of 503s happens only there.
-    told = sim.run(s, seed).trace(args.pick)
+    told = sim.run(s, seed, allow_large=True).trace(args.pick)
     if told is None:
         raise ConfigError("--pick", args.pick, "no such request in this run; try --pick typical")
     sys.stdout.write(told)

@@ -58,15 +58,32 @@ def locate(name_or_path: str) -> Path:
     return path
 
 
+#: A scenario file larger than this is not a scenario (the shipped ones are 2-5 KB).
+MAX_FILE_BYTES = 10_000_000
+
+
 def read(path: Path) -> dict[str, Any]:
-    """The raw tables of a TOML file; a syntax error becomes a one-line ConfigError."""
+    """The raw tables of a TOML file; any failure to read or parse it is one ConfigError."""
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ConfigError(
+                "scenario", str(path), f"is larger than {MAX_FILE_BYTES // 1_000_000} MB"
+            )
         with path.open("rb") as f:
-            return tomllib.load(f)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("scenario", str(path), f"is not valid TOML: {exc}") from None
+            return parse_toml(f.read().decode(), str(path))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError("scenario", str(path), f"cannot be read: {exc}") from None
+
+
+def parse_toml(text: str, where: str) -> dict[str, Any]:
+    """Parsed TOML, or a one-line ConfigError whatever went wrong (a syntax error, or tables
+    nested so deeply that the parser runs out of stack)."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("scenario", where, f"is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError("scenario", where, "is not valid TOML: nested too deeply") from None
 
 
 _PART = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)((?:\[[0-9]+\])*)")
@@ -101,6 +118,8 @@ def parse_override(text: str) -> tuple[str, Any]:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
+    except RecursionError:
+        raise ConfigError("--set", text[:60], "the value is nested too deeply") from None
     return key, value
 
 
@@ -259,10 +278,7 @@ def read_series(path: str | Path) -> tuple[list[float], list[float]]:
 
 def loads(text: str, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
     """Like :func:`load`, from TOML text (for tests and notebooks)."""
-    try:
-        tables = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("scenario", "<text>", f"is not valid TOML: {exc}") from None
+    tables = parse_toml(text, "<text>")
     tables = apply_overrides(tables, [parse_override(o) for o in overrides])
     _beside(tables, None)
     return build(Scenario, tables)

@@ -32,9 +32,15 @@ from typing import Any
 
 from sim import loader
 from sim.config import ConfigError, Scenario
+from sim.config.checks import MAX_REPLICATIONS, MAX_SEED, check_int
 from sim.engine import simulate
+from sim.engine.size import check_size
 from sim.results.files import check_folder, write_files
 from sim.results.statistics import outline
+
+#: The most runs (settings x replications) and processes one sweep takes.
+MAX_RUNS = 10_000
+MAX_PROCESSES = 256
 
 
 def parse_vary(text: str) -> tuple[str, list[Any]]:
@@ -167,21 +173,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     import os
 
-    if args.replications < 1:
-        raise ConfigError("--replications", args.replications, "must be an integer >= 1")
+    check_int("--replications", args.replications, maximum=MAX_REPLICATIONS)
     processes = args.processes if args.processes is not None else (os.cpu_count() or 1)
-    if processes < 1:
-        raise ConfigError("--processes", processes, "must be an integer >= 1")
-    if args.seed is not None and args.seed < 0:
-        raise ConfigError("--seed", args.seed, "must be an integer >= 0")
+    check_int("--processes", processes, maximum=MAX_PROCESSES)
+    if args.seed is not None:
+        check_int("--seed", args.seed, minimum=0, maximum=MAX_SEED)
     varies = [parse_vary(v) for v in args.vary]
     keys = [k for k, _ in varies]
     if len(set(keys)) != len(keys):
         raise ConfigError("--vary", keys, "each key may be varied once")
+    combinations = math.prod(len(v) for _, v in varies) * args.replications
+    if combinations > MAX_RUNS:
+        raise ConfigError(
+            "--vary", args.vary, f"{combinations:,} runs; a sweep runs at most {MAX_RUNS:,}"
+        )
     notes: list[str] = []
     runs = settings(args.scenario, varies, args.set, notes)
     for note in notes:
         sys.stderr.write(f"note: {note}\n")
+    for _, s in runs:  # each process holds one run at a time
+        check_size(s, min(processes, len(runs) * args.replications), allow_large=args.allow_large)
     if args.out is not None:
         check_folder(args.out)
     rows = sweep(runs, args.replications, args.seed, processes, progress=not args.no_progress)

@@ -52,6 +52,30 @@ class ConfigError(ValueError):
         return ConfigError(path, self.value, self.allowed)
 
 
+# The largest values a real system could have. Past them a setting is a typo or a joke, and a
+# run would take longer than anyone waits or more memory than a laptop has; each error names
+# the range, so the user knows what was meant.
+MAX_RATE = 1e5  # requests/s: far beyond quorum.us's busiest hour, and a day of it fits a run
+MAX_SECONDS = 30 * 86_400  # a month of simulated time: any duration, delay or time of day
+MAX_INSTANCES = 1_000  # an auto-scaling group's instances
+MAX_WORKERS = 1_000  # Gunicorn workers on an instance, or threads in a worker
+MAX_SLOTS = 10_000  # workers x threads: requests one instance serves at once
+MAX_VCPUS = 1_024  # the largest EC2 instances have a few hundred
+MAX_QUEUE = 1_000_000  # listen backlogs, surge queues, connection limits
+MAX_CLIENTS = 1_000_000  # browsers behind one resolver (each keeps its own caches)
+MAX_QUERIES = 1_000  # queries of one request
+MAX_SEED = 2**63 - 1
+MAX_SAMPLES = 1_000_000  # measured values of an empirical distribution
+MAX_REPLICATIONS = 1_000  # independent runs of one scenario at once
+
+
+def number_text(x: float) -> str:
+    """A bound as people write it: ``2,592,000``, ``100,000``, ``0.5``."""
+    if float(x).is_integer() and abs(x) < 1e15:
+        return f"{int(x):,}"
+    return f"{x:g}"
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -64,7 +88,8 @@ def check_int(key: str, value: int, *, minimum: int = 1, maximum: int | None = N
         if not ok:
             raise ConfigError(key, value, f"must be an integer >= {minimum}")
     elif not (ok and value <= maximum):
-        raise ConfigError(key, value, f"must be an integer in [{minimum}, {maximum:,}]")
+        span = f"[{number_text(minimum)}, {number_text(maximum)}]"
+        raise ConfigError(key, value, f"must be an integer in {span}")
 
 
 def check_number(
@@ -87,7 +112,19 @@ def check_number(
     if high is None:
         raise ConfigError(key, value, f"must be a number {'>' if strict else '>='} {low:g}{unit}")
     side = "(" if strict else "["
-    raise ConfigError(key, value, f"must be a number in {side}{low:g}, {high:g}]{unit}")
+    span = f"{side}{number_text(low)}, {number_text(high)}]"
+    raise ConfigError(key, value, f"must be a number in {span}{unit}")
+
+
+def check_seconds(key: str, value: float, *, positive: bool = False) -> None:
+    """A duration or a time in seconds: finite, >= 0 (> 0 when ``positive``), at most
+    :data:`MAX_SECONDS` (30 days)."""
+    check_number(key, value, strict=positive, high=MAX_SECONDS, unit="s (at most 30 days)")
+
+
+def check_rate(key: str, value: float, *, positive: bool = False) -> None:
+    """A rate in requests per second: >= 0 (> 0 when ``positive``), at most :data:`MAX_RATE`."""
+    check_number(key, value, strict=positive, high=MAX_RATE, unit="requests/s")
 
 
 def check_positive(key: str, value: float, *, high: float | None = None, unit: str = "") -> None:

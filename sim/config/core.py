@@ -12,13 +12,24 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from sim.config.checks import (
+    MAX_CLIENTS,
+    MAX_INSTANCES,
+    MAX_QUERIES,
+    MAX_QUEUE,
+    MAX_SAMPLES,
+    MAX_SEED,
+    MAX_SLOTS,
+    MAX_VCPUS,
+    MAX_WORKERS,
     ConfigError,
     check_int,
     check_ipv4,
     check_non_negative,
+    check_number,
     check_one_of,
-    check_positive,
     check_probability,
+    check_rate,
+    check_seconds,
     show,
 )
 
@@ -47,17 +58,19 @@ class DistributionConfig:
         if self.kind == "empirical":
             if not self.samples:
                 raise ConfigError("samples", [], "an empirical distribution needs >= 1 sample")
+            if len(self.samples) > MAX_SAMPLES:
+                raise ConfigError(
+                    "samples", f"{len(self.samples):,} values", f"at most {MAX_SAMPLES:,}"
+                )
             for s in self.samples:
-                check_non_negative("samples", s)
+                check_seconds("samples", s)
             return
         if self.samples:
             raise ConfigError("samples", list(self.samples), 'only kind "empirical" takes samples')
-        if self.kind == "constant":
-            check_non_negative("mean", self.mean)
-        else:
-            check_positive("mean", self.mean)
+        check_seconds("mean", self.mean, positive=self.kind != "constant")
         if self.kind == "lognormal":
-            check_non_negative("sigma", self.sigma)
+            # sigma 10 already spreads a typical 30 ms burst over 1e-10 s to 1e8 s
+            check_non_negative("sigma", self.sigma, high=10)
 
 
 def constant(seconds: float) -> DistributionConfig:
@@ -87,12 +100,12 @@ class RunConfig:
     seed: int = 1
 
     def __post_init__(self) -> None:
-        check_positive("duration", self.duration)
-        check_non_negative("warmup", self.warmup)
+        check_seconds("duration", self.duration, positive=True)
+        check_seconds("warmup", self.warmup)
         if self.warmup >= self.duration:
             raise ConfigError("warmup", self.warmup, f"must be < run.duration ({self.duration})")
-        check_non_negative("drain", self.drain)
-        check_int("seed", self.seed, minimum=0)
+        check_seconds("drain", self.drain)
+        check_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,7 +115,7 @@ class ArrivalsConfig:
     rate: float = 20.0
 
     def __post_init__(self) -> None:
-        check_positive("rate", self.rate)
+        check_rate("rate", self.rate, positive=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,11 +141,11 @@ class DnsConfig:
 
     def __post_init__(self) -> None:
         check_ipv4("address", self.address)
-        check_int("clients", self.clients)
+        check_int("clients", self.clients, maximum=MAX_CLIENTS)
         for key in ("browser_ttl", "record_ttl", "tld_ttl"):
-            check_non_negative(key, getattr(self, key))
+            check_number(key, getattr(self, key), high=MAX_TTL, unit="s (RFC 2181's largest TTL)")
         check_probability("packet_loss", self.packet_loss)
-        check_non_negative("retransmit", self.retransmit)
+        check_seconds("retransmit", self.retransmit)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,6 +156,9 @@ class NetworkConfig:
     connect: DistributionConfig = field(default_factory=lambda: lognormal(0.060, 0.3))
     download: DistributionConfig = field(default_factory=lambda: lognormal(0.030, 0.3))
 
+
+#: A DNS TTL is a 31-bit number of seconds (RFC 2181, section 8).
+MAX_TTL = 2**31 - 1
 
 ROUTING_STRATEGIES = ("round_robin", "least_outstanding_requests", "random")
 
@@ -165,8 +181,8 @@ class LoadBalancerConfig:
 
     def __post_init__(self) -> None:
         check_one_of("routing", self.routing, ROUTING_STRATEGIES)
-        check_int("surge_queue", self.surge_queue, minimum=0)
-        check_positive("idle_timeout", self.idle_timeout)
+        check_int("surge_queue", self.surge_queue, minimum=0, maximum=MAX_QUEUE)
+        check_seconds("idle_timeout", self.idle_timeout, positive=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -178,8 +194,8 @@ class InstancesConfig:
     vcpus: int = 2
 
     def __post_init__(self) -> None:
-        check_int("count", self.count)
-        check_int("vcpus", self.vcpus)
+        check_int("count", self.count, maximum=MAX_INSTANCES)
+        check_int("vcpus", self.vcpus, maximum=MAX_VCPUS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,8 +211,8 @@ class NginxConfig:
     latency: DistributionConfig = field(default_factory=lambda: constant(0.0005))
 
     def __post_init__(self) -> None:
-        check_int("max_connections", self.max_connections)
-        check_positive("proxy_read_timeout", self.proxy_read_timeout)
+        check_int("max_connections", self.max_connections, maximum=MAX_QUEUE)
+        check_seconds("proxy_read_timeout", self.proxy_read_timeout, positive=True)
 
 
 WORKER_CLASSES = ("sync", "gthread")
@@ -224,11 +240,18 @@ class GunicornConfig:
         else:
             note = " (Gunicorn worker classes the model simulates)"
         check_one_of("worker_class", self.worker_class, WORKER_CLASSES, note)
-        check_int("workers", self.workers)
-        check_int("threads", self.threads)
-        check_int("backlog", self.backlog, minimum=0)
-        check_positive("timeout", self.timeout)
-        check_non_negative("restart", self.restart)
+        check_int("workers", self.workers, maximum=MAX_WORKERS)
+        check_int("threads", self.threads, maximum=MAX_WORKERS)
+        if self.workers * self.threads > MAX_SLOTS:
+            raise ConfigError(
+                "threads",
+                self.threads,
+                f"workers x threads must be at most {MAX_SLOTS:,} requests at once on an"
+                f" instance; {self.workers} x {self.threads} = {self.workers * self.threads:,}",
+            )
+        check_int("backlog", self.backlog, minimum=0, maximum=MAX_QUEUE)
+        check_seconds("timeout", self.timeout, positive=True)
+        check_seconds("restart", self.restart)
 
     @property
     def effective_worker_class(self) -> str:
@@ -252,7 +275,7 @@ class DjangoConfig:
     cpu_per_query: DistributionConfig = field(default_factory=lambda: constant(0.002))
 
     def __post_init__(self) -> None:
-        check_int("queries", self.queries, minimum=0)
+        check_int("queries", self.queries, minimum=0, maximum=MAX_QUERIES)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -270,10 +293,10 @@ class PostgresConfig:
     vcpus: int = 2
 
     def __post_init__(self) -> None:
-        check_int("max_connections", self.max_connections)
-        check_non_negative("conn_max_age", self.conn_max_age)
-        check_non_negative("rtt", self.rtt)
-        check_int("vcpus", self.vcpus)
+        check_int("max_connections", self.max_connections, maximum=MAX_QUEUE)
+        check_seconds("conn_max_age", self.conn_max_age)
+        check_seconds("rtt", self.rtt)
+        check_int("vcpus", self.vcpus, maximum=MAX_VCPUS)
 
 
 THEORY_MODELS = ("none", "mm_c")

@@ -14,11 +14,16 @@ import math
 from dataclasses import dataclass
 
 from sim.config.checks import (
+    MAX_INSTANCES,
+    MAX_RATE,
+    MAX_SECONDS,
     ConfigError,
     check_int,
     check_number,
     check_one_of,
     check_optional_seconds,
+    check_rate,
+    check_seconds,
     check_within,
 )
 
@@ -62,11 +67,13 @@ class TrafficConfig:
 
     def __post_init__(self) -> None:
         check_one_of("profile", self.profile, PROFILES)
-        for key in ("rate", "peak", "after", "at", "start", "ramp", "hold", "decay"):
-            check_number(key, getattr(self, key))
-        check_number("think_time", self.think_time)
-        check_number("dns_cache_ttl", self.dns_cache_ttl)
-        check_number("requests_per_session", self.requests_per_session, low=1.0)
+        for key in ("rate", "peak", "after"):
+            check_rate(key, getattr(self, key))
+        for key in ("at", "start", "ramp", "hold", "decay", "think_time", "dns_cache_ttl"):
+            check_seconds(key, getattr(self, key))
+        check_number("requests_per_session", self.requests_per_session, low=1.0, high=10_000)
+        if not 0 <= self.peak_clock_h < 24:
+            raise ConfigError("peak_clock_h", self.peak_clock_h, "must be an hour in [0, 24)")
         if not 0 <= self.start_clock_h < 24:
             raise ConfigError("start_clock_h", self.start_clock_h, "must be an hour in [0, 24)")
         if self.points:
@@ -91,8 +98,13 @@ def check_series(times: list[float], rates: list[float]) -> str:
     for t, r in zip(times, rates, strict=True):
         if not (math.isfinite(t) and math.isfinite(r)):
             return f"each point must be two numbers [t, rate], got t={t:g}, rate={r:g}"
-        if r < 0:
-            return f"rate series has rate {r:g} at t={t:g}; allowed: a number >= 0 requests/s"
+        if not 0 <= r <= MAX_RATE:
+            return (
+                f"rate series has rate {r:g} at t={t:g}; allowed: a number in"
+                f" [0, {MAX_RATE:,.0f}] requests/s"
+            )
+        if not 0 <= t <= MAX_SECONDS:
+            return f"rate series has t={t:g}; allowed: seconds in [0, {MAX_SECONDS:,}]"
     for a, b in itertools.pairwise(times):
         if b <= a:
             return f"rate series times must increase, got {a:g} then {b:g}"
@@ -138,7 +150,7 @@ class HealthCheckConfig:
             3600,
             "seconds, the load balancer's range",
         )
-        check_number("cpu", self.cpu)
+        check_seconds("cpu", self.cpu)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,6 +174,7 @@ class StepConfig:
     def __post_init__(self) -> None:
         if not self.lower < self.upper:
             raise ConfigError("lower", self.lower, f"must be < upper ({self.upper:g})")
+        check_int("adjustment", self.adjustment, minimum=-MAX_INSTANCES, maximum=MAX_INSTANCES)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -194,16 +207,18 @@ class PolicyConfig:
         check_one_of("kind", self.kind, POLICY_KINDS)
         check_one_of("metric", self.metric, METRICS)
         check_one_of("comparison", self.comparison, COMPARISONS)
-        check_number("period", self.period, strict=True)
+        check_within("period", self.period, 10, 86_400, "seconds: CloudWatch's 10 s to a day")
         check_optional_seconds("cooldown", self.cooldown, "asg.default_cooldown")
         if self.metric == "cpu":
             check_within("threshold", self.threshold, 0, 100, "CPU utilisation, a percentage")
             check_within("target", self.target, 0, 100, "CPU utilisation, a percentage")
         else:
-            check_number("threshold", self.threshold)
-        check_int("evaluation_periods", self.evaluation_periods, minimum=1)
-        check_int("high_periods", self.high_periods, minimum=1)
-        check_int("low_periods", self.low_periods, minimum=1)
+            check_number("threshold", self.threshold, high=1e12)
+            check_number("target", self.target, high=1e12)
+        check_int("evaluation_periods", self.evaluation_periods, minimum=1, maximum=1_000)
+        check_int("high_periods", self.high_periods, minimum=1, maximum=1_000)
+        check_int("low_periods", self.low_periods, minimum=1, maximum=1_000)
+        check_int("adjustment", self.adjustment, minimum=-MAX_INSTANCES, maximum=MAX_INSTANCES)
         if self.kind == "simple" and self.adjustment == 0:
             raise ConfigError(
                 "adjustment", self.adjustment, "must be a non-zero integer (+ adds instances)"
@@ -245,8 +260,8 @@ class AsgConfig:
     policies: tuple[PolicyConfig, ...] = ()
 
     def __post_init__(self) -> None:
-        check_int("min", self.min, minimum=0)
-        check_int("max", self.max, minimum=1)
+        check_int("min", self.min, minimum=0, maximum=MAX_INSTANCES)
+        check_int("max", self.max, minimum=1, maximum=MAX_INSTANCES)
         if self.min > self.max:
             raise ConfigError("min", self.min, f"must be <= max ({self.max})")
         if self.desired is not None and not (
@@ -263,7 +278,7 @@ class AsgConfig:
                 "azs", list(self.azs), "must be a non-empty list of distinct zone names"
             )
         for key in ("launch_time", "boot_time", "default_cooldown", "health_check_grace"):
-            check_number(key, getattr(self, key))
+            check_seconds(key, getattr(self, key))
         check_optional_seconds("warmup", self.warmup, "asg.default_cooldown")
         check_one_of("termination_policy", self.termination_policy, TERMINATION_POLICIES)
 
@@ -304,11 +319,11 @@ class FailureConfig:
 
     def __post_init__(self) -> None:
         check_one_of("kind", self.kind, FAILURE_KINDS)
-        check_number("at", self.at)
-        check_number("duration", self.duration)
-        check_int("instance", self.instance, minimum=0)
-        check_int("instances", self.instances, minimum=1)
-        check_number("factor", self.factor, low=1.0)
+        check_seconds("at", self.at)
+        check_seconds("duration", self.duration)
+        check_int("instance", self.instance, minimum=0, maximum=MAX_INSTANCES)
+        check_int("instances", self.instances, minimum=1, maximum=MAX_INSTANCES)
+        check_number("factor", self.factor, low=1.0, high=1_000_000)
         if not 0 <= self.error_rate <= 1:
             raise ConfigError("error_rate", self.error_rate, "must be a probability in [0, 1]")
 
@@ -324,7 +339,7 @@ class TimeseriesConfig:
     period: float = 60.0
 
     def __post_init__(self) -> None:
-        check_number("period", self.period, strict=True)
+        check_within("period", self.period, 1, 86_400, "seconds: from 1 s to a day")
 
 
 def check_schedule(failures: tuple[FailureConfig, ...], duration: float) -> None:

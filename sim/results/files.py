@@ -64,22 +64,30 @@ def _temporary(path: Path, text: str | bytes) -> str:
 
 
 def check_folder(folder: Path, flag: str = "--out") -> None:
-    """Refuse, before anything runs, an output folder that cannot be made or written into."""
+    """Refuse, before anything runs, an output folder that cannot be made or written into:
+    make it (and its missing parents), write and remove a file in it, and remove what was made,
+    so a folder the permissions allow but the system refuses (``/proc/x``) is caught too."""
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(flag, str(folder), "is a file; allowed: a folder (made if missing)")
+    made: list[Path] = []
     try:
-        if folder.exists():
-            if not folder.is_dir():
-                raise ConfigError(
-                    flag, str(folder), "is a file; allowed: a folder (made if missing)"
-                )
-            where = folder
-        else:
-            where = next(p for p in folder.parents if p.exists())
-            if not where.is_dir():
-                raise ConfigError(flag, str(folder), f"cannot be made: {where} is a file")
-        if not os.access(where, os.W_OK | os.X_OK):
-            raise ConfigError(flag, str(folder), f"cannot be written: {where} is not writable")
+        for parent in [*reversed(folder.parents), folder]:
+            if parent.exists() and not parent.is_dir():
+                raise ConfigError(flag, str(folder), f"cannot be made: {parent} is a file")
+            if not parent.exists():
+                parent.mkdir()
+                made.append(parent)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ConfigError(flag, str(folder), f"cannot be written: {folder} is not writable")
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test-")
+        os.close(fd)
+        os.unlink(probe)
     except OSError as exc:
-        raise ConfigError(flag, str(folder), f"cannot be used: {exc.strerror or exc}") from None
+        raise ConfigError(flag, str(folder), f"cannot be written: {exc.strerror or exc}") from None
+    finally:
+        for parent in reversed(made):
+            with contextlib.suppress(OSError):
+                parent.rmdir()
 
 
 def write_files(folder: Path, files: dict[str, str | bytes], flag: str = "--out") -> None:

@@ -32,20 +32,20 @@ def files(tmp_path):
         (["run", "no_such_scenario"], "scenario", "no such file"),
         (["run", "baseline", "--set", "gunicorn.workerz=3"], "gunicorn.workerz", "unknown key"),
         (["run", "baseline", "--set", 'gunicorn.workers="five"'], "gunicorn.workers", "integer"),
-        (["run", "baseline", "--set", "gunicorn.workers=0"], "gunicorn.workers", ">= 1"),
-        (["run", "baseline", "--set", "instances.count=-2"], "instances.count", ">= 1"),
+        (["run", "baseline", "--set", "gunicorn.workers=0"], "gunicorn.workers", "[1, 1,000]"),
+        (["run", "baseline", "--set", "instances.count=-2"], "instances.count", "[1, 1,000]"),
         (["run", "baseline", "--set", "dns.packet_loss=1.5"], "dns.packet_loss", "[0, 1]"),
         (["run", "baseline", "--set", "gunicorn.worker_class=uvicorn"], "worker_class", "sync"),
         (["run", "baseline", "--set", "gunicorn.worker_class=gevent"], "worker_class", "gevent"),
         (["run", "mm_c", "--set", "arrivals.rate=6"], "arrivals.rate", "rho"),
         (["run", "baseline", "--set", "dns.address=12.34.56.789"], "dns.address", "789 > 255"),
-        (["run", "baseline", "--set", "django.cpu.mean=-1"], "django.cpu", "> 0"),
-        (["run", "baseline", "--warmup", "-5"], "run.warmup", ">= 0"),
+        (["run", "baseline", "--set", "django.cpu.mean=-1"], "django.cpu", "(0, 2,592,000]"),
+        (["run", "baseline", "--warmup", "-5"], "run.warmup", "[0, 2,592,000]"),
         (["run", "baseline", "--warmup", "9999"], "run.warmup", "< run.duration"),
-        (["run", "baseline", "--replications", "0"], "--replications", ">= 1"),
-        (["run", "baseline", "--seed", "-1"], "--seed", ">= 0"),
+        (["run", "baseline", "--replications", "0"], "--replications", "[1, 1,000]"),
+        (["run", "baseline", "--seed", "-1"], "--seed", "integer in [0, "),
         (["run", "baseline", "--set", "nonsense"], "--set", "key.path=value"),
-        (["trace", "baseline", "--set", "postgres.max_connections=0"], "max_connections", ">= 1"),
+        (["trace", "baseline", "--set", "postgres.max_connections=0"], "max_connections", "[1, "),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, key, allowed, tmp_path, capsys):
@@ -233,15 +233,16 @@ def test_an_out_that_cannot_be_a_folder_is_refused_before_the_run(
 def test_an_out_folder_without_write_permission_is_refused_before_the_run(
     tmp_path, capsys, monkeypatch
 ):
-    # As the permission bits would say to anyone but root.
-    monkeypatch.setattr(results_files.os, "access", lambda path, mode: path != tmp_path)
+    # As writing into a folder the permission bits forbid would fail for anyone but root.
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(results_files.tempfile, "mkstemp", refused)
     assert main(["run", "baseline", *SHORT, "--out", str(tmp_path / "out")]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1
-    assert (
-        err
-        == f'error: --out = "{tmp_path / "out"}": cannot be written: {tmp_path} is not writable\n'
-    )
+    assert err == f'error: --out = "{tmp_path / "out"}": cannot be written: Permission denied\n'
+    assert not (tmp_path / "out").exists()  # the folder made to try is gone again
 
 
 def test_a_write_that_fails_leaves_nothing_behind(tmp_path, capsys, monkeypatch):
