@@ -1,7 +1,7 @@
 """Gunicorn settings for the demo app, all from the environment (the stack lab sets them).
 
 Like a restaurant's roster: how many cooks (``workers``: ``WEB_CONCURRENCY``, else 2 x cores + 1,
-Gunicorn's own advice, ../shared/design/MODEL_FACTS.md "Gunicorn"), which door they serve
+Gunicorn's own advice, sim/FACTS.md "Gunicorn"), which door they serve
 (``GUNICORN_BIND``, else 127.0.0.1:8000), and how long an order may take before its cook is
 replaced (``GUNICORN_TIMEOUT``, else 30 s). Sync workers, one request at a time each: the
 model's Gunicorn layer.
