@@ -9,17 +9,19 @@ from __future__ import annotations
 import csv
 import http.client
 import itertools
+import json
 import os
 import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 
 import pytest
 
-from demo_app.stack import nginx, supervisor
+from demo_app.stack import drills, nginx, supervisor
 from demo_app.stack.client import LabClient, get_plain
 from demo_app.stack.config import LabConfig, free_ports, port_is_free
 from demo_app.stack.lab import status_rows
@@ -48,16 +50,58 @@ def cli(cfg: LabConfig, *args: str, timeout: float = 240) -> subprocess.Complete
     )
 
 
+def wait_for(condition, what: str, timeout: float = 120.0) -> None:
+    """Until ``condition()`` holds. The timeout only keeps a broken lab from hanging the run;
+    nothing here depends on how fast the machine is."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+class SlowRequest:
+    """``GET /calibrate/?sleep_ms=N`` straight to one instance, answered in the background.
+
+    When the object exists its connection is established and the request sent, so in the
+    instance's accept queue it is ahead of every connection opened after it."""
+
+    def __init__(self, port: int, sleep_ms: int):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=150)
+        headers = {"Host": "quorum.us", "X-Forwarded-Proto": "https"}
+        self.conn.request("GET", f"/calibrate/?sleep_ms={sleep_ms}", headers=headers)
+        self.done = threading.Event()
+        self.status: int | str | None = None
+        self.body = b""
+        self._thread = threading.Thread(target=self._wait, daemon=True)
+        self._thread.start()
+
+    def _wait(self) -> None:
+        try:
+            response = self.conn.getresponse()
+            self.body = response.read()
+            self.status = response.status
+        except (OSError, http.client.HTTPException) as exc:
+            self.status = type(exc).__name__
+        finally:
+            self.conn.close()
+            self.done.set()
+
+    def result(self) -> tuple[int | str | None, bytes]:
+        self._thread.join(180)
+        return self.status, self.body
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory, need_nginx):
     state = tmp_path_factory.mktemp("lab")
     dns, http, https = free_ports(3)
     base = consecutive_free_ports(3)
-    flags = ["--instances", "2", "--workers", "1", "--dns-port", str(dns)]
+    flags = ["--instances", "2", "--workers", "2", "--dns-port", str(dns)]
     flags += ["--http-port", str(http), "--https-port", str(https), "--base-port", str(base)]
     cfg = LabConfig(
         state_dir=state, dns_port=dns, http_port=http, https_port=https, base_port=base,
-        instances=2, workers=1,
+        instances=2, workers=2,
     )  # fmt: skip
     try:
         started = cli(cfg, "up", *flags)
@@ -77,11 +121,11 @@ def test_up_starts_dns_nginx_and_two_healthy_instances(lab):
 
 def test_a_second_up_reports_and_restarts_nothing(lab):
     before = {name: info["pid"] for name, info in supervisor.processes(lab).items()}
-    again = cli(lab, "up")
+    again = cli(lab, "up", "--workers", "3")
     assert again.returncode == 0, again.stderr
     assert "already up" in again.stdout
     # Flags a running lab cannot take without a restart are named, not silently dropped.
-    assert "workers 1 (not 2)" in again.stdout and "`down`, then `up`" in again.stdout
+    assert "workers 2 (not 3)" in again.stdout and "`down`, then `up`" in again.stdout
     assert {name: info["pid"] for name, info in supervisor.processes(lab).items()} == before
 
 
@@ -177,21 +221,55 @@ def test_the_demo_admin_logs_in_through_the_lab(lab):
     assert status == 200 and b"Site administration" in page
 
 
+def test_an_idle_worker_answers_at_once_while_its_sibling_is_busy(lab):
+    # One listening socket per instance, shared by its two workers: quick requests do not
+    # queue behind a slow one on the same instance while the other worker is free.
+    port = lab.instance_port(1)
+    slow = SlowRequest(port, sleep_ms=8000)
+    quick = []
+    for _ in range(10):
+        reply = get_plain(port, "/healthz", timeout=150)
+        quick.append((reply.status, reply.headers["x-worker-pid"], slow.done.is_set()))
+    status, body = slow.result()
+    assert status == 200, status
+    busy = str(json.loads(body)["pid"])
+    assert [answer for answer, _, _ in quick] == [200] * 10
+    assert not any(finished for _, _, finished in quick), "a quick request waited for the slow one"
+    others = {pid for _, pid, _ in quick}
+    assert busy not in others and len(others) == 1, (busy, others)
+
+
 def test_killing_an_instance_under_light_load_fails_no_request(lab):
     old_pid = supervisor.processes(lab)["web-1"]["pid"]
+    errors = drills.LogTail(lab.logs / "web-1.error.log")
+    launcher = drills.LogTail(lab.logs / "web-1.out.log")
     with Traffic(lab, path="/healthz", threads=2, pause=0.05) as traffic:
-        time.sleep(1.5)
+        wait_for(lambda: len(traffic.samples) >= 10, "traffic before the kill")
+        # In flight on web-1 when its master dies: the orphaned worker finishes it, and only
+        # then does the new master bind the instance's port.
+        slow = SlowRequest(lab.instance_port(1), sleep_ms=2000)
         event_at = traffic.now()
         killed = cli(lab, "kill", "web-1", "--wait", timeout=90)
-        time.sleep(1.5)
+        back_at = traffic.now()
+        wait_for(
+            lambda: sum(s.start > back_at and s.instance == "web-1" for s in traffic.samples) >= 3,
+            "nginx to send traffic to the restarted web-1",
+        )
     assert killed.returncode == 0, killed.stderr
     summary = summarize(traffic.samples, event_at)
-    assert summary.requests > 20
     assert summary.failed == 0, [s for s in traffic.samples if s.failed]
+    status, body = slow.result()
+    assert status == 200, status
     info = supervisor.processes(lab)["web-1"]
     assert info["statename"] == "RUNNING"
     assert info["pid"] not in (0, old_pid)
     assert get_plain(lab.instance_port(1), "/healthz").status == 200
+    # The worker that held the slow request was still running when web-1 restarted: the
+    # launcher let it answer (SIGTERM), and the new master bound at its first try.
+    ended = [line for line in launcher.new_lines() if "left by an earlier master with" in line]
+    assert len(ended) == 1 and "with SIGTERM" in ended[0], ended
+    assert str(json.loads(body)["pid"]) in re.findall(r"\d+", ended[0].split("pids")[1])
+    assert not [line for line in errors.new_lines() if "Connection in use" in line]
 
 
 def test_scale_3_adds_a_target(lab):
