@@ -57,6 +57,8 @@ def shared_environment(cfg: LabConfig, base: dict[str, str]) -> dict[str, str]:
     env.setdefault("CSRF_TRUSTED_ORIGINS", ",".join(origins))
     env["PYTHONUNBUFFERED"] = "1"
     env["CALIBRATION_ENDPOINT"] = "1"  # calibrate and the drills need /calibrate/
+    # Each instance's slots for slow calibration requests are lock files here (one per lab).
+    env["CALIBRATION_LOCK_DIR"] = str(cfg.path("locks"))
     # The lab is production-shaped whatever the caller's shell exports: an exported DEBUG=1
     # would show tracebacks and settings, the very thing the drills check never happens.
     env["DEBUG"] = "0"

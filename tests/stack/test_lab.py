@@ -239,6 +239,49 @@ def test_an_idle_worker_answers_at_once_while_its_sibling_is_busy(lab):
     assert busy not in others and len(others) == 1, (busy, others)
 
 
+def test_slow_calibration_beyond_the_limit_gets_429_while_pages_still_answer(lab):
+    # Six slow calibration requests at once used to take all four workers; now each instance
+    # runs one at a time and refuses the rest at once.
+    access = drills.LogTail(lab.logs / "nginx-access.log")
+    replies = []
+
+    def ask() -> None:
+        replies.append(LabClient(lab, timeout=150).get("/calibrate/?sleep_ms=6000&_slow=1"))
+
+    threads = [threading.Thread(target=ask, daemon=True) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: any(r.status == 429 for r in replies), "a refused slow request")
+    page = LabClient(lab, timeout=150).get("/")
+    finished_before_page = sum(r.status == 200 for r in replies)
+    for thread in threads:
+        thread.join(180)
+    assert page.status == 200
+    assert finished_before_page == 0  # the page did not wait for a slow request to end
+    assert sorted({r.status for r in replies}) == [200, 429], [r.status for r in replies]
+    for refused in (r for r in replies if r.status == 429):
+        assert int(refused.headers["retry-after"]) >= 1
+        body = json.loads(refused.body)
+        assert body["limit"] == 1 and "at most 1 slow calibration request" in body["error"]
+
+    # nginx's log: on each instance, the slow requests that ran never overlapped in time.
+    def logged() -> list[str]:
+        return [line for line in access.new_lines() if "_slow=1" in drills.field(line, 4)]
+
+    wait_for(lambda: len(logged()) == len(replies), "nginx to log every slow request")
+    ran: dict[str, list[tuple[float, float]]] = {}
+    for line in logged():
+        if drills.field(line, 5) == "200":
+            end = float(drills.field(line, 13))
+            ran.setdefault(drills.field(line, 11), []).append(
+                (end - float(drills.field(line, 7)), end)
+            )
+    assert sum(len(spans) for spans in ran.values()) == sum(r.status == 200 for r in replies)
+    for spans in ran.values():
+        spans.sort()
+        assert all(b[0] >= a[1] - 0.01 for a, b in itertools.pairwise(spans)), spans
+
+
 def test_killing_an_instance_under_light_load_fails_no_request(lab):
     old_pid = supervisor.processes(lab)["web-1"]["pid"]
     errors = drills.LogTail(lab.logs / "web-1.error.log")
