@@ -135,6 +135,26 @@ def test_http_redirects_to_https(lab):
     assert reply.headers["location"] == f"https://quorum.us:{lab.https_port}/bills/?q=tax"
 
 
+@pytest.mark.parametrize("host", ["www.quorum.us", "QUORUM.US"])
+def test_http_redirects_each_of_the_sites_names_to_itself(lab, host):
+    reply = get_plain(lab.http_port, "/", host=host)
+    assert reply.status == 301
+    assert reply.headers["location"] == f"https://{host.lower()}:{lab.https_port}/"
+
+
+@pytest.mark.parametrize("host", ["evil.example", "quorum.us.evil.example", "127.0.0.1", None])
+def test_http_gives_any_other_host_no_answer_and_no_redirect(lab, host):
+    access = drills.LogTail(lab.logs / "nginx-access.log")
+    with socket.create_connection(("127.0.0.1", lab.http_port), timeout=30) as conn:
+        # HTTP/1.0 lets a request carry no Host header at all (None).
+        header = "" if host is None else f"Host: {host}\r\n"
+        conn.sendall(f"GET /login HTTP/1.0\r\n{header}\r\n".encode())
+        answer = conn.recv(4096)
+    assert answer == b""  # nginx closed the connection without a word
+    wait_for(lambda: access.new_lines(), "nginx to log the request")
+    assert [drills.field(line, 5) for line in access.new_lines()] == ["444"]
+
+
 def test_a_request_resolved_through_the_lab_dns_reaches_the_app(lab):
     dns_log = lab.logs / "dns.log"
     before = dns_log.read_text().count("\tquorum.us.\tA\tNOERROR\t127.0.0.1")
