@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from demo_app.stack import cpu
+from demo_app.stack.accesslog import is_error
 from demo_app.stack.config import LabConfig, LabError
 from demo_app.stack.drills import LogTail, field
 from demo_app.stack.lab import require_running
@@ -77,7 +78,7 @@ def measure_window(lines: list[str], start: float, end: float) -> Measured:
         if not start <= finished < end or field(line, 8) == "-":
             continue
         times.append(request_time)
-        failed += field(line, 5).startswith("5")
+        failed += is_error(line)  # 5xx, 499 or cut short: the README's rule
     seconds = end - start
     return Measured(
         len(times) / seconds, percentile(times, 0.5), percentile(times, 0.95), len(times), failed

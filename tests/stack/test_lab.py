@@ -21,7 +21,7 @@ import urllib.parse
 
 import pytest
 
-from demo_app.stack import drills, nginx, supervisor
+from demo_app.stack import accesslog, drills, nginx, supervisor
 from demo_app.stack.client import LabClient, get_plain
 from demo_app.stack.config import LabConfig, free_ports, port_is_free
 from demo_app.stack.lab import status_rows
@@ -302,15 +302,21 @@ def test_slow_calibration_beyond_the_limit_gets_429_while_pages_still_answer(lab
         assert all(b[0] >= a[1] - 0.01 for a, b in itertools.pairwise(spans)), spans
 
 
+def workers_of(cfg: LabConfig, name: str) -> set[int]:
+    """The pids of instance ``name``'s Gunicorn workers (its processes but the master)."""
+    master = supervisor.processes(cfg)[name]["pid"]
+    return {pid for pid, _ in supervisor.lab_processes(cfg, instance=name)} - {master}
+
+
 def test_killing_an_instance_under_light_load_fails_no_request(lab):
     old_pid = supervisor.processes(lab)["web-1"]["pid"]
+    old_workers = workers_of(lab, "web-1")
     errors = drills.LogTail(lab.logs / "web-1.error.log")
-    launcher = drills.LogTail(lab.logs / "web-1.out.log")
+    access = drills.LogTail(lab.logs / "nginx-access.log")
     with Traffic(lab, path="/healthz", threads=2, pause=0.05) as traffic:
         wait_for(lambda: len(traffic.samples) >= 10, "traffic before the kill")
-        # In flight on web-1 when its master dies: the orphaned worker finishes it, and only
-        # then does the new master bind the instance's port.
-        slow = SlowRequest(lab.instance_port(1), sleep_ms=2000)
+        # In flight on web-1 when its master dies: the orphaned worker still answers it.
+        slow = SlowRequest(lab.instance_port(1), sleep_ms=3000)
         event_at = traffic.now()
         killed = cli(lab, "kill", "web-1", "--wait", timeout=90)
         back_at = traffic.now()
@@ -321,18 +327,43 @@ def test_killing_an_instance_under_light_load_fails_no_request(lab):
     assert killed.returncode == 0, killed.stderr
     summary = summarize(traffic.samples, event_at)
     assert summary.failed == 0, [s for s in traffic.samples if s.failed]
+    # nginx's side, by the README's rule (5xx, 499, cut short): nothing failed either.
+    lines = drills.logged(access, len(traffic.samples))
+    assert len(lines) >= len(traffic.samples)
+    assert [line for line in lines if accesslog.is_error(line)] == []
     status, body = slow.result()
     assert status == 200, status
+    assert json.loads(body)["pid"] in old_workers
     info = supervisor.processes(lab)["web-1"]
     assert info["statename"] == "RUNNING"
     assert info["pid"] not in (0, old_pid)
     assert get_plain(lab.instance_port(1), "/healthz").status == 200
-    # The worker that held the slow request was still running when web-1 restarted: the
-    # launcher let it answer (SIGTERM), and the new master bound at its first try.
-    ended = [line for line in launcher.new_lines() if "left by an earlier master with" in line]
-    assert len(ended) == 1 and "with SIGTERM" in ended[0], ended
-    assert str(json.loads(body)["pid"]) in re.findall(r"\d+", ended[0].split("pids")[1])
     assert not [line for line in errors.new_lines() if "Connection in use" in line]
+
+
+def test_a_killed_masters_idle_workers_are_ended_before_the_new_master_binds(lab):
+    # No traffic: idle orphans would hold web-1's socket until their wait for a connection
+    # times out (half the Gunicorn timeout); the launcher ends them first.
+    old_workers = workers_of(lab, "web-1")
+    errors = drills.LogTail(lab.logs / "web-1.error.log")
+    launcher = drills.LogTail(lab.logs / "web-1.out.log")
+    killed = cli(lab, "kill", "web-1", "--wait", timeout=90)
+    assert killed.returncode == 0, killed.stderr
+    ended = [line for line in launcher.new_lines() if "left by an earlier master" in line]
+    assert len(ended) == 1 and "with SIGTERM" in ended[0], ended
+    assert {int(pid) for pid in re.findall(r"\d+", ended[0].split("pids")[1])} == old_workers
+    assert not old_workers & {pid for pid, _ in supervisor.lab_processes(lab)}
+    assert not [line for line in errors.new_lines() if "Connection in use" in line]
+    assert len(workers_of(lab, "web-1")) == lab.workers
+
+
+def test_drill_instance_failure_counts_failures_on_both_sides(lab):
+    drilled = cli(lab, "drill", "instance-failure", timeout=180)
+    assert drilled.returncode == 0, drilled.stdout + drilled.stderr
+    out = drilled.stdout
+    assert re.search(r"^requests  \d+, failed 0$", out, re.M), out
+    assert re.search(r"^nginx log \d+ requests, 0 failed \(0 5xx, 0 499, 0 truncated\)", out, re.M)
+    assert "result    no request failed" in out
 
 
 def test_scale_3_adds_a_target(lab):
