@@ -227,3 +227,63 @@ def test_counts_by_kind_from_the_command_line(tmp_path, capsys):
     assert main([str(tmp_path / "missing.log")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot read" in err[0] and "missing.log" in err[0]
+
+
+#: locust's stats CSV for a run in which no request completed (locust 2.47 against a server
+#: that accepted connections and never answered): every percentile is N/A.
+NOTHING_COMPLETED = (
+    "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,"
+    "Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,"
+    "75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%\n"
+    ",Aggregated,0,0,0,0.0,0,0,0,0.0,0.0,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A\n"
+)
+
+
+def test_a_load_that_completed_nothing_is_invalid_not_a_crash(tmp_path):
+    from demo_app.stack.load import read_result
+
+    (tmp_path / "load_stats.csv").write_text(NOTHING_COMPLETED)
+    result = read_result(tmp_path / "load")
+    assert not result.valid and result.exit_code == 1
+    assert result.requests == 0 and np.isnan(result.p50_ms) and np.isnan(result.p95_ms)
+    assert result.line().startswith("invalid: no request completed")
+    assert "\n" not in result.line()
+    header, _ = NOTHING_COMPLETED.splitlines()
+    (tmp_path / "ok_stats.csv").write_text(
+        header + "\n,Aggregated,40,1,18,20.5,9,81,8000,4.0,0.1,18,20,24,25,26,54,73,80,81,81,81\n"
+    )
+    fine = read_result(tmp_path / "ok")
+    assert fine.valid and fine.exit_code == 0 and (fine.p50_ms, fine.p95_ms) == (18.0, 54.0)
+    assert fine.line() == "40 requests, 1 failed, 4.0 req/s, p50 18 ms, p95 54 ms"
+
+
+def test_compare_marks_a_level_that_completed_nothing_invalid(tmp_path, capsys):
+    import csv
+
+    from demo_app.stack.compare import (
+        INVALID,
+        Predicted,
+        draw,
+        print_notes,
+        print_table,
+        write_csv,
+    )
+    from demo_app.stack.cpu import CpuShare
+
+    lines = [access_line(100 + i * 0.1, 0.02) for i in range(50)]
+    done = measure_window(lines, 100.0, 105.0)
+    nothing = measure_window(lines, 200.0, 205.0)  # no line ended in this window
+    assert done.valid and not nothing.valid
+    used = CpuShare(2, 1.0, 0.6, 0.1)
+    sim = Predicted(10.0, 0.02, 0.05)
+    rows = [("light", 10.0, 5, done, sim, used), ("busy", 20.0, 10, nothing, sim, used)]
+    print_table(rows)
+    print_notes(rows, quick=False)
+    out = capsys.readouterr().out
+    busy = [line for line in out.splitlines() if line.startswith("busy")]
+    assert len(busy) == 2 and all(INVALID in line for line in busy), busy
+    assert "nan" not in out
+    write_csv(tmp_path / "compare.csv", rows)
+    with open(tmp_path / "compare.csv") as f:
+        assert [r["valid"] for r in csv.DictReader(f)] == ["1", "0"]
+    assert draw(tmp_path / "compare.png", rows, quick=False).read_bytes()[:4] == b"\x89PNG"
