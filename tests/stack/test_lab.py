@@ -176,7 +176,8 @@ def test_responses_carry_server_timing_and_alternate_between_instances(lab):
     for reply in replies:
         timing = reply.server_timing
         assert {"queue", "app", "db"} <= set(timing), reply.headers.get("server-timing")
-        assert timing["app"] > 0 and timing["db"] >= 0 and timing["queue"] >= 0
+        # Durations, not speeds: a fast machine may round a layer down to 0.0 ms.
+        assert min(timing["app"], timing["db"], timing["queue"]) >= 0
     seen = [r.instance for r in replies]
     assert set(seen) == {"web-1", "web-2"}
     # Round robin: no instance answers twice in a row.
@@ -374,7 +375,15 @@ def test_scale_3_adds_a_target(lab):
     conf = nginx.conf_path(bigger).read_text()
     assert f"server 127.0.0.1:{bigger.instance_port(3)} " in conf
     client = LabClient(bigger)
-    seen = {client.get("/healthz").instance for _ in range(9)}
+    seen: set[str | None] = set()
+
+    def all_answered() -> bool:
+        seen.add(client.get("/healthz").instance)
+        return len(seen) >= 3
+
+    # Round robin reaches all three, though nginx may still hold out an instance an earlier
+    # drill killed, for up to fail_timeout: ask until each has answered, not a fixed number.
+    wait_for(all_answered, "each of the three instances to answer")
     assert seen == {"web-1", "web-2", "web-3"}
 
 
@@ -419,7 +428,12 @@ def test_calibrate_then_a_short_compare_print_a_table_and_draw_a_figure(lab):
     with open(lab.path("compare", "compare.csv")) as f:
         rows = list(csv.DictReader(f))
     assert [r["level"] for r in rows] == ["light", "busy", "saturated"]
-    assert all(float(r["measured_rps"]) > 0 and float(r["sim_rps"]) > 0 for r in rows)
+    assert all(float(r["sim_rps"]) > 0 for r in rows)
+    # A level on a busy machine may complete nothing in its short window: then it is marked
+    # invalid, never compared; any other level measured what it completed.
+    for row in rows:
+        assert (float(row["measured_rps"]) > 0) == (row["valid"] == "1"), row
+        assert (row["valid"] == "1") == (f"{row['level']:<9} invalid:" not in compared.stdout)
     assert lab.path("compare", "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
