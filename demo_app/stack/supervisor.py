@@ -82,6 +82,7 @@ def render_conf(cfg: LabConfig, overrides: dict[str, str] | None = None) -> str:
         repo=REPO_DIR,
         python=sys.executable,
         dns_port=cfg.dns_port,
+        dns_flags=f" --lab-id {cfg.lab_id}" if cfg.lab_id else "",
         instances=programs,
         nginx_command=nginx.command(cfg),
     )

@@ -129,6 +129,26 @@ def test_a_second_up_reports_and_restarts_nothing(lab):
     assert {name: info["pid"] for name, info in supervisor.processes(lab).items()} == before
 
 
+def test_the_lab_is_recognised_by_its_id(lab):
+    from demo_app.stack.client import running_lab
+    from demo_app.stack.dns import query_txt
+
+    lab_id = LabConfig.load(lab.state_dir).lab_id
+    assert len(lab_id) == 16
+    found = running_lab(lab.state_dir)
+    assert found, found.reason
+    assert (found.lab_id, found.healthy, found.dns) == (lab_id, True, True)
+    assert query_txt("_lab.quorum.us", lab.dns_port) == [lab_id]
+    # nginx names the lab on pages, on its own errors and on the HTTP redirect.
+    client = LabClient(lab)
+    for path in ("/", "/no-such-page/", "/static/no-such-file.css"):
+        assert client.get(path).headers["x-quorum-lab"] == lab_id, path
+    redirect = get_plain(lab.http_port, "/", host="quorum.us")
+    assert redirect.status == 301 and redirect.headers["x-quorum-lab"] == lab_id
+    status = cli(lab, "status")
+    assert f"lab id    {lab_id}" in status.stdout
+
+
 def test_http_redirects_to_https(lab):
     reply = get_plain(lab.http_port, "/bills/?q=tax", host=f"quorum.us:{lab.http_port}")
     assert reply.status == 301
