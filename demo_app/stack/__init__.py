@@ -15,7 +15,8 @@ folder (``var/lab`` by default). Modules, in the order a request meets them:
 - ``lab.py``: up, status, scale, kill, down; ``config.py``: ports, sizes, the saved plan;
 - ``client.py``, ``traffic.py``: a visitor through DNS + TLS, and light steady traffic;
 - ``load.py`` + ``locustfile.py`` + ``mix.py``: locust and the page mix;
-- ``drills.py``: instance failure, worker timeout, database down;
+- ``drills.py``: instance failure, worker timeout, database down; ``accesslog.py``: nginx's
+  log fields and the one rule for a failed request;
 - ``calibrate.py``, ``compare.py``, ``cpu.py``: measured service times -> a sim scenario, and
   the sim's predictions against measurements.
 """

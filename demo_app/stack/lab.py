@@ -331,7 +331,8 @@ def down(cfg: LabConfig) -> int:
     else:
         say(f"stop      supervisord (pid {process_id}) and its programs")
         supervisor.shutdown(cfg)
-    # Workers orphaned by `kill` are not in supervisord's process groups: end them here.
+    # Workers orphaned by a `kill` (not yet ended by their instance's restart) are not in
+    # supervisord's process groups: end them here.
     leftovers = supervisor.lab_processes(cfg)
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid, _command in leftovers:
