@@ -144,6 +144,12 @@ STORAGES = {
 #: /calibrate/ lets anyone spend up to 2 s of CPU and 65 s of a worker per request: on for a
 #: developer and in the stack lab, off in production settings unless CALIBRATION_ENDPOINT=1.
 CALIBRATION_ENDPOINT = env_bool("CALIBRATION_ENDPOINT", True)
+#: A calibration request asking for more than this (cpu_ms + sleep_ms) is slow: each instance
+#: runs at most CALIBRATION_SLOW_LIMIT of those at once (a lock file each in
+#: CALIBRATION_LOCK_DIR), so they can never hold every worker; one more gets 429.
+CALIBRATION_SLOW_MS = 1000
+CALIBRATION_SLOW_LIMIT = 1
+CALIBRATION_LOCK_DIR = Path(os.environ.get("CALIBRATION_LOCK_DIR") or VAR_DIR / "locks")
 
 #: The demo admin account ``prepare_demo`` creates and prints at start-up. The password in the
 #: README is public, so production settings refuse it and take one only from the environment.

@@ -14,8 +14,10 @@ folder (``var/lab`` by default). Modules, in the order a request meets them:
 - ``supervisor.py`` + ``templates/supervisord.conf.j2``: the process watcher and its API;
 - ``lab.py``: up, status, scale, kill, down; ``config.py``: ports, sizes, the saved plan;
 - ``client.py``, ``traffic.py``: a visitor through DNS + TLS, and light steady traffic;
+  ``client.running_lab()``: is this checkout's lab up (its id, not just its port)?
 - ``load.py`` + ``locustfile.py`` + ``mix.py``: locust and the page mix;
-- ``drills.py``: instance failure, worker timeout, database down;
+- ``drills.py``: instance failure, worker timeout, database down; ``accesslog.py``: nginx's
+  log fields and the one rule for a failed request;
 - ``calibrate.py``, ``compare.py``, ``cpu.py``: measured service times -> a sim scenario, and
   the sim's predictions against measurements.
 """

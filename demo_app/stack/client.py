@@ -5,6 +5,11 @@ CachingResolver`, so repeated requests hit the cache), open TCP to the address, 
 ``quorum.us`` in TLS (SNI) and trust only the lab's CA, send ``Host: quorum.us``. Also a plain
 HTTP probe straight to one Gunicorn instance, the way a load balancer's health check does.
 
+And the question every notebook asks first: is *this checkout's* lab up, or is something else
+on its ports? :func:`running_lab` answers by identity, not by port: the lab's state folder names
+a random ``lab_id`` (made by `up`), and the server on the HTTPS port must present a certificate
+from this lab's CA and send that same id (``X-Quorum-Lab``).
+
 Flow: name -> DNS (cached) -> address -> TCP + TLS -> HTTP/1.1 request -> :class:`Reply`.
 """
 
@@ -16,10 +21,11 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from demo_app.stack.certs import tls_files
-from demo_app.stack.config import HOST, ZONE, LabConfig
-from demo_app.stack.dns import CachingResolver
+from demo_app.stack.config import HOST, ZONE, LabConfig, LabError, state_dir_default
+from demo_app.stack.dns import LAB_ID_NAME, CachingResolver, query_txt
 
 
 @dataclass(frozen=True)
@@ -105,3 +111,123 @@ def get_plain(port: int, path: str, host: str = ZONE, timeout: float = 5.0) -> R
         conn.close()
     headers = {k.lower(): v for k, v in response.getheaders()}
     return Reply(response.status, headers, body, time.perf_counter() - start, f"{HOST}:{port}")
+
+
+# -- is this checkout's lab up? --------------------------------------------------------------
+
+#: The response header (added by nginx) that carries the running lab's id.
+LAB_HEADER = "X-Quorum-Lab"
+
+
+@dataclass(frozen=True)
+class LabInfo:
+    """This checkout's lab, up: it answered HTTPS on its port with its own id."""
+
+    cfg: LabConfig
+    healthy: bool  # /healthz through nginx answered 200 (every instance may still be down)
+    dns: bool  # the lab's DNS server answers TXT _lab.quorum.us with the same id
+
+    @property
+    def lab_id(self) -> str:
+        return self.cfg.lab_id
+
+    @property
+    def reason(self) -> str:
+        return f"the lab in {self.cfg.state_dir} (id {self.lab_id}) answers on {self.cfg.site}"
+
+    def __bool__(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class NoLab:
+    """No lab of this checkout answers; ``reason`` says why, in one line."""
+
+    state_dir: Path
+    reason: str
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def running_lab(state_dir: Path | str | None = None, timeout: float = 3.0) -> LabInfo | NoLab:
+    """This checkout's lab if it is up (a truthy :class:`LabInfo`), else a falsy :class:`NoLab`
+    whose ``reason`` says what was found instead. Usage::
+
+        lab = running_lab()
+        print(lab.reason if not lab else lab.cfg.site)
+
+    Up means: the state folder (``LAB_STATE_DIR`` or ``var/lab``) holds a plan with a lab id,
+    and a live HTTPS request to its nginx port, trusting only this lab's CA, comes back with
+    that id in ``X-Quorum-Lab``. Any other server on the port (a leftover lab of another
+    checkout, an unrelated program) is "no lab"."""
+    folder = Path(state_dir) if state_dir is not None else state_dir_default()
+    try:
+        cfg = LabConfig.load(folder)
+    except LabError as exc:
+        return NoLab(folder, str(exc))
+    if cfg is None:
+        return NoLab(folder, f"no lab plan in {folder} (lab.json): this lab was never started")
+    if not cfg.lab_id:
+        return NoLab(
+            folder,
+            f"{folder / 'lab.json'} has no lab_id (an older `up` wrote it): run `down`, then `up`",
+        )
+    ca = tls_files(cfg.path("tls")).ca
+    if not ca.exists():
+        return NoLab(folder, f"this lab's CA {ca} is missing: run `down`, then `up`")
+    where = f"{HOST}:{cfg.https_port}"
+    try:
+        status, seen = _lab_id_at(cfg, ca, timeout)
+    except ConnectionRefusedError:
+        return NoLab(folder, f"nothing listens on {where}: this checkout's lab is down (run `up`)")
+    except ssl.SSLCertVerificationError as exc:
+        return NoLab(
+            folder,
+            f"the server on {where} has a certificate this lab's CA did not sign"
+            f" ({exc.verify_message}): another lab or another program holds the port",
+        )
+    except ssl.SSLError as exc:
+        return NoLab(
+            folder,
+            f"the server on {where} does not speak TLS as the lab's nginx does"
+            f" ({exc.reason or exc}): another program holds the port",
+        )
+    except (OSError, http.client.HTTPException) as exc:
+        return NoLab(
+            folder,
+            f"no HTTPS answer from {where} ({type(exc).__name__}: {exc}): not this lab",
+        )
+    if seen is None:
+        return NoLab(folder, f"the server on {where} sent no {LAB_HEADER} header: not a lab")
+    if seen != cfg.lab_id:
+        return NoLab(
+            folder,
+            f"the server on {where} is lab {seen}, but this checkout's lab is {cfg.lab_id}:"
+            " another lab holds the port",
+        )
+    try:
+        dns = query_txt(LAB_ID_NAME, cfg.dns_port, timeout=timeout) == [cfg.lab_id]
+    except ConnectionError:
+        dns = False
+    return LabInfo(cfg, healthy=status == 200, dns=dns)
+
+
+def _lab_id_at(cfg: LabConfig, ca: Path, timeout: float) -> tuple[int, str | None]:
+    """(status, X-Quorum-Lab) of ``GET /healthz`` on the lab's HTTPS port, as quorum.us."""
+    context = ssl.create_default_context(cafile=str(ca))
+    raw = socket.create_connection((HOST, cfg.https_port), timeout)
+    try:
+        sock = context.wrap_socket(raw, server_hostname=ZONE)
+    except BaseException:
+        raw.close()
+        raise
+    conn = http.client.HTTPSConnection(ZONE, cfg.https_port, timeout=timeout)
+    conn.sock = sock
+    try:
+        conn.request("GET", "/healthz", headers={"Host": f"{ZONE}:{cfg.https_port}"})
+        response = conn.getresponse()
+        response.read()
+    finally:
+        conn.close()
+    return response.status, response.getheader(LAB_HEADER)

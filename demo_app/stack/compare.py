@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from demo_app.stack import cpu
+from demo_app.stack.accesslog import is_error
 from demo_app.stack.config import LabConfig, LabError
 from demo_app.stack.drills import LogTail, field
 from demo_app.stack.lab import require_running
@@ -46,6 +47,15 @@ class Measured:
     p95: float
     requests: int
     failed: int
+
+    @property
+    def valid(self) -> bool:
+        """False when no request completed in the window: nothing to compare."""
+        return self.requests > 0
+
+
+#: How a level that completed no request is shown, in the table, the notes and its own line.
+INVALID = "invalid: no request completed in the measuring window"
 
 
 @dataclass(frozen=True)
@@ -77,7 +87,7 @@ def measure_window(lines: list[str], start: float, end: float) -> Measured:
         if not start <= finished < end or field(line, 8) == "-":
             continue
         times.append(request_time)
-        failed += field(line, 5).startswith("5")
+        failed += is_error(line)  # 5xx, 499 or cut short: the README's rule
     seconds = end - start
     return Measured(
         len(times) / seconds, percentile(times, 0.5), percentile(times, 0.95), len(times), failed
@@ -157,12 +167,13 @@ def run(cfg: LabConfig, duration: int = 30, quick: bool = False) -> int:
         measured = measure_window(access.new_lines(), started + warm, ended - 0.5)
         predicted = simulate(scenario_path, offered, quick)
         rows.append((name, offered, users, measured, predicted, used))
-        print(
-            f"  {name:<10} {users} users, offered {offered:.0f} req/s: measured "
-            f"{measured.throughput:.1f} req/s p50 {measured.p50 * 1000:.1f} ms, "
-            f"predicted {predicted.throughput:.1f} req/s p50 {predicted.p50 * 1000:.1f} ms",
-            flush=True,
+        result = (
+            f"measured {measured.throughput:.1f} req/s p50 {measured.p50 * 1000:.1f} ms, "
+            f"predicted {predicted.throughput:.1f} req/s p50 {predicted.p50 * 1000:.1f} ms"
+            if measured.valid
+            else INVALID
         )
+        print(f"  {name:<10} {users} users, offered {offered:.0f} req/s: {result}", flush=True)
         print(f"             {used.line()}", flush=True)
     print_table(rows)
     write_csv(out / "compare.csv", rows)
@@ -179,6 +190,9 @@ def print_table(rows) -> None:
     print(f"{'':<10}{'req/s':>8} |" + cell * 3)
     for name, offered, _users, m, p, _used in rows:
         text = f"{name:<10}{offered:>8.0f} |"
+        if not m.valid:
+            print(f"{text} {INVALID}")
+            continue
         for meas, sim in (
             (m.throughput, p.throughput),
             (m.p50 * 1000, p.p50 * 1000),
@@ -195,14 +209,14 @@ def write_csv(path: Path, rows) -> None:
         writer.writerow(
             ["level", "offered_rps", "users", "measured_rps", "sim_rps", "measured_p50_s",
              "sim_p50_s", "measured_p95_s", "sim_p95_s", "measured_requests", "failed",
-             "cpu_machine", "cpu_lab", "cpu_locust", "cpu_other"]
+             "cpu_machine", "cpu_lab", "cpu_locust", "cpu_other", "valid"]
         )  # fmt: skip
         for name, offered, users, m, p, used in rows:
             writer.writerow(
                 [name, offered, users, round(m.throughput, 3), round(p.throughput, 3),
                  round(m.p50, 6), round(p.p50, 6), round(m.p95, 6), round(p.p95, 6),
                  m.requests, m.failed, round(used.machine, 3), round(used.lab, 3),
-                 round(used.load, 3), round(used.other, 3)]
+                 round(used.load, 3), round(used.other, 3), int(m.valid)]
             )  # fmt: skip
     tmp.replace(path)
 
@@ -224,7 +238,8 @@ def draw(path: Path, rows, quick: bool) -> Path:
         ax.plot(offered, [get(r[3]) * scale for r in rows], "o-", label="measured (lab)")
         ax.plot(offered, [get(r[4]) * scale for r in rows], "s--", label="predicted (sim)")
         for x, r in zip(offered, rows, strict=True):
-            ax.annotate(r[0], (x, get(r[3]) * scale), textcoords="offset points", xytext=(4, 4))
+            if r[3].valid:  # an invalid level has no point to label
+                ax.annotate(r[0], (x, get(r[3]) * scale), textcoords="offset points", xytext=(4, 4))
         ax.set_xlabel("offered load (req/s)")
         ax.set_title(label)
         if "latency" in label:
@@ -246,6 +261,9 @@ def print_notes(rows, quick: bool) -> None:
     if quick:
         print("note      quick run: loads too small and short to judge the model's accuracy")
     for name, _offered, users, m, p, used in rows:
+        if not m.valid:
+            print(f"{name:<9} {INVALID}: not compared (see `status` and the logs)")
+            continue
         if name == "saturated":
             print(
                 f"saturated not a target: locust's {users} users wait for answers (a closed "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -74,6 +75,10 @@ class LabConfig:
     workers: int = 2
     timeout: int = 30
     balance: str = "round_robin"
+    #: Random, made by each `up` that starts a lab: nginx sends it in every response
+    #: (X-Quorum-Lab) and the DNS server in a TXT record (_lab.quorum.us), so a client can
+    #: tell this lab from any other server on its ports (client.running_lab). "" = none yet.
+    lab_id: str = ""
 
     def __post_init__(self) -> None:
         for name in ("dns_port", "http_port", "https_port", "base_port"):
@@ -107,6 +112,9 @@ class LabConfig:
         if self.balance not in BALANCE_CHOICES:
             allowed = ", ".join(BALANCE_CHOICES)
             raise LabError(f"balance {self.balance!r} is unknown: use one of {allowed}")
+        # It goes into nginx.conf and a command line: hex digits only.
+        if not re.fullmatch(r"[0-9a-f]{0,64}", self.lab_id):
+            raise LabError(f"lab_id {self.lab_id!r} is not an id: up to 64 hex digits (0-9, a-f)")
         object.__setattr__(self, "state_dir", Path(self.state_dir).resolve())
 
     # -- construction ------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dnslib import QTYPE, RCODE, RR, SOA, A, DNSRecord
+from dnslib import QTYPE, RCODE, RR, SOA, TXT, A, DNSRecord
 from dnslib.server import BaseResolver, DNSServer
 
 from demo_app.stack.config import HOST, ZONE
@@ -32,14 +32,24 @@ from demo_app.stack.config import HOST, ZONE
 #: quorum.us and www.quorum.us point at the lab's load balancer (nginx on 127.0.0.1).
 TTL = 60
 RECORDS = {f"{ZONE}.": HOST, f"www.{ZONE}.": HOST}
+#: The name whose TXT record is the running lab's id (lab.json's lab_id).
+LAB_ID_NAME = f"_lab.{ZONE}."
 
 
 class ZoneResolver(BaseResolver):
-    """Answers for one zone from a fixed table; NXDOMAIN inside it, REFUSED outside."""
+    """Answers for one zone from fixed tables (A and TXT records); NXDOMAIN inside it, REFUSED
+    outside."""
 
-    def __init__(self, zone: str = ZONE, records: dict[str, str] | None = None, ttl: int = TTL):
+    def __init__(
+        self,
+        zone: str = ZONE,
+        records: dict[str, str] | None = None,
+        ttl: int = TTL,
+        texts: dict[str, str] | None = None,
+    ):
         self.zone = zone.rstrip(".") + "."
         self.records = dict(RECORDS if records is None else records)
+        self.texts = dict(texts or {})
         self.ttl = ttl
         # The start of authority goes into negative answers so resolvers may cache the "no".
         self.soa = RR(
@@ -56,16 +66,21 @@ class ZoneResolver(BaseResolver):
         if not (qname == self.zone or qname.endswith("." + self.zone)):
             reply.header.aa = 0
             reply.header.rcode = RCODE.REFUSED
-        elif qname not in self.records:
+        elif qname not in self.records and qname not in self.texts:
             reply.header.rcode = RCODE.NXDOMAIN
             reply.add_auth(self.soa)
-        elif qtype in ("A", "ANY"):
-            reply.add_answer(
-                RR(request.q.qname, QTYPE.A, rdata=A(self.records[qname]), ttl=self.ttl)
-            )
         else:
-            # The name exists but has no record of this type: NOERROR with no answer (NODATA).
-            reply.add_auth(self.soa)
+            if qtype in ("A", "ANY") and qname in self.records:
+                reply.add_answer(
+                    RR(request.q.qname, QTYPE.A, rdata=A(self.records[qname]), ttl=self.ttl)
+                )
+            if qtype in ("TXT", "ANY") and qname in self.texts:
+                reply.add_answer(
+                    RR(request.q.qname, QTYPE.TXT, rdata=TXT(self.texts[qname]), ttl=self.ttl)
+                )
+            if not reply.rr:
+                # The name exists but has no record of this type: NOERROR, no answer (NODATA).
+                reply.add_auth(self.soa)
         return reply
 
 
@@ -97,11 +112,17 @@ class QueryLog:
 class ZoneServer:
     """UDP and TCP servers for the zone on 127.0.0.1, running in background threads."""
 
-    def __init__(self, port: int, log_path: Path | None = None, address: str = HOST):
+    def __init__(
+        self,
+        port: int,
+        log_path: Path | None = None,
+        address: str = HOST,
+        lab_id: str | None = None,
+    ):
         self._lock = threading.Lock()
         self._log = open(log_path, "a", buffering=1) if log_path else None  # noqa: SIM115
         logger = QueryLog(self._write)
-        resolver = ZoneResolver()
+        resolver = ZoneResolver(texts={LAB_ID_NAME: lab_id} if lab_id else None)
         self.servers = [
             DNSServer(resolver, port=port, address=address, logger=logger),
             DNSServer(resolver, port=port, address=address, logger=logger, tcp=True),
@@ -163,6 +184,18 @@ def query(name: str, port: int, server: str = HOST, timeout: float = 2.0) -> tup
     return None, _negative_ttl(reply)
 
 
+def query_txt(name: str, port: int, server: str = HOST, timeout: float = 2.0) -> list[str]:
+    """The TXT strings the lab's server holds for ``name`` ([] for none)."""
+    try:
+        raw = DNSRecord.question(name, "TXT").send(server, port, timeout=timeout)
+    except OSError as exc:
+        raise ConnectionError(f"no answer from DNS server {server}:{port} ({exc})") from None
+    reply = DNSRecord.parse(raw)
+    return [
+        b"".join(rr.rdata.data).decode(errors="replace") for rr in reply.rr if rr.rtype == QTYPE.TXT
+    ]
+
+
 def _negative_ttl(reply: DNSRecord) -> int:
     return min((rr.ttl for rr in reply.auth), default=0)
 
@@ -209,8 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo_app.stack.dns")
     parser.add_argument("--port", type=int, default=8053)
     parser.add_argument("--log", type=Path)
+    parser.add_argument("--lab-id", help=f"the lab's id, served as TXT {LAB_ID_NAME}")
     args = parser.parse_args(argv)
-    server = ZoneServer(args.port, args.log).start()
+    server = ZoneServer(args.port, args.log, lab_id=args.lab_id).start()
     print(f"authoritative for {ZONE} on {HOST}:{args.port} (udp, tcp)", flush=True)
     try:
         while all(s.isAlive() for s in server.servers):

@@ -27,7 +27,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from demo_app.stack import lab, supervisor
+from demo_app.stack import accesslog, lab, supervisor
+from demo_app.stack.accesslog import field
 from demo_app.stack.client import LabClient
 from demo_app.stack.config import HOST, LabConfig, free_ports
 from demo_app.stack.traffic import Traffic, summarize
@@ -72,12 +73,6 @@ class LogTail:
             return f.read().splitlines()
 
 
-def field(line: str, n: int) -> str:
-    """Field ``n`` (1-based, like ``cut -f``) of a TAB-separated log line, or ""."""
-    parts = line.split("\t")
-    return parts[n - 1] if len(parts) >= n else ""
-
-
 # -- instance failure ---------------------------------------------------------------------------
 
 
@@ -94,17 +89,30 @@ def instance_failure(cfg: LabConfig, victim: str = "web-1", settle: float = 3.0)
     summary = summarize(traffic.samples, event_at)
     for line in summary.lines():
         say(line)
-    retried = [line for line in access.new_lines() if ", " in field(line, 8)]
+    lines = logged(access, len(traffic.samples))
+    counts = accesslog.count(lines)
+    say(f"nginx log {accesslog.summary(counts)}")
+    retried = [line for line in lines if ", " in field(line, 8)]
     say(f"retried   {len(retried)} request(s) on another instance (nginx access log, field 8):")
     for line in retried[:5]:
         say("  " + line)
-    say(
-        "result    "
-        + ("no request failed" if summary.failed == 0 else f"{summary.failed} request(s) failed")
-    )
+    # The visitors' count and the log's (the README's rule: 5xx, 499, cut short) must agree.
+    failed = max(summary.failed, sum(counts[kind] for kind in accesslog.ERRORS))
+    say("result    " + ("no request failed" if failed == 0 else f"{failed} request(s) failed"))
     # With two or more instances nginx retries on a healthy one: any failure is a miss. With
     # one, failures are the lesson ("why 2"), not a miss.
-    return 1 if summary.failed and cfg.instances >= 2 else 0
+    return 1 if failed and cfg.instances >= 2 else 0
+
+
+def logged(access: LogTail, at_least: int, wait: float = 5.0) -> list[str]:
+    """The log's new lines, once it holds ``at_least`` of them (nginx writes each line just
+    after its response) or ``wait`` seconds have passed."""
+    deadline = time.monotonic() + wait
+    lines = access.new_lines()
+    while len(lines) < at_least and time.monotonic() < deadline:
+        time.sleep(0.1)
+        lines = access.new_lines()
+    return lines
 
 
 # -- worker timeout -----------------------------------------------------------------------------
@@ -150,11 +158,11 @@ def worker_timeout(cfg: LabConfig) -> int:
         errors = {n: LogTail(cfg.logs / f"{n}.error.log") for n in cfg.instance_names}
         reply = LabClient(cfg, timeout=60).get(path)
         say(f"answer    GET {path} -> {reply.status} after {reply.seconds:.1f} s")
-        time.sleep(0.5)  # let nginx flush the line
-        lines = [line for line in access.new_lines() if "\t/calibrate/" in line]
+        lines = [line for line in logged(access, 1) if "\t/calibrate/" in line]
         say("nginx     access log (status field 5; upstreams tried field 8; their statuses 9):")
         for line in lines:
             say("  " + line)
+            say(f"  counted as: {accesslog.classify(line)} (the README's error rule)")
         timeouts = [
             f"{name:<9} {line.strip()}"
             for name, tail in errors.items()

@@ -7,18 +7,28 @@ Gunicorn. supervisord runs ``python -m demo_app.stack.instance web-1 --state-dir
 master itself.
 
 The app's own ``demo_app/gunicorn.conf.py`` stays the base config; the flags added here only
-pin what the lab must control (bind, workers, timeout, ``--reuse-port``); the log files
-go to the lab's log folder through the app's own ``GUNICORN_ACCESS_LOG``/``GUNICORN_ERROR_LOG``.
+pin what the lab must control (bind, workers, timeout); the log files go to the lab's log
+folder through the app's own ``GUNICORN_ACCESS_LOG``/``GUNICORN_ERROR_LOG``.
 
-Flow: lab.json + instance name (+ drill overrides) -> environment + argv -> ``os.execve``.
+One listening socket per instance, bound by the master and shared by its workers (one accept
+queue, as in production and in the model: an idle worker takes the next connection whoever
+is busy). A master killed with SIGKILL leaves its workers running, still holding that socket;
+before binding, the launcher ends them (:func:`end_leftovers`): SIGTERM lets each finish the
+request it holds, for at most the Gunicorn timeout, then SIGKILL.
+
+Flow: lab.json + instance name (+ drill overrides) -> end leftovers of an earlier master ->
+environment + argv -> ``os.execve``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
+import signal
 import sys
+import time
 from pathlib import Path
 
 from demo_app.stack.config import (
@@ -47,6 +57,8 @@ def shared_environment(cfg: LabConfig, base: dict[str, str]) -> dict[str, str]:
     env.setdefault("CSRF_TRUSTED_ORIGINS", ",".join(origins))
     env["PYTHONUNBUFFERED"] = "1"
     env["CALIBRATION_ENDPOINT"] = "1"  # calibrate and the drills need /calibrate/
+    # Each instance's slots for slow calibration requests are lock files here (one per lab).
+    env["CALIBRATION_LOCK_DIR"] = str(cfg.path("locks"))
     # The lab is production-shaped whatever the caller's shell exports: an exported DEBUG=1
     # would show tracebacks and settings, the very thing the drills check never happens.
     env["DEBUG"] = "0"
@@ -78,8 +90,6 @@ def gunicorn_argv(
         "--bind", f"{HOST}:{port}",
         "--workers", str(cfg.workers),
         "--timeout", str(timeout),
-        # Lets a restarted master bind while workers of a killed one still hold the old socket.
-        "--reuse-port",
         "--name", name,
     ]  # fmt: skip
     env = {
@@ -92,6 +102,39 @@ def gunicorn_argv(
         "GUNICORN_ERROR_LOG": str(cfg.logs / f"{name}.error.log"),
     }
     return argv, env
+
+
+def end_leftovers(cfg: LabConfig, name: str, grace: float, say=print) -> int:
+    """End processes still running as instance ``name`` (workers whose master was SIGKILLed).
+
+    They hold the instance's listening socket, so the new master could not bind its port. Each
+    gets SIGTERM, which a Gunicorn worker takes as "finish the request you hold, then exit";
+    after ``grace`` seconds (the Gunicorn timeout: as long as their master would have let a
+    request run) the rest get SIGKILL. Returns how many there were."""
+    from demo_app.stack.supervisor import lab_processes  # supervisor imports this module
+
+    pids = {pid for pid, _ in lab_processes(cfg, instance=name)}
+    if not pids:
+        return 0
+
+    def running() -> set[int]:
+        return pids & {pid for pid, _ in lab_processes(cfg, instance=name)}
+
+    started = time.monotonic()
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        for pid in running():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not running():
+            break
+    say(
+        f"{name}: ended {len(pids)} process(es) left by an earlier master with {sig.name}"
+        f" in {time.monotonic() - started:.1f} s (pids {', '.join(map(str, sorted(pids)))})"
+    )
+    return len(pids)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     except LabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    end_leftovers(cfg, args.name, grace=float(args.timeout or cfg.timeout))
+    sys.stdout.flush()
     env = {**os.environ, **extra}
     if args.database_url is not None:
         env["DATABASE_URL"] = args.database_url

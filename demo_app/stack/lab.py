@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
 import xmlrpc.client
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from demo_app.stack import nginx, supervisor
 from demo_app.stack.certs import ensure_certificates
@@ -105,6 +106,7 @@ def up(cfg: LabConfig) -> int:
         )
     check_ports(cfg.ports())
     cfg.logs.mkdir(parents=True, exist_ok=True)
+    cfg = replace(cfg, lab_id=secrets.token_hex(8))  # this lab, as no other server is
     cfg.save()
     tls, made = ensure_certificates(cfg.path("tls"))
     say(f"tls       {'made' if made else 'kept'} {tls.cert} (CA {tls.ca})")
@@ -236,6 +238,8 @@ def print_status(cfg: LabConfig) -> None:
     for row in rows:
         pid = str(row.pid) if row.pid else "-"
         say(f"{row.name:<10} {row.state:<9} {pid:>7}  {row.address:<28} {row.health}")
+    if cfg.lab_id:
+        say(f"lab id    {cfg.lab_id} (nginx's X-Quorum-Lab header, DNS TXT _lab.{ZONE})")
 
 
 def status(cfg: LabConfig) -> int:
@@ -327,7 +331,8 @@ def down(cfg: LabConfig) -> int:
     else:
         say(f"stop      supervisord (pid {process_id}) and its programs")
         supervisor.shutdown(cfg)
-    # Workers orphaned by `kill` are not in supervisord's process groups: end them here.
+    # Workers orphaned by a `kill` (not yet ended by their instance's restart) are not in
+    # supervisord's process groups: end them here.
     leftovers = supervisor.lab_processes(cfg)
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid, _command in leftovers:

@@ -12,10 +12,11 @@ subprocess, so gevent stays out of this process) -> CSVs in ``<state>/load/`` ->
 from __future__ import annotations
 
 import csv
+import math
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from demo_app.stack.config import LabConfig, LabError
@@ -35,7 +36,17 @@ class LoadResult:
     p95_ms: float
     figure: Path | None
 
+    @property
+    def valid(self) -> bool:
+        """False when no request completed (locust then writes N/A for every percentile)."""
+        return self.requests > 0 and not math.isnan(self.p50_ms)
+
     def line(self) -> str:
+        if not self.valid:
+            return (
+                "invalid: no request completed, so there is no throughput or latency to report"
+                " (is the lab answering? see `status` and the logs)"
+            )
         return (
             f"{self.requests} requests, {self.failures} failed, {self.rps:.1f} req/s, "
             f"p50 {self.p50_ms:.0f} ms, p95 {self.p95_ms:.0f} ms"
@@ -90,26 +101,37 @@ def run_load(
     if done.returncode != 0 or not stats.exists():
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         raise LabError(f"locust failed (exit {done.returncode}): {' | '.join(tail)}")
-    total = aggregated_row(stats)
     picture = None
     if figure:
         picture = draw_history(prefix.with_name(prefix.name + "_stats_history.csv"))
-    result = LoadResult(
-        exit_code=0,
-        prefix=prefix,
-        requests=int(total["Request Count"]),
-        failures=int(total["Failure Count"]),
-        rps=float(total["Requests/s"]),
-        p50_ms=float(total["50%"]),
-        p95_ms=float(total["95%"]),
-        figure=picture,
-    )
+    result = read_result(prefix, picture)
     if not quiet:
         print(f"result    {result.line()}")
         print(f"csv       {prefix}_stats.csv, {prefix}_stats_history.csv")
         if picture:
             print(f"figure    {picture}")
     return result
+
+
+def read_result(prefix: Path, figure: Path | None = None) -> LoadResult:
+    """The totals of locust's ``<prefix>_stats.csv``; exit code 1 when no request completed."""
+    total = aggregated_row(prefix.with_name(prefix.name + "_stats.csv"))
+    result = LoadResult(
+        exit_code=0,
+        prefix=prefix,
+        requests=int(total["Request Count"]),
+        failures=int(total["Failure Count"]),
+        rps=number(total["Requests/s"]),
+        p50_ms=number(total["50%"]),
+        p95_ms=number(total["95%"]),
+        figure=figure,
+    )
+    return result if result.valid else replace(result, exit_code=1)
+
+
+def number(text: str) -> float:
+    """A number from locust's CSV; its "N/A" (nothing measured) is NaN."""
+    return float("nan") if text in ("N/A", "") else float(text)
 
 
 def aggregated_row(stats_csv: Path) -> dict[str, str]:
@@ -136,7 +158,7 @@ def read_history(history_csv: Path) -> dict[str, list[float]]:
         columns["fps"].append(float(row["Failures/s"]))
         # Locust writes "N/A" for a percentile before the first answer arrives.
         for key, col in (("p50", "50%"), ("p95", "95%")):
-            columns[key].append(float(row[col]) if row[col] not in ("N/A", "") else float("nan"))
+            columns[key].append(number(row[col]))
     return columns
 
 

@@ -77,6 +77,13 @@ def user_line() -> str:
     return f"user {user} {group};"
 
 
+def lab_header(cfg: LabConfig) -> str:
+    """The response header that names this lab (``always``: on errors and redirects too)."""
+    if not cfg.lab_id:
+        return "# (no lab id yet: `up` makes one)"
+    return f"add_header X-Quorum-Lab {cfg.lab_id} always;"
+
+
 def render_conf(cfg: LabConfig, tls: TlsFiles, static_root: Path) -> str:
     return render(
         "nginx.conf.j2",
@@ -90,6 +97,7 @@ def render_conf(cfg: LabConfig, tls: TlsFiles, static_root: Path) -> str:
         key=tls.key,
         static_root=static_root,
         connect_timeout=CONNECT_TIMEOUT_S,
+        lab_header=lab_header(cfg),
     )
 
 

@@ -82,6 +82,7 @@ def render_conf(cfg: LabConfig, overrides: dict[str, str] | None = None) -> str:
         repo=REPO_DIR,
         python=sys.executable,
         dns_port=cfg.dns_port,
+        dns_flags=f" --lab-id {cfg.lab_id}" if cfg.lab_id else "",
         instances=programs,
         nginx_command=nginx.command(cfg),
     )
@@ -195,16 +196,19 @@ def shutdown(cfg: LabConfig, timeout: float = 30) -> None:
 # -- what is left behind ---------------------------------------------------------------------
 
 
-def lab_processes(cfg: LabConfig) -> list[tuple[int, str]]:
-    """(pid, command) of every live process carrying this lab's marker in its environment."""
-    needle = f"{MARKER}={cfg.state_dir}".encode()
+def lab_processes(cfg: LabConfig, instance: str | None = None) -> list[tuple[int, str]]:
+    """(pid, command) of every live process carrying this lab's marker in its environment;
+    with ``instance``, only those started as that instance (its master and workers)."""
+    needles = {f"{MARKER}={cfg.state_dir}".encode()}
+    if instance is not None:
+        needles.add(f"INSTANCE_NAME={instance}".encode())
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-            if needle not in environ:
+            environ = set((entry / "environ").read_bytes().split(b"\0"))
+            if not needles <= environ:
                 continue
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
         except OSError:

@@ -11,6 +11,7 @@ Flow: N threads x (GET through DNS + TLS + nginx -> :class:`Sample`) -> list of 
 
 from __future__ import annotations
 
+import http.client
 import threading
 import time
 from dataclasses import dataclass
@@ -66,7 +67,8 @@ class Traffic:
             try:
                 reply = client.get(self.path)
                 sample = Sample(start, reply.seconds, reply.status, reply.instance)
-            except (OSError, LookupError) as exc:
+            # HTTPException: an answer cut short (IncompleteRead) or no answer at all.
+            except (OSError, LookupError, http.client.HTTPException) as exc:
                 sample = Sample(start, self.now() - start, 0, None, type(exc).__name__)
             with self._lock:
                 self.samples.append(sample)

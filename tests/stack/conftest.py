@@ -21,3 +21,11 @@ def need_nginx() -> str:
     if not found:
         skip_or_fail("nginx is not installed (sudo apt-get install nginx)")
     return found
+
+
+@pytest.fixture(scope="session")
+def need_awk() -> str:
+    found = shutil.which("awk")
+    if not found:
+        skip_or_fail("awk is not installed (sudo apt-get install gawk)")
+    return found

@@ -136,3 +136,154 @@ def test_page_mix_is_seeded_and_follows_its_weights():
     assert counts["/"] == pytest.approx(3000, rel=0.1)
     assert counts["/api/bills/"] == pytest.approx(1000, rel=0.15)
     assert {p for p, n in visits if n == "/bills/[id]/"} == {"/bills/7/", "/bills/8/"}
+
+
+def log_line(status=200, sent=1200, announced="1200", method="GET", upstream="127.0.0.1:8101"):
+    """One line of the lab's access log format (14 fields)."""
+    return "\t".join(
+        ["2026-11-28T04:00:00+00:00", "127.0.0.1", method, "/bills/", str(status), str(sent),
+         "0.050", upstream, "-" if upstream == "-" else str(status), "0.049", "web-1", "id",
+         "1795871384.624", announced]
+    )  # fmt: skip
+
+
+#: (line, kind): every branch of the rule, and the lines it must leave alone.
+RULE_CASES = [
+    (log_line(), "ok"),
+    (log_line(502, 157, "-"), "5xx"),  # nginx: no instance answered
+    (log_line(500, 145, "145"), "5xx"),  # Gunicorn's timeout answer, passed on
+    (log_line(503, 900, "900"), "5xx"),
+    (log_line(499, 0, "-"), "499"),  # the visitor closed the connection first
+    (log_line(200, 0, "1200"), "truncated"),  # the worker died right after its headers
+    (log_line(200, 300, "1200"), "truncated"),  # ... or in mid-body
+    (log_line(200, 0, "-"), "truncated"),  # nothing announced, nothing sent
+    (log_line(200, 0, "1200", method="HEAD"), "ok"),  # HEAD has no body
+    (log_line(304, 0, "1200"), "ok"),  # neither has 304
+    (log_line(302, 0, "0"), "ok"),  # an empty body, as announced
+    (log_line(404, 0, "-"), "ok"),
+    (log_line(200, 0, "-", upstream="-"), "ok"),  # nginx itself (an empty static file)
+    (log_line(444, 0, "-", upstream="-"), "ok"),  # the redirect port's unknown Host
+    (log_line(200, 1200, "1200", upstream="127.0.0.1:8101, 127.0.0.1:8102"), "retried"),
+    (log_line(502, 157, "-", upstream="127.0.0.1:8101, 127.0.0.1:8102"), "5xx"),
+]
+
+
+@pytest.mark.parametrize(("line", "kind"), RULE_CASES)
+def test_error_rule_counts_5xx_499_and_answers_cut_short(line, kind):
+    from demo_app.stack.accesslog import classify, is_error
+
+    assert classify(line) == kind
+    assert is_error(line) == (kind in ("5xx", "499", "truncated"))
+
+
+def test_error_rule_reads_lines_of_the_older_13_field_format():
+    from demo_app.stack.accesslog import classify
+
+    old = "\t".join(log_line(200, 0, "-").split("\t")[:13])
+    assert classify(old) == "truncated"
+    assert classify("\t".join(log_line().split("\t")[:13])) == "ok"
+    assert classify("not a log line") == "ok"
+
+
+def test_the_readmes_awk_recipe_counts_what_the_drills_count(tmp_path, need_awk):
+    """The README's awk one-liner and accesslog.classify pick exactly the same lines."""
+    import re
+    import subprocess
+    from pathlib import Path
+
+    from demo_app.stack.accesslog import is_error
+
+    readme = (Path(__file__).resolve().parents[2] / "demo_app/stack/README.md").read_text()
+    found = re.search(
+        r"^(awk -F'\\t' '\$5 >= 500 .*') var/lab/logs/nginx-access\.log", readme, re.M
+    )
+    assert found, "the README's error recipe is missing"
+    log = tmp_path / "nginx-access.log"
+    lines = [line for line, _ in RULE_CASES]
+    log.write_text("\n".join(lines) + "\n")
+    done = subprocess.run(
+        ["bash", "-c", f"{found.group(1)} {log}"], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.splitlines() == [line for line in lines if is_error(line)]
+
+
+def test_counts_by_kind_from_the_command_line(tmp_path, capsys):
+    from collections import Counter
+
+    from demo_app.stack.accesslog import main
+
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(line for line, _ in RULE_CASES) + "\n")
+    assert main([str(log)]) == 0
+    out = capsys.readouterr().out.strip()
+    kinds = Counter(kind for _, kind in RULE_CASES)
+    failed = kinds["5xx"] + kinds["499"] + kinds["truncated"]
+    assert failed > 0 and kinds["retried"] > 0
+    assert out == (
+        f"{len(RULE_CASES)} requests, {failed} failed ({kinds['5xx']} 5xx, {kinds['499']} 499,"
+        f" {kinds['truncated']} truncated); {kinds['retried']} retried on another instance and"
+        " answered"
+    )
+    assert main([str(tmp_path / "missing.log")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot read" in err[0] and "missing.log" in err[0]
+
+
+#: locust's stats CSV for a run in which no request completed (locust 2.47 against a server
+#: that accepted connections and never answered): every percentile is N/A.
+NOTHING_COMPLETED = (
+    "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,"
+    "Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,"
+    "75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%\n"
+    ",Aggregated,0,0,0,0.0,0,0,0,0.0,0.0,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A\n"
+)
+
+
+def test_a_load_that_completed_nothing_is_invalid_not_a_crash(tmp_path):
+    from demo_app.stack.load import read_result
+
+    (tmp_path / "load_stats.csv").write_text(NOTHING_COMPLETED)
+    result = read_result(tmp_path / "load")
+    assert not result.valid and result.exit_code == 1
+    assert result.requests == 0 and np.isnan(result.p50_ms) and np.isnan(result.p95_ms)
+    assert result.line().startswith("invalid: no request completed")
+    assert "\n" not in result.line()
+    header, _ = NOTHING_COMPLETED.splitlines()
+    (tmp_path / "ok_stats.csv").write_text(
+        header + "\n,Aggregated,40,1,18,20.5,9,81,8000,4.0,0.1,18,20,24,25,26,54,73,80,81,81,81\n"
+    )
+    fine = read_result(tmp_path / "ok")
+    assert fine.valid and fine.exit_code == 0 and (fine.p50_ms, fine.p95_ms) == (18.0, 54.0)
+    assert fine.line() == "40 requests, 1 failed, 4.0 req/s, p50 18 ms, p95 54 ms"
+
+
+def test_compare_marks_a_level_that_completed_nothing_invalid(tmp_path, capsys):
+    import csv
+
+    from demo_app.stack.compare import (
+        INVALID,
+        Predicted,
+        draw,
+        print_notes,
+        print_table,
+        write_csv,
+    )
+    from demo_app.stack.cpu import CpuShare
+
+    lines = [access_line(100 + i * 0.1, 0.02) for i in range(50)]
+    done = measure_window(lines, 100.0, 105.0)
+    nothing = measure_window(lines, 200.0, 205.0)  # no line ended in this window
+    assert done.valid and not nothing.valid
+    used = CpuShare(2, 1.0, 0.6, 0.1)
+    sim = Predicted(10.0, 0.02, 0.05)
+    rows = [("light", 10.0, 5, done, sim, used), ("busy", 20.0, 10, nothing, sim, used)]
+    print_table(rows)
+    print_notes(rows, quick=False)
+    out = capsys.readouterr().out
+    busy = [line for line in out.splitlines() if line.startswith("busy")]
+    assert len(busy) == 2 and all(INVALID in line for line in busy), busy
+    assert "nan" not in out
+    write_csv(tmp_path / "compare.csv", rows)
+    with open(tmp_path / "compare.csv") as f:
+        assert [r["valid"] for r in csv.DictReader(f)] == ["1", "0"]
+    assert draw(tmp_path / "compare.png", rows, quick=False).read_bytes()[:4] == b"\x89PNG"

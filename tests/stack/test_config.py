@@ -126,10 +126,18 @@ def test_nginx_upstream_has_one_server_per_instance_with_passive_checks(tmp_path
     assert all("max_fails=" in line and "fail_timeout=" in line for line in lines[1:])
 
 
+def test_supervisord_starts_the_dns_server_with_the_labs_id(tmp_path):
+    text = supervisor.render_conf(LabConfig(state_dir=tmp_path, lab_id="beef"))
+    dns = next(line for line in text.splitlines() if "-m demo_app.stack.dns" in line)
+    assert dns.endswith(" --lab-id beef")
+    plain = supervisor.render_conf(LabConfig(state_dir=tmp_path))
+    assert "--lab-id" not in plain
+
+
 def test_nginx_accepts_the_generated_config(tmp_path, need_nginx):
     from demo_app.stack.certs import ensure_certificates
 
-    cfg = LabConfig(state_dir=tmp_path, instances=2)
+    cfg = LabConfig(state_dir=tmp_path, instances=2, lab_id="0123456789abcdef")
     tls, made = ensure_certificates(cfg.path("tls"))
     assert made
     assert nginx.write_conf(cfg, tls, Path(tmp_path / "static"))  # runs `nginx -t`
@@ -138,3 +146,5 @@ def test_nginx_accepts_the_generated_config(tmp_path, need_nginx):
     assert 'proxy_set_header X-Request-Start "t=${msec}";' in text
     assert "proxy_next_upstream error timeout http_502;" in text
     assert "listen 0.0.0.0" not in text and "listen 127.0.0.1:" in text
+    # Both the redirect and the HTTPS server name the lab, on every answer (always).
+    assert text.count("add_header X-Quorum-Lab 0123456789abcdef always;") == 2

@@ -6,7 +6,7 @@ import pytest
 from dnslib import RCODE, DNSRecord
 
 from demo_app.stack.config import free_ports
-from demo_app.stack.dns import TTL, CachingResolver, ZoneServer, query
+from demo_app.stack.dns import TTL, CachingResolver, ZoneServer, query, query_txt
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +48,24 @@ def test_a_name_without_that_record_type_is_nodata(server):
     reply = ask(server[0], "quorum.us", "MX")
     assert RCODE[reply.header.rcode] == "NOERROR"
     assert reply.rr == []
+
+
+def test_the_labs_id_is_a_txt_record_of_its_own_name(tmp_path):
+    port = free_ports(1)[0]
+    zone = ZoneServer(port, lab_id="0123456789abcdef").start()
+    try:
+        assert query_txt("_lab.quorum.us", port) == ["0123456789abcdef"]
+        reply = ask(port, "_lab.quorum.us", "TXT", tcp=True)
+        assert reply.header.aa == 1 and [rr.ttl for rr in reply.rr] == [TTL]
+        assert query("_lab.quorum.us", port) == (None, TTL)  # the name has no address (NODATA)
+        assert RCODE[ask(port, "_lab.quorum.us").header.rcode] == "NOERROR"
+        assert query_txt("quorum.us", port) == []
+    finally:
+        zone.stop()
+
+
+def test_without_a_lab_id_there_is_no_such_name(server):
+    assert RCODE[ask(server[0], "_lab.quorum.us", "TXT").header.rcode] == "NXDOMAIN"
 
 
 def test_every_query_is_logged_with_name_type_and_rcode(server):
