@@ -51,6 +51,9 @@ def shared_environment(cfg: LabConfig, base: dict[str, str]) -> dict[str, str]:
     env[MARKER] = str(cfg.state_dir)
     env["DJANGO_SETTINGS_MODULE"] = "demo_app.settings.production"
     env["SECRET_KEY"] = secret_key(cfg)
+    # Production settings refuse the README's published admin password: each lab makes its
+    # own, kept beside the secret key (``up`` says where).
+    env["DEMO_ADMIN_PASSWORD"] = admin_password(cfg)
     env["STATIC_ROOT"] = str(cfg.path("static"))
     env["SQLITE_PATH"] = str(cfg.path("demo.sqlite3"))  # the lab keeps its own database
     origins = [f"https://{h}:{cfg.https_port}" for h in ("quorum.us", "www.quorum.us")]
@@ -68,11 +71,21 @@ def shared_environment(cfg: LabConfig, base: dict[str, str]) -> dict[str, str]:
 
 def secret_key(cfg: LabConfig) -> str:
     """One random key per lab, kept in the state folder so restarts keep sessions valid."""
-    path = cfg.path("secret_key")
+    return _lab_secret(cfg, "secret_key", 50)
+
+
+def admin_password(cfg: LabConfig) -> str:
+    """The demo admin's password in this lab: random, made once, readable by its owner only
+    (``var/lab/admin_password``)."""
+    return _lab_secret(cfg, "admin_password", 18)
+
+
+def _lab_secret(cfg: LabConfig, name: str, size: int) -> str:
+    path = cfg.path(name)
     if not path.exists():
         import secrets
 
-        write_new(path, secrets.token_urlsafe(50).encode(), mode=0o600)
+        write_new(path, secrets.token_urlsafe(size).encode(), mode=0o600)
     return path.read_text().strip()
 
 

@@ -60,11 +60,11 @@ def test_server_timing_is_read_as_milliseconds_per_layer():
 
 
 def test_calibrated_scenario_is_valid_for_the_sim_and_describes_the_lab(tmp_path):
-    from sim import scenario as sim_scenario
+    import sim
 
     cfg = LabConfig(state_dir=tmp_path, instances=3, workers=2, balance="least_conn")
     pages = [Probe("/", 0.001, 0.010 + i / 1000, 0.002, 0.020 + i / 1000, 0.019) for i in range(9)]
-    loaded = sim_scenario.loads(scenario_text(cfg, pages, cores=2))
+    loaded = sim.loads(scenario_text(cfg, pages, cores=2))
     assert loaded.instances.count == 3
     assert loaded.instances.vcpus == vcpus_per_instance(cfg, 2) == 1
     assert loaded.gunicorn.workers == 2
@@ -72,7 +72,7 @@ def test_calibrated_scenario_is_valid_for_the_sim_and_describes_the_lab(tmp_path
     assert loaded.django.queries == 0
     assert sorted(loaded.django.cpu.samples) == pytest.approx([p.django for p in pages])
     assert loaded.network.connect.mean == 0.0
-    pooled = sim_scenario.loads(scenario_text(cfg, pages, cores=2, cpu_model="pooled"))
+    pooled = sim.loads(scenario_text(cfg, pages, cores=2, cpu_model="pooled"))
     assert (pooled.instances.count, pooled.instances.vcpus, pooled.gunicorn.workers) == (1, 2, 6)
 
 
@@ -90,20 +90,20 @@ def test_compare_refuses_a_calibration_made_for_another_lab(tmp_path):
 
 
 def test_django_samples_are_scaled_up_to_the_cpu_the_lab_used_per_page(tmp_path):
-    from sim import scenario as sim_scenario
+    import sim
 
     cfg = LabConfig(state_dir=tmp_path)
     pages = [Probe("/", 0.001, 0.010 + i / 1000, 0.002, 0.020 + i / 1000, 0.019) for i in range(9)]
     mean = float(np.mean([p.django for p in pages]))
     text = scenario_text(cfg, pages, cores=2, cpu_per_page=1.5 * mean)
     assert "# Scaled by 1.500" in text
-    scaled = sim_scenario.loads(text).django.cpu.samples
+    scaled = sim.loads(text).django.cpu.samples
     assert sorted(scaled) == pytest.approx([1.5 * p.django for p in pages], abs=1e-6)
     # Less CPU than Django's clock (time waiting on the disk, say), or no measurement: as is.
     for cpu_per_page in (0.5 * mean, None):
         text = scenario_text(cfg, pages, cores=2, cpu_per_page=cpu_per_page)
         assert "Scaled" not in text
-        assert sorted(sim_scenario.loads(text).django.cpu.samples) == pytest.approx(
+        assert sorted(sim.loads(text).django.cpu.samples) == pytest.approx(
             [p.django for p in pages]
         )
 

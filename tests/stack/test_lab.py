@@ -24,6 +24,7 @@ import pytest
 from demo_app.stack import accesslog, drills, nginx, supervisor
 from demo_app.stack.client import LabClient, get_plain
 from demo_app.stack.config import LabConfig, free_ports, port_is_free
+from demo_app.stack.instance import admin_password
 from demo_app.stack.lab import status_rows
 from demo_app.stack.traffic import Traffic, summarize
 
@@ -230,8 +231,10 @@ def _https(lab, method: str, path: str, headers: dict[str, str], body: str = "")
 
 
 def test_the_demo_admin_logs_in_through_the_lab(lab):
-    # `up` ran prepare_demo: the admin account exists, and Django's CSRF check accepts the
-    # login posted to https://quorum.us:PORT through nginx.
+    # `up` ran prepare_demo: the admin account exists with the lab's own password (production
+    # settings refuse the published one), and Django's CSRF check accepts the login posted to
+    # https://quorum.us:PORT through nginx.
+    assert (lab.state_dir / "admin_password").stat().st_mode & 0o077 == 0
     assert "Admin: https://quorum.us:" in (lab.logs / "prepare.log").read_text()
     site = f"https://quorum.us:{lab.https_port}"
     host = {"Host": f"quorum.us:{lab.https_port}"}
@@ -240,7 +243,7 @@ def test_the_demo_admin_logs_in_through_the_lab(lab):
     cookie = response.getheader("Set-Cookie").split(";")[0]
     token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1).decode()
     form = urllib.parse.urlencode(
-        {"csrfmiddlewaretoken": token, "username": "demo", "password": "quorum-demo-2026"}
+        {"csrfmiddlewaretoken": token, "username": "demo", "password": admin_password(lab)}
     )
     status, location, _, response = _https(
         lab,
@@ -433,11 +436,11 @@ def test_drill_db_down_gives_503_pages_and_a_live_healthz(lab):
 
 
 def test_calibrate_then_a_short_compare_print_a_table_and_draw_a_figure(lab):
-    from sim import scenario as sim_scenario
+    import sim
 
     calibrated = cli(lab, "calibrate", "--requests", "12")
     assert calibrated.returncode == 0, calibrated.stdout + calibrated.stderr
-    loaded = sim_scenario.load(str(lab.path("calibrated.toml")))
+    loaded = sim.load(str(lab.path("calibrated.toml")))
     assert loaded.instances.count == LabConfig.load(lab.state_dir).instances
     assert loaded.django.cpu.kind == "empirical" and len(loaded.django.cpu.samples) >= 6
 
