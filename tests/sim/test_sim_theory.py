@@ -219,7 +219,7 @@ TANDEM = [
     "postgres.vcpus=1",  # station 2: one database CPU (mu2 = 2 / s)
     'postgres.query={ kind = "exponential", mean = 0.5 }',
     "postgres.max_connections=1000",
-    "postgres.conn_max_age=1e9",
+    "postgres.conn_max_age=2592000.0",  # longer than the run: kept
     "arrivals.rate=1.5",
 ]
 
