@@ -1,6 +1,6 @@
 """The deck built once per test session, from scratch, as ``make slides`` builds it.
 
-The figures come from the assets build (``python -m sim.assets``, what ``make assets`` runs)
+The figures come from the assets build (``python -m assets``, what ``make assets`` runs)
 into a temporary folder, then ``slides/build.py`` lays the deck out into another: the tests
 never touch ``assets/`` or ``slides/build/`` of a working copy. Without reveal.js installed
 (``npm ci --prefix slides``), Graphviz or chromium the tests that need them skip with a message,
@@ -24,7 +24,7 @@ def assets_dir(tmp_path_factory):
         missing("Graphviz 'dot' is not installed (Debian package 'graphviz', .ci/install-system)")
     out = tmp_path_factory.mktemp("assets")
     done = subprocess.run(
-        [sys.executable, "-m", "sim.assets", str(out)],
+        [sys.executable, "-m", "assets", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,
