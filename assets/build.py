@@ -133,10 +133,10 @@ def _wrap(text: str, width: int) -> str:
 
 
 def flash_crowd() -> Picture:
-    from sim.figures.dashboard import dashboard
+    from assets.talk_figures import dashboard_slide
 
     result = _run("flash_crowd")
-    return _png(dashboard(result, "flash_crowd: traffic jumps eightfold in a minute"))
+    return _png(dashboard_slide(result, "flash_crowd: traffic jumps eightfold in a minute"))
 
 
 #: The crash's window, shortened from the scenario's 15 minutes to the ten that matter.
