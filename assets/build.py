@@ -24,7 +24,7 @@ import struct
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import sim
 from assets import stack_diagram
@@ -62,6 +62,16 @@ class Asset(NamedTuple):
 def _run(name: str, overrides: tuple[str, ...] = ()) -> Result:
     """One run of a scenario with its own seed (made once per set)."""
     return sim.run(sim.load(name, list(overrides)))
+
+
+def _slide(draw: Callable[[], Any]) -> Picture:
+    """Draw and save a figure with the slides' type sizes (assets/talk_figures.py)."""
+    import matplotlib as mpl
+
+    from assets.talk_figures import SLIDE_FONT
+
+    with mpl.rc_context(SLIDE_FONT):
+        return _png(draw())
 
 
 def _png(fig) -> Picture:
@@ -123,7 +133,8 @@ def layer_breakdown() -> Picture:
     summaries = {n: _run(n).summary for n in names}
     captions = {n: _run(n).scenario.description for n in names}
     captions = {n: _wrap(c, 30) for n, c in captions.items()}
-    return _png(breakdown_side_by_side(summaries, captions, "Where the time goes, by layer"))
+    title = "Where the time goes, by layer"
+    return _slide(lambda: breakdown_side_by_side(summaries, captions, title))
 
 
 def _wrap(text: str, width: int) -> str:
@@ -152,15 +163,11 @@ def why_two() -> Picture:
         result = _run("instance_failure", (f"asg.min={low}", f"run.duration={WHY_TWO_DURATION}"))
         runs[f"asg.min = {low}"] = request_arrays(result.run)
     crash = result.scenario.failures[0].at
-    return _png(
-        draw(
-            runs,
-            crash,
-            (crash - 60, crash + 240),
-            "Why 2? One instance crashes at 15 requests/s: alone, nothing answers until its"
-            " replacement is healthy",
-        )
+    title = (
+        "Why 2? One instance crashes at 15 requests/s:\nalone, nothing answers until its"
+        " replacement is healthy"
     )
+    return _slide(lambda: draw(runs, crash, (crash - 60, crash + 240), title))
 
 
 #: A few points of the model: one instance with the baseline's 2 vCPUs at a fixed load.
@@ -185,15 +192,11 @@ def workers_vs_cores() -> Picture:
         done = completed_per_s(result.run, result.records)
         points.append((w, result.summary["latency"]["end_to_end"]["p95"], done))
     vcpus = result.scenario.instances.vcpus
-    return _png(
-        draw(
-            points,
-            WORKERS_RATE,
-            vcpus,
-            f"Workers vs cores: one instance, {vcpus} vCPUs, {WORKERS_RATE:g} requests/s offered"
-            f"\n(baseline, shortened to {WORKERS_SECONDS:g} s a point)",
-        )
+    title = (
+        f"Workers vs cores: one instance, {vcpus} vCPUs, {WORKERS_RATE:g} requests/s offered"
+        f"\n(baseline, shortened to {WORKERS_SECONDS:g} s a point)"
     )
+    return _slide(lambda: draw(points, WORKERS_RATE, vcpus, title))
 
 
 ASSETS: dict[str, Asset] = {

@@ -62,7 +62,7 @@ def breakdown_side_by_side(summaries: dict[str, dict], captions: dict[str, str],
                     la,
                     ha="center",
                     va="center",
-                    fontsize=9,
+                    fontsize=12,
                     color="white" if la in ("connect", "app") else "black",
                 )
             left += served + waited
@@ -72,14 +72,14 @@ def breakdown_side_by_side(summaries: dict[str, dict], captions: dict[str, str],
             yi,
             f"{left:.0f} ms (p95 {e2e['p95'] * 1000:.0f} ms)",
             va="center",
-            fontsize=10,
+            fontsize=12,
         )
-    ax.set_yticks(y, [f"{n}\n{captions.get(n, '')}" for n in names], fontsize=10)
+    ax.set_yticks(y, [f"{n}\n{captions.get(n, '')}" for n in names], fontsize=12)
     ax.set_xlabel("mean time per successful request (ms); hatched: waiting in that layer")
     ax.set_xlim(0, ax.get_xlim()[1] * 1.18)
     ax.legend(ncols=len(LAYERS), loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.set_title(title, fontsize=13)
+    ax.set_title(title, fontsize=14)
     return fig
 
 
@@ -152,8 +152,8 @@ def why_two(runs: dict[str, Any], crash_at: float, window: tuple[float, float], 
     cols[0][0].set_ylabel("failed responses / 5 s")
     cols[1][0].set_ylabel("p95 of successful (ms)")
     cols[1][0].set_ylim(bottom=0)
-    cols[0][0].legend(loc="upper right", fontsize=9, frameon=False)
-    fig.suptitle(title, fontsize=13)
+    cols[0][0].legend(loc="upper right", fontsize=12, frameon=False)
+    fig.suptitle(title, fontsize=14)
     return fig
 
 
@@ -192,7 +192,7 @@ def workers_vs_cores(
         ha="right",
         va="bottom",
         color=COLORS["connect"],
-        fontsize=9,
+        fontsize=12,
     )
     right.set_ylabel("requests completed per second")
     right.set_ylim(0, offered * 1.3)

@@ -146,7 +146,7 @@ def test_every_slide_presents_offline_with_images_and_notes(built_deck, chromium
             px = entry["smallest_text_px"] * width / entry["width"]
             if px < MIN_TEXT_PX:
                 small.append(f"{where}: {src} shown {width:.0f} px wide: text {px:.1f} px")
-        assert small == [], "text too small to read on a 1280 x 720 slide"
+        assert small == [], "text too small to read on a 1280 x 720 slide:\n" + "\n".join(small)
         assert overflowing == [], "content does not fit its slide"
         assert problems["console"] == []
         assert problems["outside"] == []
