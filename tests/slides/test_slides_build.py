@@ -12,11 +12,11 @@ from slides_support import build, deck_images, resource_urls
 
 
 def test_every_image_the_deck_uses_is_made_by_the_assets_build():
-    from sim.assets import ASSETS
+    from assets.build import ASSETS
 
     used = {path.removeprefix("assets/") for path in deck_images()}
     assert used, "the deck shows no figures at all"
-    assert used <= set(ASSETS), f"not made by sim.assets: {sorted(used - set(ASSETS))}"
+    assert used <= set(ASSETS), f"not made by the assets build: {sorted(used - set(ASSETS))}"
 
 
 def test_the_deck_uses_the_talk_figures_where_they_teach():
