@@ -113,8 +113,8 @@ plt.show()
 # there for comparison: it is what you get from DNS round robin without a load balancer at
 # all. Each step runs one simulation, the routing you picked; the others you ran at the same
 # settings are drawn beside it. The step is lighter than the runs above (a shorter run of
-# fewer instances, below) so that it answers in about half a second; least outstanding
-# requests still wins wherever the costs are uneven.
+# fewer instances, below) so that it answers at once; least outstanding requests still wins
+# wherever the costs are uneven (`tests/notebooks/test_explore.py` checks it on the defaults).
 
 # %%
 step = explore.ROUTING_STEP

@@ -62,10 +62,11 @@ from sim.figures.dashboard import dashboard
 # The shipped `weekday` scenario simulates two and a half hours of a morning, far too long
 # for a slider. This chapter runs a lighter morning, printed below: fewer requests, each that
 # much heavier, so the CPU the group reacts to is the same on average, over the last hour of
-# the climb to the 10:00 peak. A run then takes well under a second, so every knob answers at
-# once. The price: per-minute CPU is noisier with so few requests, so this group may scale a
-# little differently from the full scenario (`python -m sim run weekday --out out/weekday
-# --figures` draws the full one), and latencies are seconds, not tens of milliseconds.
+# the climb to the 10:00 peak. A run then costs a small part of the full one, so every knob
+# answers at once (`make bench` prints what a step costs). The price: per-minute CPU is
+# noisier with so few requests, so this group may scale a little differently from the full
+# scenario (`python -m sim run weekday --out out/weekday --figures` draws the full one), and
+# latencies are seconds, not tens of milliseconds.
 
 # %%
 full = sim.load("weekday")
@@ -104,8 +105,8 @@ print(f"instance-hours {first.instance_hours:.1f}, p95 {first.p95:.2f} s, errors
 # any other activity (a second alarm removes one instance when CPU stays under half the
 # threshold for 15 minutes). Change the target or threshold, the periods, the cooldown, the
 # warm-up and the boot time. A lower target buys latency with more instances; a long boot or
-# a long cooldown makes the morning ramp hurt. (Each step runs one morning, well under a
-# second; a setting you have tried before is drawn again at once.)
+# a long cooldown makes the morning ramp hurt. (Each step runs one lighter morning; a setting
+# you have tried before is drawn again at once.)
 
 # %%
 knobs = explore.POLICY_DEFAULTS
