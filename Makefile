@@ -40,6 +40,7 @@ check: $(STAMP) lint
 bench: $(STAMP)
 	$(BIN)/python -m sim.bench
 	$(BIN)/python -m demo_app.bench
+	$(BIN)/python notebooks/bench.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
+import io
+import json
 import os
+import struct
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import sim
 from assets import stack_diagram
@@ -28,12 +32,30 @@ from sim.results import Result
 from sim.results.files import write_files
 from sim.results.statistics import completed_per_s
 
+REPO = Path(__file__).resolve().parents[1]
+DPI = 120
+#: Beside the figures: for each, the hash of what it was built from and what it measures.
+MANIFEST = "manifest.json"
+#: What every figure is built from, whatever it shows: this builder and the layer vocabulary.
+COMMON = ("assets/build.py", "assets/__init__.py", "sim/layers.py")
+#: What a figure drawn from runs of the model is built from: the whole model and its scenarios.
+MODEL = ("sim/**/*.py", "sim/scenarios/*.toml", "sim/scenarios/*.csv", "assets/talk_figures.py")
+
+
+class Picture(NamedTuple):
+    """A figure's PNG bytes and the height of its smallest text, in the PNG's pixels."""
+
+    png: bytes
+    smallest_text_px: float
+
 
 class Asset(NamedTuple):
-    """One file of the set: the function that makes its PNG bytes, and what it shows."""
+    """One file of the set: the function that makes it, what it shows, and the files (globs
+    under the repository) it is built from: change one and the figure is built again."""
 
-    build: Callable[[], bytes]
+    build: Callable[[], Picture]
     description: str
+    inputs: tuple[str, ...] = MODEL
 
 
 @functools.cache
@@ -42,23 +64,38 @@ def _run(name: str, overrides: tuple[str, ...] = ()) -> Result:
     return sim.run(sim.load(name, list(overrides)))
 
 
-def _png(fig) -> bytes:
-    from sim.figures import png
+def _slide(draw: Callable[[], Any]) -> Picture:
+    """Draw and save a figure with the slides' type sizes (assets/talk_figures.py)."""
+    import matplotlib as mpl
 
-    return png(fig)
+    from assets.talk_figures import SLIDE_FONT
+
+    with mpl.rc_context(SLIDE_FONT):
+        return _png(draw())
 
 
-def quorum_stack() -> bytes:
-    return stack_diagram.render_png()
+def _png(fig) -> Picture:
+    """PNG bytes (sim.figures.png: fixed dpi, no timestamp) and the smallest visible text."""
+    from matplotlib.text import Text
+
+    out = io.BytesIO()
+    # what sim.figures.png does, at a dpi known here (drawing it lays out every tick label)
+    fig.savefig(out, format="png", dpi=DPI, metadata={"Software": None})
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+    return Picture(out.getvalue(), min(sizes) * DPI / 72 if sizes else 0.0)
 
 
-def architecture() -> bytes:
+def quorum_stack() -> Picture:
+    return Picture(stack_diagram.render_png(), stack_diagram.smallest_text_px())
+
+
+def architecture() -> Picture:
     from assets.diagram import draw_architecture
 
     return _png(draw_architecture())
 
 
-def layers() -> bytes:
+def layers() -> Picture:
     from assets.layers_picture import layers_picture
 
     result = _run("baseline")
@@ -71,7 +108,7 @@ def layers() -> bytes:
     return _png(layers_picture(mean_ms, source))
 
 
-def waterfall() -> bytes:
+def waterfall() -> Picture:
     from sim.figures.plots import waterfall as draw
     from sim.results.narrate import pick
 
@@ -81,7 +118,7 @@ def waterfall() -> bytes:
     return _png(draw(result.records, typical, title))
 
 
-def latency() -> bytes:
+def latency() -> Picture:
     from sim.figures.plots import latency_distribution
 
     result = _run("baseline")
@@ -89,14 +126,15 @@ def latency() -> bytes:
     return _png(latency_distribution(result.records, result.run.window, title))
 
 
-def layer_breakdown() -> bytes:
+def layer_breakdown() -> Picture:
     from assets.talk_figures import breakdown_side_by_side
 
     names = ("baseline", "cpu_bound", "db_bound")
     summaries = {n: _run(n).summary for n in names}
     captions = {n: _run(n).scenario.description for n in names}
     captions = {n: _wrap(c, 30) for n, c in captions.items()}
-    return _png(breakdown_side_by_side(summaries, captions, "Where the time goes, by layer"))
+    title = "Where the time goes, by layer"
+    return _slide(lambda: breakdown_side_by_side(summaries, captions, title))
 
 
 def _wrap(text: str, width: int) -> str:
@@ -105,18 +143,18 @@ def _wrap(text: str, width: int) -> str:
     return "\n".join(textwrap.wrap(text.replace("\n", " "), width))
 
 
-def flash_crowd() -> bytes:
-    from sim.figures.dashboard import dashboard
+def flash_crowd() -> Picture:
+    from assets.talk_figures import dashboard_slide
 
     result = _run("flash_crowd")
-    return _png(dashboard(result, "flash_crowd: traffic jumps eightfold in a minute"))
+    return _png(dashboard_slide(result, "flash_crowd: traffic jumps eightfold in a minute"))
 
 
 #: The crash's window, shortened from the scenario's 15 minutes to the ten that matter.
 WHY_TWO_DURATION = 600.0
 
 
-def why_two() -> bytes:
+def why_two() -> Picture:
     from assets.talk_figures import why_two as draw
     from sim.results.statistics import request_arrays
 
@@ -125,15 +163,11 @@ def why_two() -> bytes:
         result = _run("instance_failure", (f"asg.min={low}", f"run.duration={WHY_TWO_DURATION}"))
         runs[f"asg.min = {low}"] = request_arrays(result.run)
     crash = result.scenario.failures[0].at
-    return _png(
-        draw(
-            runs,
-            crash,
-            (crash - 60, crash + 240),
-            "Why 2? One instance crashes at 15 requests/s: alone, nothing answers until its"
-            " replacement is healthy",
-        )
+    title = (
+        "Why 2? One instance crashes at 15 requests/s:\nalone, nothing answers until its"
+        " replacement is healthy"
     )
+    return _slide(lambda: draw(runs, crash, (crash - 60, crash + 240), title))
 
 
 #: A few points of the model: one instance with the baseline's 2 vCPUs at a fixed load.
@@ -143,7 +177,7 @@ WORKERS_SECONDS = 120.0
 WORKERS_WARMUP = 20.0
 
 
-def workers_vs_cores() -> bytes:
+def workers_vs_cores() -> Picture:
     from assets.talk_figures import workers_vs_cores as draw
 
     overrides = (
@@ -158,27 +192,28 @@ def workers_vs_cores() -> bytes:
         done = completed_per_s(result.run, result.records)
         points.append((w, result.summary["latency"]["end_to_end"]["p95"], done))
     vcpus = result.scenario.instances.vcpus
-    return _png(
-        draw(
-            points,
-            WORKERS_RATE,
-            vcpus,
-            f"Workers vs cores: one instance, {vcpus} vCPUs, {WORKERS_RATE:g} requests/s offered"
-            f"\n(baseline, shortened to {WORKERS_SECONDS:g} s a point)",
-        )
+    title = (
+        f"Workers vs cores: one instance, {vcpus} vCPUs, {WORKERS_RATE:g} requests/s offered"
+        f"\n(baseline, shortened to {WORKERS_SECONDS:g} s a point)"
     )
+    return _slide(lambda: draw(points, WORKERS_RATE, vcpus, title))
 
 
 ASSETS: dict[str, Asset] = {
     "quorum_stack.png": Asset(
-        quorum_stack, "the stack on AWS the talk shows (Graphviz, assets/stack_diagram.py)"
+        quorum_stack,
+        "the stack on AWS the talk shows (Graphviz, assets/stack_diagram.py)",
+        ("assets/stack_diagram.py",),
     ),
     "layers.png": Asset(
         layers,
         "the layers slide: a request's layers as a cake, with baseline"
         " times (assets/layers_picture.py)",
+        (*MODEL, "assets/layers_picture.py"),
     ),
-    "architecture.png": Asset(architecture, "the map of the path (assets/diagram.py)"),
+    "architecture.png": Asset(
+        architecture, "the map of the path (assets/diagram.py)", ("assets/diagram.py",)
+    ),
     "sim_waterfall.png": Asset(
         waterfall, "a typical baseline request, layer by layer (sim.figures.plots.waterfall)"
     ),
@@ -191,7 +226,7 @@ ASSETS: dict[str, Asset] = {
         "where the time goes: baseline, cpu_bound and db_bound (assets/talk_figures.py)",
     ),
     "sim_flash_crowd.png": Asset(
-        flash_crowd, "the flash_crowd run over time, CloudWatch-style (sim.figures.dashboard)"
+        flash_crowd, "the flash_crowd run over time, CloudWatch-style (assets/talk_figures.py)"
     ),
     "sim_why_two.png": Asset(
         why_two, "an instance crash with asg.min 1 vs 2: errors and p95 (assets/talk_figures.py)"
@@ -201,6 +236,50 @@ ASSETS: dict[str, Asset] = {
         "p95 and throughput against Gunicorn workers on 2 vCPUs (assets/talk_figures.py)",
     ),
 }
+
+
+def _tools(name: str) -> str:
+    """The versions of the tools a figure's pixels depend on."""
+    import matplotlib
+    import numpy
+
+    tools = f"python {sys.version_info[:2]} numpy {numpy.__version__} mpl {matplotlib.__version__}"
+    if name == "quorum_stack.png" and stack_diagram.have_dot():
+        import subprocess
+
+        dot = subprocess.run(["dot", "-V"], capture_output=True, text=True)
+        tools += f" {dot.stderr.strip()}"
+    return tools
+
+
+def inputs_hash(name: str, root: Path = REPO) -> str:
+    """A hash of every file ``name`` is built from (its globs and :data:`COMMON`, by path and
+    content) and the tools' versions: equal hashes, equal pictures."""
+    digest = hashlib.sha256(f"{name}\n{_tools(name)}\n".encode())
+    files = sorted(
+        {f for g in (*COMMON, *ASSETS[name].inputs) for f in root.glob(g) if f.is_file()}
+    )
+    for path in files:
+        digest.update(f"{path.relative_to(root)}\n".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def read_manifest(outdir: Path) -> dict[str, dict]:
+    try:
+        return json.loads((outdir / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def up_to_date(outdir: Path, name: str, manifest: dict[str, dict], inputs: str) -> bool:
+    """Whether ``outdir/name`` is the picture these inputs make: same inputs hash, and the file
+    still the one that was written (not edited or replaced since)."""
+    entry = manifest.get(name, {})
+    path = outdir / name
+    if entry.get("inputs") != inputs or not path.is_file():
+        return False
+    return hashlib.sha256(path.read_bytes()).hexdigest() == entry.get("sha256")
 
 
 class _UsageError(Exception):
@@ -219,6 +298,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog="assets: " + "; ".join(f"{n}: {a.description}" for n, a in ASSETS.items()),
     )
     p.add_argument("outdir", type=Path, help="the folder to write into (made if missing)")
+    p.add_argument(
+        "--force", action="store_true", help="build even the figures whose inputs are unchanged"
+    )
     p.add_argument(
         "--only",
         nargs="+",
@@ -253,8 +335,8 @@ def _check_folder(outdir: Path) -> None:
         raise _UsageError(f"OUTDIR {str(outdir)!r} is not writable")
 
 
-def build(names: list[str]) -> dict[str, bytes]:
-    """The PNG bytes of each named asset, in :data:`ASSETS` order."""
+def build(names: list[str]) -> dict[str, Picture]:
+    """The picture of each named asset, in :data:`ASSETS` order."""
     return {name: ASSETS[name].build() for name in ASSETS if name in names}
 
 
@@ -271,12 +353,31 @@ def main(argv: list[str] | None = None) -> int:
     except _UsageError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
-    files = build(names)  # every figure made before the first file is written
+    manifest = read_manifest(args.outdir)
+    hashes = {name: inputs_hash(name) for name in names}
+    stale = [n for n in names if args.force or not up_to_date(args.outdir, n, manifest, hashes[n])]
+    pictures = build(stale)  # every figure made before the first file is written
+    files = {name: picture.png for name, picture in pictures.items()}
+    for name, picture in pictures.items():
+        width, height = struct.unpack(">II", picture.png[16:24])
+        manifest[name] = {
+            "inputs": hashes[name],
+            "sha256": hashlib.sha256(picture.png).hexdigest(),
+            "width": width,
+            "height": height,
+            "smallest_text_px": round(picture.smallest_text_px, 2),
+        }
+    if files:
+        text = json.dumps(dict(sorted(manifest.items())), indent=2) + "\n"
+        files[MANIFEST] = text.encode()
     try:
         write_files(args.outdir, files, flag="OUTDIR")
     except sim.ConfigError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
-    for name in files:
-        sys.stdout.write(f"{args.outdir / name}\n")
+    for name in names:
+        if name in pictures:
+            sys.stdout.write(f"{args.outdir / name}\n")
+        else:
+            sys.stdout.write(f"{args.outdir / name}: up to date\n")
     return 0

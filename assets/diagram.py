@@ -37,49 +37,27 @@ class Box:
     h: float = 1.25
 
 
+#: Type sizes (points): a box's title, and everything else.
+TITLE, SMALL = 14, 12.5
+
 # Coordinates are in an abstract 20 x 10 canvas; the figure scales them.
 BOXES: tuple[Box, ...] = (
-    Box("browser", "Browser", "you type quorum.us", None, 0.2, 4.4),
-    Box(
-        "dns",
-        "DNS",
-        "browser cache -> OS cache\n-> resolver -> .us -> quorum.us",
-        "dns",
-        0.2,
-        7.2,
-        w=3.0,
-    ),
-    Box(
-        "elb",
-        "Elastic Load Balancer",
-        "TLS, surge queue,\nhealth checks, routing",
-        "lb",
-        3.6,
-        4.4,
-        w=2.8,
-    ),
-    Box(
-        "asg",
-        "Auto Scaling group",
-        "CloudWatch alarms:\nscale out / in (min 2)",
-        None,
-        3.6,
-        1.2,
-        w=2.8,
-    ),
-    Box("nginx1", "nginx", "reverse proxy,\nHTTP -> HTTPS", None, 7.4, 6.6),
-    Box("gunicorn1", "Gunicorn", "listen backlog,\nN workers", "queue", 10.2, 6.6),
-    Box("django1", "Django", "views, ORM,\ntemplates", "app", 13.0, 6.6),
-    Box("nginx2", "nginx", "reverse proxy,\nHTTP -> HTTPS", None, 7.4, 2.4),
-    Box("gunicorn2", "Gunicorn", "listen backlog,\nN workers", "queue", 10.2, 2.4),
-    Box("django2", "Django", "views, ORM,\ntemplates", "app", 13.0, 2.4),
-    Box("db", "PostgreSQL (RDS)", "max_connections,\nqueries", "db", 16.4, 4.4, w=2.8),
+    Box("browser", "Browser", "you type\nquorum.us", None, 0.2, 4.4, w=2.0),
+    Box("dns", "DNS", "browser, OS and\nresolver caches", "dns", 0.2, 7.0, w=3.0),
+    Box("elb", "Load balancer", "ELB: TLS, health\nchecks, routing", "lb", 3.7, 4.4, w=3.0),
+    Box("asg", "Auto Scaling", "CloudWatch alarms:\nscale out / in", None, 3.7, 1.2, w=3.0),
+    Box("nginx1", "nginx", "reverse proxy,\nHTTPS", None, 7.3, 6.6, w=2.4),
+    Box("gunicorn1", "Gunicorn", "backlog,\nworkers", "queue", 10.1, 6.6, w=2.4),
+    Box("django1", "Django", "views, ORM,\ntemplates", "app", 12.9, 6.6, w=2.4),
+    Box("nginx2", "nginx", "reverse proxy,\nHTTPS", None, 7.3, 2.4, w=2.4),
+    Box("gunicorn2", "Gunicorn", "backlog,\nworkers", "queue", 10.1, 2.4, w=2.4),
+    Box("django2", "Django", "views, ORM,\ntemplates", "app", 12.9, 2.4, w=2.4),
+    Box("db", "PostgreSQL", "RDS:\nmax_connections", "db", 16.3, 4.4, w=3.1),
 )
 
-# (from, to, label); the way a request travels in.
 ARROWS: tuple[tuple[str, str, str], ...] = (
-    ("browser", "dns", "1. where is quorum.us?"),
-    ("browser", "elb", "2. HTTPS\nconnect"),
+    ("browser", "dns", "1. lookup"),
+    ("browser", "elb", "2. HTTPS"),
     ("elb", "nginx1", ""),
     ("elb", "nginx2", "3. route"),
     ("nginx1", "gunicorn1", "4"),
@@ -107,10 +85,12 @@ def draw_architecture() -> Figure:
     from matplotlib.figure import Figure
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 
+    # Type for a slide: the deck shows this figure about 1,075 px wide, so 12 pt (20 px in the
+    # 1,560 px PNG) prints at 14 px; boxes and words are sized to fit that type.
     fig = Figure(figsize=(13, 6.5), dpi=110)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(-0.2, 19.6)
-    ax.set_ylim(-0.3, 9.3)
+    ax.set_ylim(-0.3, 9.6)
     ax.axis("off")
 
     # The instances sit inside an auto-scaling group's dashed outline: they come and go.
@@ -118,7 +98,7 @@ def draw_architecture() -> Figure:
         ax.add_patch(
             Rectangle((7.1, y), 8.4, 2.05, fill=False, linestyle="--", edgecolor="#777777")
         )
-        ax.text(7.2, y + 0.06, name, fontsize=9, color="#555555", va="bottom")
+        ax.text(7.2, y + 0.06, name, fontsize=SMALL, color="#555555", va="bottom")
 
     by_key = {b.key: b for b in BOXES}
     for b in BOXES:
@@ -141,7 +121,7 @@ def draw_architecture() -> Figure:
             b.title,
             ha="center",
             va="center",
-            fontsize=11,
+            fontsize=TITLE,
             weight="bold",
             color=text_colour,
         )
@@ -151,9 +131,9 @@ def draw_architecture() -> Figure:
             b.detail,
             ha="center",
             va="center",
-            fontsize=8,
+            fontsize=SMALL,
             color=text_colour,
-            linespacing=1.2,
+            linespacing=1.15,
         )
         if b.layer:
             ax.text(
@@ -162,7 +142,7 @@ def draw_architecture() -> Figure:
                 b.layer,
                 ha="right",
                 va="bottom",
-                fontsize=8,
+                fontsize=SMALL,
                 family="monospace",
                 color="#333333",
             )
@@ -190,18 +170,17 @@ def draw_architecture() -> Figure:
                 label,
                 ha="center",
                 va="bottom",
-                fontsize=8,
+                fontsize=SMALL,
                 color="#222222",
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
             )
 
-    ax.text(0.2, 9.05, "What happens when you type quorum.us", fontsize=15, weight="bold", va="top")
+    ax.text(0.2, 9.5, "What happens when you type quorum.us", fontsize=18, weight="bold", va="top")
     ax.text(
         0.2,
         0.15,
-        "Tags above the boxes are layer names (sim/layers.py): the same words in "
-        "the simulation, the demo app's Server-Timing header, the notebooks and the slides.",
-        fontsize=8,
+        "Tags above the boxes are layer names (sim/layers.py), the same words everywhere.",
+        fontsize=SMALL,
         color="#555555",
     )
     return fig

@@ -13,6 +13,7 @@ returns a matplotlib figure; ``assets/build.py`` runs the model and passes the n
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING
 
 from sim.layers import COLORS, DESCRIPTIONS, LAYERS, TALK_SECTION
@@ -24,6 +25,12 @@ if TYPE_CHECKING:
 STRATA: tuple[str, ...] = tuple(la for la in LAYERS if la != "download")
 INK = "#1B1B1B"
 MUTED = "#5A5A5A"
+#: The smallest type (points). The slide shows the 16-inch picture about 1,216 px wide, so a
+#: point prints at 1.05 px there: 13.5 pt is 14 px.
+SMALL = 13.5
+#: A description longer than this many characters wraps onto a second line, so it never runs
+#: into the bars (tests/test_assets.py checks that no two things overlap).
+WRAP = 46
 
 
 def _cake(ax, left: float, right: float, top: float, bottom: float) -> list[float]:
@@ -81,7 +88,7 @@ def _cake(ax, left: float, right: float, top: float, bottom: float) -> list[floa
         "you type quorum.us ⏎",
         ha="center",
         va="center",
-        fontsize=15,
+        fontsize=16,
         color=INK,
         zorder=31,
         family="DejaVu Sans Mono",
@@ -106,9 +113,9 @@ def layers_picture(mean_ms: dict[str, float] | None = None, source: str = "") ->
     ax.text(
         0.62,
         7.85,
-        "Ogres have layers, onions have layers, and so does every request to "
-        "quorum.us: the same seven names in the model, the demo app and these slides.",
-        fontsize=14,
+        "Ogres have layers, onions have layers, and so does every request to quorum.us:"
+        " the same seven names everywhere.",
+        fontsize=16,
         color=MUTED,
         va="center",
     )
@@ -135,7 +142,7 @@ def layers_picture(mean_ms: dict[str, float] | None = None, source: str = "") ->
         rotation=90,
         ha="center",
         va="center",
-        fontsize=13,
+        fontsize=SMALL,
         color=INK,
     )
     ax.add_patch(
@@ -155,13 +162,13 @@ def layers_picture(mean_ms: dict[str, float] | None = None, source: str = "") ->
         rotation=90,
         ha="center",
         va="center",
-        fontsize=13,
+        fontsize=SMALL,
         color="#6E6E6E",
     )
 
     # one row of text per stratum, joined to it by a thin leader; download gets the last row
     rows = [*zip(STRATA, centres, strict=True), ("download", centres[-1] - step * 1.05)]
-    text_x, bar_x, bar_w = 6.45, 12.0, 2.1
+    text_x, bar_x, bar_w = 6.45, 12.75, 1.45
     largest = max(mean_ms.values()) if mean_ms else 1.0
     total = sum(mean_ms.values()) if mean_ms else 0.0
     for layer, y in rows:
@@ -184,12 +191,13 @@ def layers_picture(mean_ms: dict[str, float] | None = None, source: str = "") ->
             text_x + 2.45,
             y + 0.15,
             TALK_SECTION[layer],
-            fontsize=12,
+            fontsize=SMALL,
             style="italic",
             color=MUTED,
             va="center",
         )
-        ax.text(text_x, y - 0.23, DESCRIPTIONS[layer], fontsize=13.5, color=INK, va="center")
+        ax.text(text_x, y - 0.02, textwrap.fill(DESCRIPTIONS[layer], WRAP), fontsize=SMALL,
+                color=INK, va="top", linespacing=1.1)  # fmt: skip
         if mean_ms:
             ms = mean_ms[layer]
             share = ms / total
@@ -198,7 +206,7 @@ def layers_picture(mean_ms: dict[str, float] | None = None, source: str = "") ->
                 bar_x + bar_w * ms / largest + 0.08,
                 y,
                 f"{ms:.1f} ms · {'<1%' if share < 0.005 else f'{share:.0%}'}",
-                fontsize=12.5,
+                fontsize=SMALL,
                 color=INK,
                 va="center",
             )
@@ -213,5 +221,6 @@ def layers_picture(mean_ms: dict[str, float] | None = None, source: str = "") ->
             va="center",
         )
         if source:
-            ax.text(bar_x, rows[-1][1] - 0.5, source, fontsize=10.5, color=MUTED, va="top")
+            ax.text(bar_x - 0.6, rows[-1][1] - 0.35, source, fontsize=SMALL, color=MUTED,
+                    va="top")  # fmt: skip
     return fig

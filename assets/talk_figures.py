@@ -62,7 +62,7 @@ def breakdown_side_by_side(summaries: dict[str, dict], captions: dict[str, str],
                     la,
                     ha="center",
                     va="center",
-                    fontsize=9,
+                    fontsize=12,
                     color="white" if la in ("connect", "app") else "black",
                 )
             left += served + waited
@@ -72,14 +72,14 @@ def breakdown_side_by_side(summaries: dict[str, dict], captions: dict[str, str],
             yi,
             f"{left:.0f} ms (p95 {e2e['p95'] * 1000:.0f} ms)",
             va="center",
-            fontsize=10,
+            fontsize=12,
         )
-    ax.set_yticks(y, [f"{n}\n{captions.get(n, '')}" for n in names], fontsize=10)
+    ax.set_yticks(y, [f"{n}\n{captions.get(n, '')}" for n in names], fontsize=12)
     ax.set_xlabel("mean time per successful request (ms); hatched: waiting in that layer")
     ax.set_xlim(0, ax.get_xlim()[1] * 1.18)
     ax.legend(ncols=len(LAYERS), loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.set_title(title, fontsize=13)
+    ax.set_title(title, fontsize=14)
     return fig
 
 
@@ -152,8 +152,8 @@ def why_two(runs: dict[str, Any], crash_at: float, window: tuple[float, float], 
     cols[0][0].set_ylabel("failed responses / 5 s")
     cols[1][0].set_ylabel("p95 of successful (ms)")
     cols[1][0].set_ylim(bottom=0)
-    cols[0][0].legend(loc="upper right", fontsize=9, frameon=False)
-    fig.suptitle(title, fontsize=13)
+    cols[0][0].legend(loc="upper right", fontsize=12, frameon=False)
+    fig.suptitle(title, fontsize=14)
     return fig
 
 
@@ -192,7 +192,7 @@ def workers_vs_cores(
         ha="right",
         va="bottom",
         color=COLORS["connect"],
-        fontsize=9,
+        fontsize=12,
     )
     right.set_ylabel("requests completed per second")
     right.set_ylim(0, offered * 1.3)
@@ -214,3 +214,75 @@ def workers_vs_cores(
     ax.grid(True, which="major", alpha=0.3)
     ax.set_title(title, fontsize=12)
     return fig
+
+
+#: The slide's figure: 16:9 at the deck's 1280 x 720, in inches of 100 slide pixels, so a
+#: point of type is 100/72 px on the slide and nothing below 11 pt (15 px) is drawn.
+SLIDE_INCHES = (12.8, 7.2)
+SLIDE_FONT = {"font.size": 13, "axes.titlesize": 14, "axes.labelsize": 13,
+              "xtick.labelsize": 12, "ytick.labelsize": 12, "legend.fontsize": 12}  # fmt: skip
+
+
+def dashboard_slide(result, title: str) -> Figure:
+    """A run over time as a CloudWatch wall for one slide: five panels in a 3 x 2 grid on one
+    time axis (traffic, capacity, CPU, latency, errors), the sixth cell a key to the events.
+    The same columns ``sim.figures.dashboard`` draws, laid out wide with slide-sized type."""
+    import math
+
+    import matplotlib as mpl
+    from matplotlib.figure import Figure
+
+    table = result.table
+    minutes = [r["t"] / 60 for r in table]
+
+    def col(key):
+        return [float(r[key]) if r.get(key) is not None else math.nan for r in table]
+
+    with mpl.rc_context(SLIDE_FONT):
+        fig = Figure(figsize=SLIDE_INCHES, layout="constrained")
+        grid = fig.subplots(2, 3, sharex=True)
+        traffic, capacity, cpu = grid[0]
+        latency, errors, key = grid[1]
+        traffic.plot(minutes, col("rps"), color="#1f77b4", lw=2)
+        traffic.set_title("Traffic: requests/s", loc="left")
+        capacity.step(minutes, col("desired"), where="post", color="black", ls="--",
+                      label="desired")  # fmt: skip
+        capacity.step(minutes, col("healthy"), where="post", color="#2ca02c", lw=2.5,
+                      label="healthy")  # fmt: skip
+        capacity.set_ylim(bottom=0)
+        capacity.legend(frameon=False, loc="upper left")
+        capacity.set_title("Capacity: instances", loc="left")
+        cpu.plot(minutes, col("cpu_mean"), color="#d62728", lw=2)
+        for th in sorted(result.run.over_time.thresholds):
+            cpu.axhline(th, color="#d62728", ls="--", lw=1)
+        cpu.set_ylim(0, 105)
+        cpu.set_title("CPU %: group average, alarm", loc="left")
+        latency.plot(minutes, [v * 1000 for v in col("p95")], color="#ff7f0e", lw=2)
+        latency.set_yscale("log")
+        latency.set_title("p95 latency (ms)", loc="left")
+        bottom = [0.0] * len(table)
+        period = (minutes[1] - minutes[0]) if len(minutes) > 1 else 1.0
+        for code, color in STATUS_COLORS.items():
+            values = [0.0 if math.isnan(v) else v for v in col(f"errors_{code}")]
+            if any(values):
+                errors.bar(minutes, values, width=-period * 0.9, align="edge", bottom=bottom,
+                           color=color, label=STATUS_NAMES[code])  # fmt: skip
+                bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+        errors.legend(frameon=False, loc="upper left")
+        errors.set_title("Errors per minute", loc="left")
+        for ax in (latency, errors):
+            ax.set_xlabel("minutes")
+        cpu.set_xlabel("minutes")
+        cpu.xaxis.set_tick_params(labelbottom=True)
+        key.axis("off")
+        key.text(0, 1, _wrap_lines(title, 30), va="top", fontsize=14, weight="bold")
+        key.text(0, 0.55, "Read top left to bottom right:\ntraffic jumps, the group asks for\n"
+                 "more, CPU saturates, latency\nclimbs, then errors while no\n"
+                 "instance is healthy.", va="top", fontsize=13)  # fmt: skip
+    return fig
+
+
+def _wrap_lines(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width))

@@ -1,9 +1,9 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: slideshow,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     notebook_metadata_filter: rise,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -12,9 +12,15 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   rise:
+#     enable_chalkboard: false
+#     scroll: true
+#     start_slideshow_at: beginning
+#     theme: white
+#     transition: none
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 0. Start here: what happens when you type quorum.us
 #
 # This course follows one web request from the moment you press Enter on `quorum.us` to the
@@ -31,9 +37,10 @@
 #    at sensible defaults, so the chapter also runs from top to bottom untouched.
 #
 # To present a chapter as live slides, open it in JupyterLab and use *View > Render as slides*
-# (JupyterLab-RISE).
+# (JupyterLab-RISE; the arrow keys move between slides, Shift + Enter runs a cell on a slide).
 
-# %%
+# %% slideshow={"slide_type": "skip"}
+# %matplotlib inline
 import sys
 from pathlib import Path
 
@@ -46,7 +53,7 @@ import course
 from assets.diagram import draw_architecture
 from sim.layers import DESCRIPTIONS, LAYERS, TALK_SECTION
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## The map
 #
 # Here is the path. A browser asks DNS where `quorum.us` lives, opens a TLS connection to the
@@ -55,9 +62,9 @@ from sim.layers import DESCRIPTIONS, LAYERS, TALK_SECTION
 # The auto-scaling group adds and removes instances as load changes.
 
 # %%
-draw_architecture()
+display(draw_architecture())
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## One vocabulary
 #
 # Every part of this project names the steps of a request with the same seven words. The
@@ -87,7 +94,7 @@ picker.observe(explain, names="value")
 explain()
 display(widgets.VBox([picker, explained]))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Predict, then run
 #
 # Gunicorn's default `sync` worker serves **one request at a time**. Production runs at least
@@ -96,16 +103,16 @@ display(widgets.VBox([picker, explained]))
 # **Predict:** with the settings below, how many requests can be *in service* at the same
 # moment across the whole fleet? Replace `None` with your number and run the cell.
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 instances = 2
 workers_per_instance = 5  # Gunicorn's rule of thumb on 2 cores: 2 x cores + 1
 
 prediction = None  # your answer, e.g. 7
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 course.ch0_capacity(prediction, instances=instances, workers=workers_per_instance)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## What comes next
 #
 # | chapter | the stop on the path |

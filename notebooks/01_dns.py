@@ -1,9 +1,9 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: slideshow,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     notebook_metadata_filter: rise,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -12,9 +12,15 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   rise:
+#     enable_chalkboard: false
+#     scroll: true
+#     start_slideshow_at: beginning
+#     theme: white
+#     transition: none
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 1. DNS: where does quorum.us live?
 #
 # You typed `quorum.us` and pressed Enter. Before anything else, the browser needs an IP
@@ -34,7 +40,7 @@
 # | resolver asks quorum.us's servers | 30-80 ms | |
 # | resolver starts from the root | 100-400 ms | |
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 # %matplotlib inline
 import ipaddress
 import os
@@ -43,18 +49,17 @@ from pathlib import Path
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
-import numpy as np
 from IPython.display import display
 
-sys.path.insert(0, str(Path.cwd()))  # course.py sits beside the chapters
+sys.path.insert(0, str(Path.cwd()))  # course.py and explore.py sit beside the chapters
 import course
+import explore
 
 import sim
 from demo_app.stack.dns import CachingResolver, query
 from sim.config import ConfigError, DnsConfig
-from sim.model.dns import Resolver
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Resolve quorum.us
 #
 # The stack lab (`make lab-up`, README "The stack lab") runs a small DNS server that answers
@@ -83,57 +88,25 @@ if LAB:
 # The first lookup travels to the server; the next ones come from the cache in microseconds.
 # That is the whole idea of DNS caching, and the rest of this chapter is about *how long*.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## One browser, one morning
 #
-# Below, the model (`sim/dns.py`) follows one browser that loads a Quorum page every 20 s for
+# Below, the model (`sim/model/dns.py`) follows one browser that loads a Quorum page every 20 s for
 # ten minutes. The browser keeps the answer 60 s, the record's TTL is 60 s.
 #
 # **Predict:** of the 30 page loads, how many find the address in the **browser's own
 # cache** (costing no time at all)?
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 prediction = None  # a whole number out of 30
 
 
-# %%
-def one_browser(every=20.0, browser_ttl=60.0, record_ttl=60.0, loads=30, seed=1):
-    """Each load's (time, seconds spent resolving, which cache answered)."""
-    config = DnsConfig(clients=1, browser_ttl=browser_ttl, record_ttl=record_ttl)
-    resolver = Resolver(config, np.random.default_rng(seed))
-    return [(i * every, *resolver.resolve(0, i * every)) for i in range(loads)]
-
-
-lookups = one_browser()
+# %% slideshow={"slide_type": "fragment"}
+lookups = explore.one_browser()
 course.ch1_browser_hits(prediction, outcomes=[o for _, _, o in lookups], ttl=60.0)
 
 # %%
-OUTCOME_COLORS = {
-    "browser-cache": "#009E73",
-    "os-cache": "#56B4E9",
-    "resolver-cache": "#0072B2",
-    "authoritative": "#E69F00",
-    "full-miss": "#D55E00",
-}
-
-
-def draw(lookups, title):
-    _, ax = plt.subplots(figsize=(10, 3.2), layout="constrained")
-    for outcome, color in OUTCOME_COLORS.items():
-        mine = [(t, max(s * 1000, 0.01)) for t, s, o in lookups if o == outcome]
-        if mine:
-            ax.scatter(*zip(*mine, strict=True), color=color, s=50, label=outcome, zorder=3)
-    ax.set_yscale("log")
-    ax.set_ylim(0.005, 1000)
-    ax.set_xlabel("time of the page load (s)")
-    ax.set_ylabel("time resolving (ms, log)")
-    ax.set_title(title)
-    ax.legend(frameon=False, ncols=5, fontsize=8, loc="upper center")
-    ax.grid(alpha=0.3)
-    plt.show()
-
-
-draw(lookups, "Cold, then warm: the browser's cache answers until its 60 s run out")
+display(explore.dns_figure(lookups, "Cold, then warm: the browser's cache answers for 60 s"))
 
 # %% [markdown]
 # Browser-cache hits are drawn at 0.01 ms: they cost nothing. Now change the knobs. What
@@ -141,21 +114,14 @@ draw(lookups, "Cold, then warm: the browser's cache answers until its 60 s run o
 
 
 # %%
-def explore(every=20, browser_ttl=60, record_ttl=60):
-    found = one_browser(float(every), float(browser_ttl), float(record_ttl))
-    counts = {o: sum(1 for *_, x in found if x == o) for o in OUTCOME_COLORS}
-    print(", ".join(f"{o}: {n}" for o, n in counts.items() if n))
-    draw(found, f"a load every {every} s, browser keeps {browser_ttl} s, TTL {record_ttl} s")
-
-
-widgets.interactive(
-    explore,
+explore.interact(
+    explore.dns,
     every=widgets.IntSlider(value=20, min=5, max=120, step=5, description="every (s)"),
     browser_ttl=widgets.IntSlider(value=60, min=0, max=300, step=10, description="browser (s)"),
     record_ttl=widgets.IntSlider(value=60, min=0, max=3600, step=60, description="TTL (s)"),
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## A whole office
 #
 # In the baseline scenario 500 browsers share one resolver. Most lookups never leave the
@@ -165,10 +131,10 @@ widgets.interactive(
 # %%
 base = sim.run(sim.load("baseline", ["run.duration=120", "run.warmup=0"]))
 dns_rows = [r for r in base.records if r.layer == "dns"]
-shares = {o: sum(1 for r in dns_rows if r.outcome == o) for o in OUTCOME_COLORS}
+shares = {o: sum(1 for r in dns_rows if r.outcome == o) for o in explore.OUTCOME_COLORS}
 summary = base.summary
 _, ax = plt.subplots(figsize=(8, 2.8), layout="constrained")
-ax.barh(list(shares), list(shares.values()), color=list(OUTCOME_COLORS.values()))
+ax.barh(list(shares), list(shares.values()), color=list(explore.OUTCOME_COLORS.values()))
 for y, n in enumerate(shares.values()):
     ax.text(n, y, f"  {n / len(dns_rows):.1%}", va="center")
 ax.invert_yaxis()
@@ -179,7 +145,7 @@ dns_ms = summary["latency"]["layers"]["dns"]["mean"] * 1000
 e2e_ms = summary["latency"]["end_to_end"]["mean"] * 1000
 print(f"mean DNS time per request {dns_ms:.1f} ms of {e2e_ms:.0f} ms end to end")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Why `12.34.56.789` is not an address
 #
 # The talk's slide says `quorum.us => 12.34.56.789`. An IPv4 address is four **bytes**,
@@ -187,10 +153,10 @@ print(f"mean DNS time per request {dns_ms:.1f} ms of {e2e_ms:.0f} ms end to end"
 #
 # **Predict:** is `12.34.56.789` `"valid"` or `"invalid"`?
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 prediction_address = None  # "valid" or "invalid"
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 course.ch1_valid_address(prediction_address, address="12.34.56.789")
 
 # %% [markdown]
@@ -203,7 +169,7 @@ try:
 except ConfigError as exc:
     print(f"error: {exc}")
 
-box = widgets.Text(value="12.34.56.789", description="address")
+box = widgets.Text(value="12.34.56.789", description="address", continuous_update=False)
 verdict = widgets.HTML()
 
 
@@ -219,7 +185,7 @@ box.observe(check, names="value")
 check()
 display(widgets.VBox([box, verdict]))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # **Take-aways**
 # - A lookup is answered by the nearest cache that still holds it: browser, OS, resolver, or
 #   the authoritative servers. Cold lookups cost tens to hundreds of milliseconds.

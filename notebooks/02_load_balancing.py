@@ -1,9 +1,9 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: slideshow,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     notebook_metadata_filter: rise,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -12,9 +12,15 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   rise:
+#     enable_chalkboard: false
+#     scroll: true
+#     start_slideshow_at: beginning
+#     theme: white
+#     transition: none
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 2. Load balancing: who gets the next request?
 #
 # DNS gave the browser the address of the **Elastic Load Balancer** (chapter 1). The browser
@@ -30,7 +36,7 @@
 #
 # (`sim/FACTS.md`, "Elastic Load Balancing".)
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 # %matplotlib inline
 import sys
 from pathlib import Path
@@ -39,45 +45,14 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 
-sys.path.insert(0, str(Path.cwd()))  # course.py sits beside the chapters
+sys.path.insert(0, str(Path.cwd()))  # course.py and explore.py sit beside the chapters
 import course
-
-import sim
-from sim.results.records import by_request, end_to_end
+import explore
+from explore import latencies_ms, uneven
 
 STRATEGIES = ("round_robin", "least_outstanding_requests")
 
-
-def uneven(routing, sigma, rate=100, instances=4, seconds=60):
-    """The baseline with 4 instances and Django CPU times spread by ``sigma`` (lognormal:
-    0 = every request costs the same 60 ms; 1.2 = a few cost ten times the typical one)."""
-    cpu = f'django.cpu={{kind="lognormal", mean=0.06, sigma={sigma}}}'
-    return sim.run(
-        sim.load(
-            "baseline",
-            [
-                f"run.duration={seconds}",
-                "run.warmup=10",
-                f"instances.count={instances}",
-                f"arrivals.rate={rate}",
-                cpu,
-                f'load_balancer.routing="{routing}"',
-            ],
-        )
-    )
-
-
-def latencies_ms(result):
-    """End-to-end latency of each successful request in the measured window."""
-    start, end = result.run.window
-    return np.array([
-        end_to_end(rows) * 1000
-        for rows in by_request(result.records).values()
-        if rows[0].status == 200 and start <= rows[0].arrival < end
-    ])  # fmt: skip
-
-
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Round robin or least outstanding requests?
 #
 # Round robin deals requests out like cards: 1, 2, 3, 4, 1, 2, ... **Least outstanding
@@ -89,17 +64,17 @@ def latencies_ms(result):
 # **Predict:** which strategy gives the lower p95 latency: `"round_robin"` or
 # `"least_outstanding_requests"`?
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 prediction = None  # "round_robin" or "least_outstanding_requests"
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 runs = {name: uneven(name, sigma=1.2) for name in STRATEGIES}
 p95 = {name: r.summary["latency"]["end_to_end"]["p95"] for name, r in runs.items()}
 course.ch2_routing(prediction, p95=p95)
 
 # %%
 fig, ax = plt.subplots(figsize=(9, 3.8), layout="constrained")
-bins = np.logspace(np.log10(80), np.log10(5000), 60)
+bins = explore.LATENCY_BINS
 for name, color in zip(STRATEGIES, ("#E69F00", "#009E73"), strict=True):
     ms = latencies_ms(runs[name])
     ax.hist(ms, bins=bins, histtype="step", lw=2, color=color,
@@ -131,81 +106,49 @@ ax.set_title("Round robin pays for uneven requests")
 ax.legend(frameon=False)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Try it
 #
-# Change the load, the number of instances and the spread. `random` is there for comparison:
-# it is what you get from DNS round robin without a load balancer at all.
-
+# Change the load, the number of instances and the spread, and pick a routing. `random` is
+# there for comparison: it is what you get from DNS round robin without a load balancer at
+# all. Each step runs one simulation, the routing you picked; the others you ran at the same
+# settings are drawn beside it. The step is lighter than the runs above (a shorter run of
+# fewer instances, below) so that it answers at once; least outstanding requests still wins
+# wherever the costs are uneven (`tests/notebooks/test_explore.py` checks it on the defaults).
 
 # %%
-def explore(rate=100, instances=4, sigma=1.2):
-    _, ax = plt.subplots(figsize=(9, 3.5), layout="constrained")
-    for name, color in zip(("random", *STRATEGIES), ("#999999", "#E69F00", "#009E73"), strict=True):
-        ms = latencies_ms(uneven(name, sigma, rate, instances, seconds=40))
-        ax.hist(ms, bins=bins, histtype="step", lw=2, color=color,
-                label=f"{name}: p95 {np.percentile(ms, 95):.0f} ms")  # fmt: skip
-    ax.set_xscale("log")
-    ax.set_xlabel("end-to-end latency (ms)")
-    ax.legend(frameon=False)
-    plt.show()
+step = explore.ROUTING_STEP
+print(f"a step: {step['instances']} instances, {step['rate']} requests/s, {step['seconds']} s"
+      f" ({step['seconds'] - 10} s measured), sigma {step['sigma']}")  # fmt: skip
+for name in explore.ROUTINGS:  # the first position, all three, before any slider moves
+    explore.routing_latencies(name, step["rate"], step["instances"], step["sigma"],
+                              step["seconds"])  # fmt: skip
+explore.interact(
+    explore.routing,
+    routing=widgets.ToggleButtons(options=explore.ROUTINGS, value="least_outstanding_requests"),
+    rate=widgets.IntSlider(value=step["rate"], min=20, max=130, step=5, description="req/s"),
+    instances=widgets.IntSlider(value=step["instances"], min=2, max=8, description="instances"),
+    sigma=widgets.FloatSlider(value=step["sigma"], min=0.0, max=1.6, step=0.1,
+                              description="sigma"),
+)  # fmt: skip
 
-
-widgets.interactive(
-    explore,
-    rate=widgets.IntSlider(value=100, min=20, max=130, step=10, description="req/s"),
-    instances=widgets.IntSlider(value=4, min=2, max=8, description="instances"),
-    sigma=widgets.FloatSlider(value=1.2, min=0.0, max=1.6, step=0.1, description="sigma"),
-)
-
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Health checks: pulling a sick instance
 #
 # The load balancer asks every instance `GET /healthz` every `interval` seconds. An answer
 # slower than `timeout` counts as a failure; after `unhealthy_threshold` failures in a row the
 # instance is marked **unhealthy** and gets no more requests; after `healthy_threshold`
 # successes it is back. Below, 3 instances serve 30 requests/s and instance 1 crashes at
-# t = 60 s. The checks run every 10 s with a 5 s timeout and a threshold of 2.
+# t = 60 s. The checks run every 10 s from t = 0 (so one starts just as the instance crashes),
+# with a 5 s timeout and a threshold of 2.
 #
 # **Predict:** how many seconds after the crash is instance 1 marked unhealthy?
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 prediction_s = None  # seconds
 
-# %%
-HEALTH = """
-[run]
-duration = 240.0
-warmup = 0.0
-drain = 60.0
-[traffic]
-enabled = true
-profile = "constant"
-rate = 30.0
-sessions = false
-[instances]
-count = 3
-[health_check]
-enabled = true
-interval = {interval}
-timeout = 5.0
-healthy_threshold = 3
-unhealthy_threshold = {threshold}
-[[failures]]
-kind = "crash"
-at = 60.0
-instance = 1
-[timeseries]
-period = 5.0
-"""
-
-
-def crash(interval=10.0, threshold=2):
-    text = HEALTH.format(interval=float(interval), threshold=threshold)
-    return sim.run(sim.loads(text))
-
-
-over = crash()
+# %% slideshow={"slide_type": "fragment"}
+over = explore.crash(interval=10, threshold=2)
 crashed_at = over.log.failures[0][0]
 unhealthy_at = next(t for t, name, state in over.log.health if state == "unhealthy")
 course.ch2_detection(
@@ -215,29 +158,8 @@ course.ch2_detection(
 
 
 # %%
-def timeline(interval=10, threshold=2):
-    run = crash(interval, threshold)
-    down = next(t for t, _, state in run.log.health if state == "unhealthy")
-    _, ax = plt.subplots(figsize=(10, 3.2), layout="constrained")
-    minutes = [row["t"] for row in run.table]
-    for key, color in (("cpu_0", "#0072B2"), ("cpu_1", "#D55E00"), ("cpu_2", "#009E73")):
-        ax.plot(minutes, [row.get(key, np.nan) for row in run.table], color=color,
-                label=f"instance {key[-1]} CPU %")  # fmt: skip
-    crashed = run.log.failures[0][0]
-    ax.axvline(crashed, color="#b3261e", lw=2, label="instance 1 crashes")
-    ax.axvspan(crashed, down, color="#b3261e", alpha=0.12,
-               label=f"checks failing ({down - crashed:g} s)")  # fmt: skip
-    ax.axvline(down, color="black", ls="--", label="marked unhealthy")
-    ax.set_xlabel("simulated time (s)")
-    ax.set_ylabel("CPU %")
-    ax.set_xlim(0, 200)
-    ax.legend(frameon=False, fontsize=8, ncols=2)
-    ax.set_title("The survivors take the traffic; the health check notices a little later")
-    plt.show()
-
-
-widgets.interactive(
-    timeline,
+explore.interact(
+    explore.health,
     interval=widgets.IntSlider(value=10, min=5, max=60, step=5, description="interval (s)"),
     threshold=widgets.IntSlider(value=2, min=2, max=10, description="unhealthy after"),
 )
@@ -247,9 +169,20 @@ widgets.interactive(
 # target straight away; what the health check decides is when the instance is *officially*
 # out, which is what tells the auto-scaling group (chapter 3) to replace it. A machine that is
 # up but sick (stuck workers, a full backlog) answers slowly instead: its checks time out, and
-# it is pulled the same way, `interval x unhealthy_threshold` seconds later.
+# it is pulled the same way, after `unhealthy_threshold` failed checks.
 #
+# With the load balancer's defaults the wait is longer. The crash can come just as a check
+# starts (the shortest wait, as above) or just after one (the longest):
+
+# %%
+alb = {"interval": 30.0, "timeout": 5.0, "threshold": 2}  # FACTS.md, "Elastic Load Balancing"
+shortest = (alb["threshold"] - 1) * alb["interval"] + alb["timeout"]
+print(f"The defaults ({alb['interval']:g} s x {alb['threshold']}, {alb['timeout']:g} s timeout):"
+      f" a dead instance is noticed {shortest:g} to {shortest + alb['interval']:g} s after it"
+      " dies")  # fmt: skip
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # **Take-aways**
 # - Round robin is fair only when requests cost the same; least outstanding requests adapts.
-# - A health check needs `unhealthy_threshold` failures in a row, `interval` seconds apart:
-#   with ALB defaults (30 s x 2) a dead instance is noticed only after about a minute.
+# - A health check needs `unhealthy_threshold` failures in a row, `interval` seconds apart, the
+#   last known when its timeout runs out: with the defaults, half a minute to a minute.

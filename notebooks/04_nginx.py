@@ -1,9 +1,9 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: slideshow,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     notebook_metadata_filter: rise,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -12,9 +12,15 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   rise:
+#     enable_chalkboard: false
+#     scroll: true
+#     start_slideshow_at: beginning
+#     theme: white
+#     transition: none
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 4. nginx: the doorman in front of Gunicorn
 #
 # The load balancer picked an instance (chapter 2). On that instance the request first meets
@@ -32,7 +38,7 @@
 # configuration, asks the lab if it is running (otherwise it reads the logs the lab recorded,
 # kept in `notebooks/data/`), and uses the model for the timeouts.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 # %matplotlib inline
 import os
 import socket
@@ -43,17 +49,17 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 
-sys.path.insert(0, str(Path.cwd()))  # course.py sits beside the chapters
+sys.path.insert(0, str(Path.cwd()))  # course.py and explore.py sit beside the chapters
 import course
+import explore
 
-import sim
 from demo_app.stack.client import LabClient, get_plain
 from demo_app.stack.config import LabConfig
 
 REPO = Path.cwd().parent
 DATA = Path.cwd() / "data"
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## The configuration, line by line
 #
 # This is the template the lab renders into `var/lab/nginx/nginx.conf` (the `{{ ... }}` are
@@ -65,7 +71,7 @@ start = next(i for i, line in enumerate(template) if "HTTP only redirects" in li
 for number, line in enumerate(template[start:], start + 1):
     print(f"{number:3}  {line}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Ask the real nginx
 #
 # If the lab is up, the next cell sends three requests: plain HTTP (expect a `301` to
@@ -118,7 +124,7 @@ else:
 # request time, **upstream address**, upstream status, upstream time, instance, request id),
 # the 301s have no upstream at all: nginx answered them alone. So do static files.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 502 or 504?
 #
 # Both say "the gateway had a problem with the server behind it":
@@ -134,19 +140,12 @@ else:
 #
 # **Predict:** in the `slow_queries` scenario, do the slow requests now end as `502` or `504`?
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 prediction = None  # 502 or 504
 
 
-# %%
-def slow(gunicorn_timeout, proxy_read_timeout):
-    s = sim.load(
-        "slow_queries",
-        [f"gunicorn.timeout={gunicorn_timeout}", f"nginx.proxy_read_timeout={proxy_read_timeout}"],
-    )
-    return sim.run(s).summary["status_counts"]
-
-
+# %% slideshow={"slide_type": "fragment"}
+slow = explore.slow_counts  # one run per pair of timeouts, kept for the map below
 counts = slow(90.0, 60.0)
 course.ch4_which_timeout(
     prediction, status_counts=counts, gunicorn_timeout=90.0, proxy_read_timeout=60.0
@@ -178,23 +177,18 @@ ax.set_ylabel("Gunicorn timeout (s)")
 ax.set_title("Whoever gives up first names the error\n(red: 502 from Gunicorn, blue: 504)")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Try it: one pair of timeouts
 
 
 # %%
-def explore(gunicorn_timeout=30, proxy_read_timeout=60):
-    c = slow(float(gunicorn_timeout), float(proxy_read_timeout))
-    print({code: n for code, n in c.items() if n})
-
-
-widgets.interactive(
-    explore,
+explore.interact(
+    explore.timeouts,
     gunicorn_timeout=widgets.IntSlider(value=30, min=5, max=120, step=5, description="Gunicorn"),
     proxy_read_timeout=widgets.IntSlider(value=60, min=5, max=120, step=5, description="nginx"),
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## The real lab's 502s, and why nobody saw them
 #
 # The lab's drills killed an instance under load and restarted each instance in turn. Every
@@ -213,7 +207,7 @@ sent_502 = sum(1 for f in rows if f[4] == "502")
 print(f"... {len(retried)} requests met a dead instance; {sent_502} visitors got a 502,"
       f" in {len(lines)} lines (chapter 9 counts them with the shell)")  # fmt: skip
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # **Take-aways**
 # - nginx answers redirects and static files itself; only dynamic requests reach Gunicorn.
 # - 502: the server behind closed or refused; 504: the proxy stopped waiting. The shorter

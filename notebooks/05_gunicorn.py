@@ -1,9 +1,9 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: slideshow,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     notebook_metadata_filter: rise,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -12,9 +12,15 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   rise:
+#     enable_chalkboard: false
+#     scroll: true
+#     start_slideshow_at: beginning
+#     theme: white
+#     transition: none
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 5. Gunicorn: workers, cores, the backlog and the 30 s timeout
 #
 # nginx has handed the request on. Gunicorn is the application server: a master process that
@@ -32,20 +38,19 @@
 # The talk says Gunicorn "depends on how many processors a server has". This chapter shows
 # why, with the simulation (`sim`): two instances, each with 2 vCPUs.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 # %matplotlib inline
 import sys
 from pathlib import Path
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
-from IPython.display import display
 
-sys.path.insert(0, str(Path.cwd()))  # course.py sits beside the chapters
+sys.path.insert(0, str(Path.cwd()))  # course.py and explore.py sit beside the chapters
 import course
+import explore
 
 import sim
-from sim.figures import plots
 from sim.results.statistics import completed_per_s
 
 SHORT = ["run.duration=40", "run.warmup=10"]  # 40 simulated seconds: quick, still steady
@@ -63,7 +68,7 @@ def served(name, *overrides):
     return result.summary, completed_per_s(result.run, result.records)
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Workers against cores
 #
 # The `cpu_bound` scenario sends 110 requests/s at two instances; each request needs about
@@ -73,10 +78,10 @@ def served(name, *overrides):
 # **17** workers instead, on the same 2 cores, does throughput get `"more"`, stay the
 # `"same"`, or get `"less"`?
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 prediction = None  # "more", "same" or "less"
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 WORKERS = (1, 2, 3, 5, 9, 17)
 results, throughput = {}, {}
 for w in WORKERS:
@@ -115,7 +120,7 @@ plt.show()
 # wait seconds in the backlog. From about 5 the cores are the limit: served requests/s stop
 # growing, and extra workers only trade waiting in the backlog for waiting for a core.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Try it: sync or gthread
 #
 # `sync` workers block while Django waits for the database. `gthread` gives every worker
@@ -126,26 +131,8 @@ plt.show()
 
 
 # %%
-def explore(worker_class="sync", workers=5, threads=4, rate=55):
-    overrides = [
-        f'gunicorn.worker_class="{worker_class}"',
-        f"gunicorn.workers={workers}",
-        f"gunicorn.threads={threads if worker_class == 'gthread' else 1}",
-        f"arrivals.rate={rate}",
-        'postgres.query={kind="exponential", mean=0.05}',
-        "postgres.vcpus=64",
-    ]
-    s = run("baseline", *overrides)
-    e2e = s["latency"]["end_to_end"]
-    print(
-        f"{worker_class}: {s['throughput_per_s']:.1f} req/s ok, p95 {e2e['p95'] * 1000:.0f} ms,"
-        f" workers busy {s['utilisation']['workers']:.0%}, errors {s['requests']['errors']}"
-    )
-    display(plots.layer_breakdown(s, f"{worker_class}, {workers} workers, {rate} req/s"))
-
-
-widgets.interactive(
-    explore,
+explore.interact(
+    explore.gunicorn,
     worker_class=widgets.ToggleButtons(options=["sync", "gthread"], value="sync"),
     workers=widgets.IntSlider(value=5, min=1, max=17, description="workers"),
     threads=widgets.IntSlider(value=4, min=1, max=16, description="threads"),
@@ -158,7 +145,7 @@ widgets.interactive(
 # instance (40 in the fleet), the same CPUs cope. Threads are not free: each one holds its own
 # database connection (chapter 7).
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## The 30 s timeout: 502 or 504?
 #
 # In `slow_queries` the database slows down 4000-fold for three minutes (a missing index, a
@@ -169,10 +156,10 @@ widgets.interactive(
 # **Predict:** the clients whose requests were too slow: do they get `502` (bad gateway: the
 # upstream closed the connection) or `504` (gateway timeout: the proxy gave up waiting)?
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 prediction_status = None  # 502 or 504
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 slow = sim.run(sim.load("slow_queries"))
 status_counts = slow.summary["status_counts"]
 course.ch5_timeout_status(prediction_status, status_counts=status_counts)

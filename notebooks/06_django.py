@@ -1,9 +1,9 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: slideshow,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     notebook_metadata_filter: rise,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -12,9 +12,15 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   rise:
+#     enable_chalkboard: false
+#     scroll: true
+#     start_slideshow_at: beginning
+#     theme: white
+#     transition: none
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 6. Django: where most of the day is spent
 #
 # A Gunicorn worker hands the request to Django. The talk: *Django processes the request by
@@ -26,9 +32,8 @@
 # templates and ORM as in production. The database is a throwaway SQLite file with a small
 # sample data set. Think of it as taking the engine out of the car and running it on a bench.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 # %matplotlib inline
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -37,39 +42,20 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from IPython.display import Code, display
 
-sys.path.insert(0, str(Path.cwd()))  # course.py sits beside the chapters
+sys.path.insert(0, str(Path.cwd()))  # course.py and explore.py sit beside the chapters
 sys.path.insert(0, str(Path.cwd().parent))  # the repository: demo_app is a package there
 import course
+import explore
 
-# Settings are read once, at django.setup(): choose them first. The test settings turn DEBUG
-# off (production-shaped); SQLITE_PATH puts the database in a folder deleted with the kernel.
+# The demo app in this process, on a SQLite file in a folder deleted with the kernel: the
+# settings, the database and the sample data (explore.django_app says which settings, and why).
 WORKDIR = tempfile.TemporaryDirectory(prefix="quorum-ch6-")
-os.environ["DJANGO_SETTINGS_MODULE"] = "demo_app.settings.test"
-os.environ["SQLITE_PATH"] = str(Path(WORKDIR.name) / "demo.sqlite3")
-os.environ.pop("DATABASE_URL", None)
-# Jupyter runs cells inside an asyncio event loop; Django refuses ORM calls there unless told
-# that this is deliberate (its documented switch for notebooks and shells).
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+visit = explore.django_app(WORKDIR.name)
 
-import django
-
-django.setup()
-
-from django.core.management import call_command
-from django.db import connection
-from django.test import Client
-from django.test.utils import CaptureQueriesContext
-
-from demo_app.stack.client import parse_server_timing
 from demo_app.tracker import bill_loading
 from demo_app.tracker.models import Bill
-from sim.layers import COLORS
 
-call_command("migrate", verbosity=0)
-call_command("seed_demo", bills=60, legislators=120, seed=2026)
-client = Client()
-
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## The request trace
 #
 # Every response carries a `Server-Timing` header written by the trace middleware
@@ -78,13 +64,6 @@ client = Client()
 
 
 # %%
-def visit(path):
-    """GET ``path`` in-process; returns (response, Server-Timing as {layer: ms}, queries)."""
-    with CaptureQueriesContext(connection) as captured:
-        response = client.get(path)
-    return response, parse_server_timing(response.headers.get("Server-Timing", "")), captured
-
-
 bill = Bill.objects.order_by("-id").first()
 for path in ("/", "/bills/", f"/bills/{bill.pk}/", "/api/bills/"):
     response, timing, captured = visit(path)
@@ -94,7 +73,7 @@ for path in ("/", "/bills/", f"/bills/{bill.pk}/", "/api/bills/"):
     )
 print("\nServer-Timing:", response.headers["Server-Timing"])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## The N+1 page
 #
 # The bill page has two ways to load its data (`demo_app/tracker/bill_loading.py`). The naive
@@ -103,21 +82,21 @@ print("\nServer-Timing:", response.headers["Server-Timing"])
 # %%
 display(Code(bill_loading.NAIVE_CODE, language="python"))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # Each `s.legislator` and `v.legislator` is a *lazy* foreign key: Django fetches the
 # legislator the first time you touch it, with its own query.
 #
 # **Predict:** the bill below has the number of sponsors and votes printed. How many SQL
 # queries does the naive page run?
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 busiest = max(Bill.objects.all(), key=lambda b: b.votes.count() + b.sponsorships.count())
 sponsors, votes = busiest.sponsorships.count(), busiest.votes.count()
 print(f"bill {busiest.pk}: {sponsors} sponsors, {votes} votes")
 
 prediction = None  # a number of queries
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 naive, naive_timing, naive_queries = visit(f"/bills/{busiest.pk}/")
 fixed, fixed_timing, fixed_queries = visit(f"/bills/{busiest.pk}/?fixed=1")
 course.ch6_naive_queries(prediction, queries=len(naive_queries), sponsors=sponsors, votes=votes)
@@ -132,7 +111,7 @@ print(f"naive: {len(naive_queries)} queries, fixed: {len(fixed_queries)} queries
 for q in fixed_queries.captured_queries[-3:]:
     print("  ", q["sql"][:140], "...")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## How it grows
 #
 # The naive page's cost grows with the bill's size; the fixed one does not. Every bill in the
@@ -168,35 +147,20 @@ plt.show()
 # On SQLite each query is a function call. Against PostgreSQL across a network each one adds
 # a round trip (chapter 7): a 160-vote bill's naive page pays 160 round trips.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Try it: one bill, both ways
 
 # %%
 bill_ids = [b.pk for b in Bill.objects.order_by("pk")[:40]]
 
 
-def explore(bill_id=busiest.pk, fixed=False):
-    _, timing, captured = visit(f"/bills/{bill_id}/" + ("?fixed=1" if fixed else ""))
-    _, ax = plt.subplots(figsize=(8, 1.8), layout="constrained")
-    left = 0.0
-    for layer in ("app", "db"):
-        ms = timing.get(layer, 0.0)
-        ax.barh(0, ms, left=left, color=COLORS[layer], label=f"{layer} {ms:.1f} ms")
-        left += ms
-    ax.set_yticks([])
-    ax.set_xlabel("ms in Django")
-    ax.set_title(f"bill {bill_id}, {'fixed' if fixed else 'naive'}: {len(captured)} queries")
-    ax.legend(frameon=False, loc="lower right")
-    plt.show()
-
-
-widgets.interactive(
-    explore,
+explore.interact(
+    lambda bill_id, fixed: explore.bill(visit, bill_id, fixed),
     bill_id=widgets.Dropdown(options=bill_ids, value=busiest.pk, description="bill"),
     fixed=widgets.Checkbox(value=False, description="?fixed=1"),
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # **Take-aways**
 # - `Server-Timing` splits Django's time into `app` (Python) and `db` (queries), the same
 #   layers the simulation uses.

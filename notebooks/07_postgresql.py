@@ -1,9 +1,9 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: slideshow,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     notebook_metadata_filter: rise,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -12,9 +12,15 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   rise:
+#     enable_chalkboard: false
+#     scroll: true
+#     start_slideshow_at: beginning
+#     theme: white
+#     transition: none
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 7. PostgreSQL: connections and their limits
 #
 # Django talks to PostgreSQL (on AWS RDS in production) through the ORM and a driver
@@ -33,7 +39,7 @@
 # Numbers from `sim/FACTS.md` ("Django and PostgreSQL"); the simulation uses
 # them as its defaults.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 # %matplotlib inline
 import sys
 from pathlib import Path
@@ -41,8 +47,9 @@ from pathlib import Path
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 
-sys.path.insert(0, str(Path.cwd()))  # course.py sits beside the chapters
+sys.path.insert(0, str(Path.cwd()))  # course.py and explore.py sit beside the chapters
 import course
+import explore
 
 import sim
 from sim.layers import COLORS
@@ -59,7 +66,7 @@ def layer_ms(summary, layer):
     return summary["latency"]["layers"][layer]["mean"] * 1000
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## A connection per request, or one kept
 #
 # With Django's default `CONN_MAX_AGE = 0`, every request opens a connection before its first
@@ -69,14 +76,16 @@ def layer_ms(summary, layer):
 # **Predict:** the baseline connection set-up costs 15 ms. How many **milliseconds** of
 # database time does a request save when connections are kept?
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 prediction_ms = None  # e.g. 5
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 per_request = run("baseline", "postgres.conn_max_age=0")
 persistent = run("baseline", "postgres.conn_max_age=600")
 db_ms = {"per_request": layer_ms(per_request, "db"), "persistent": layer_ms(persistent, "db")}
-course.ch7_persistent_saving(prediction_ms, db_ms=db_ms)
+course.ch7_persistent_saving(
+    prediction_ms, db_ms=db_ms, queries=sim.load("baseline").django.queries
+)
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 2.8), layout="constrained")
@@ -97,7 +106,7 @@ ax.set_xlim(0, left * 1.3)
 ax.legend(frameon=False, loc="center right")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Running out of connections
 #
 # Kept connections are not free: **every thread holds one**, busy or idle. The `db_bound`
@@ -106,10 +115,10 @@ plt.show()
 #
 # **Predict:** how many connections does the fleet want to hold?
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 prediction_connections = None  # a whole number
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 bound = sim.load("db_bound", SHORT)
 course.ch7_connections_needed(
     prediction_connections,
@@ -126,33 +135,8 @@ course.ch7_connections_needed(
 
 
 # %%
-def explore(instances=3, workers=5, threads=4, max_connections=40, conn_max_age=600):
-    s = run(
-        "db_bound",
-        f"instances.count={instances}",
-        f"gunicorn.workers={workers}",
-        f"gunicorn.threads={threads}",
-        f"postgres.max_connections={max_connections}",
-        f"postgres.conn_max_age={conn_max_age}",
-    )
-    need = instances * workers * threads
-    counts = s["status_counts"]
-    _, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2), layout="constrained")
-    left.bar(["needed", "allowed"], [need, max_connections], color=["#CC79A7", "#999999"])
-    left.set_title("connections (persistent: one per thread)")
-    codes = [c for c in counts if counts[c] or c in ("200", "500")]
-    right.bar(codes, [counts[c] for c in codes],
-              color=["#1b7f3b" if c == "200" else "#b3261e" for c in codes])  # fmt: skip
-    right.set_title(f"responses in {s['window']['seconds']:.0f} s")
-    right.set_xlabel("HTTP status")
-    plt.show()
-    refused = s["counters"]["refused_db_connections"]
-    print(f"refused connections: {refused}; p95 latency of the rest:"
-          f" {s['latency']['end_to_end']['p95'] * 1000:.0f} ms")  # fmt: skip
-
-
-widgets.interactive(
-    explore,
+explore.interact(
+    explore.connections,
     instances=widgets.IntSlider(value=3, min=1, max=6, description="instances"),
     workers=widgets.IntSlider(value=5, min=1, max=9, description="workers"),
     threads=widgets.IntSlider(value=4, min=1, max=8, description="threads"),
@@ -166,7 +150,7 @@ widgets.interactive(
 # Production answers are a bigger `max_connections` (RDS sizes it by memory), fewer threads,
 # or a connection pooler (PgBouncer, or Django 5's pool with psycopg 3).
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Query latency: where the database time goes
 #
 # The talk's Django "accesses the database". Each query is a round trip plus work in
@@ -189,7 +173,7 @@ ax.set_title("Each query adds a round trip and some Python to handle its rows")
 ax.legend(frameon=False, ncols=4)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # **Take-aways**
 # - `CONN_MAX_AGE = 0` pays a connection set-up on every request; keeping connections saves it.
 # - Kept connections are held per thread: instances x workers x threads must fit under

@@ -1,9 +1,9 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: slideshow,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     notebook_metadata_filter: rise,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -12,9 +12,15 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   rise:
+#     enable_chalkboard: false
+#     scroll: true
+#     start_slideshow_at: beginning
+#     theme: white
+#     transition: none
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 8. The whole path: the model against reality
 #
 # Chapters 1 to 7 took the path one stop at a time. Here is one request the whole way, then
@@ -28,7 +34,7 @@
 # for its prediction at each level. Its last result is kept in `notebooks/data/compare.csv`
 # (how to regenerate it: `notebooks/data/README.md`).
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 # %matplotlib inline
 import csv
 import os
@@ -42,8 +48,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
 
-sys.path.insert(0, str(Path.cwd()))  # course.py sits beside the chapters
+sys.path.insert(0, str(Path.cwd()))  # course.py and explore.py sit beside the chapters
 import course
+import explore
 
 import sim
 from demo_app.stack.client import LabClient
@@ -58,7 +65,7 @@ STATE = Path(
 )  # where `make lab-up` keeps it
 CALIBRATED = str(DATA / "calibrated.toml")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## One request, the whole way
 #
 # The baseline scenario: a typical request (the median), layer by layer, as a browser's
@@ -74,7 +81,7 @@ display(plots.layer_breakdown(base.summary, "where the time goes, on average"))
 # From the outside, most of the time is the **network** (DNS, TCP + TLS, the download):
 # the part your code does not control. Inside, `app` and `db` are where Django spends it.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## The model against the lab
 #
 # `compare.csv` has one row per load level: the rate offered, then measured and simulated
@@ -90,14 +97,14 @@ print("  ".join(f"{c:>14}" for c in columns))
 for row in levels:
     print("  ".join(f"{row[c]:>14}" for c in columns))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **Predict:** at the `busy` level, is the model's p95 `"above"` or `"below"` what the lab
 # measured?
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 prediction = None  # "above" or "below"
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 busy = next(row for row in levels if row["level"] == "busy")
 course.ch8_model_vs_lab(
     prediction, measured=float(busy["measured_p95_s"]), simulated=float(busy["sim_p95_s"])
@@ -145,7 +152,7 @@ plt.show()
 #    locust user waits for its answer before sending the next (a *closed* system: a slow
 #    server slows its own traffic down). Real traffic is somewhere between: people retry.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## The model's curve
 #
 # The same calibrated scenario, swept over offered load (60 simulated seconds each), with the
@@ -153,14 +160,9 @@ plt.show()
 
 
 # %%
-def predict(rate, seconds=60):
-    s = sim.load(CALIBRATED, [f"run.duration={seconds}", "run.warmup=10",
-                              f"arrivals.rate={rate}"])  # fmt: skip
-    return sim.run(s).summary
-
-
+predict = explore.predict  # the calibrated model at one load, kept by setting
 rates = np.linspace(2, max(offered) * 0.75, 8)
-curve = [predict(float(r))["latency"]["end_to_end"] for r in rates]
+curve = [predict(float(r), 60)["latency"]["end_to_end"] for r in rates]
 _, ax = plt.subplots(figsize=(8, 3.8), layout="constrained")
 ax.plot(rates, [c["p50"] * 1000 for c in curve], color="#56B4E9", label="model p50")
 ax.plot(rates, [c["p95"] * 1000 for c in curve], color="#E69F00", label="model p95")
@@ -175,7 +177,7 @@ ax.set_title("The calibrated model's prediction, and what the lab measured")
 ax.legend(frameon=False, ncols=2)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Live, if the lab runs
 #
 # With the lab up, the next cell sends 20 page requests one at a time through DNS, TLS and
@@ -197,7 +199,7 @@ if LAB:
         replies = [client.get("/") for _ in range(20)]
         measured_ms = [r.seconds * 1000 for r in replies]
         app_ms = [r.server_timing.get("app", 0.0) for r in replies]
-        light = predict(2.0)["latency"]["end_to_end"]
+        light = predict(2.0, 60)["latency"]["end_to_end"]
         print(f"lab:   median {statistics.median(measured_ms):.1f} ms end to end,"
               f" of which Django (app) {statistics.median(app_ms):.1f} ms")  # fmt: skip
         print(f"model: median {light['p50'] * 1000:.1f} ms at 2 requests/s")
@@ -206,28 +208,17 @@ if LAB:
 else:
     print("No lab running (make lab-up starts it): the recorded comparison above stands.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Try it: the calibrated model at any load
 
 
 # %%
-def explore(rate=20):
-    s = predict(float(rate), seconds=40)
-    e2e = s["latency"]["end_to_end"]
-    busy = s["utilisation"]["workers"]
-    print(
-        f"{rate} req/s offered: {s['throughput_per_s']:.1f} served, "
-        f"p50 {e2e['p50'] * 1000:.0f} ms, p95 {e2e['p95'] * 1000:.0f} ms, "
-        f"workers busy {busy:.0%}"
-    )
-    display(plots.layer_breakdown(s, f"the lab's model at {rate} requests/s"))
-
-
-widgets.interactive(
-    explore, rate=widgets.IntSlider(value=20, min=2, max=80, step=2, description="req/s")
+explore.interact(
+    explore.calibrated,
+    rate=widgets.IntSlider(value=20, min=2, max=80, step=2, description="req/s"),
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # **Take-aways**
 # - End to end, the network is most of a page's time; inside, Django and PostgreSQL.
 # - A model calibrated on measured service times predicts the median well below saturation;

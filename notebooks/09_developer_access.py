@@ -1,9 +1,9 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: slideshow,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     notebook_metadata_filter: rise,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -12,9 +12,15 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   rise:
+#     enable_chalkboard: false
+#     scroll: true
+#     start_slideshow_at: beginning
+#     theme: white
+#     transition: none
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 9. Developer access: reading the logs
 #
 # The lab had a rough minute at 13:10. The talk's last technical slides are the tools you reach for
@@ -40,7 +46,7 @@
 #
 # Every command below runs in a real shell; the cell shows the command, then its output.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 # %matplotlib inline
 import os
 import shutil
@@ -54,8 +60,9 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 
-sys.path.insert(0, str(Path.cwd()))  # course.py sits beside the chapters
+sys.path.insert(0, str(Path.cwd()))  # course.py and explore.py sit beside the chapters
 import course
+import explore
 
 from demo_app.stack.client import get_plain
 from demo_app.stack.config import LabConfig
@@ -73,7 +80,7 @@ def sh(command, cwd=DATA):
     print(f"$ {command}\n{result.stdout}{result.stderr}", end="")
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## `tail`: the end of a log, and `tail -f` to follow it
 #
 # `tail -n 3` prints the last three lines. `tail -f` keeps the file open and prints lines as
@@ -106,7 +113,7 @@ else:
     print("(no lab running: following the recorded log instead, which does not grow)")
     sh("timeout 1 tail -n 2 -f nginx-access.log")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## `grep`: find a pattern
 #
 # `grep PATTERN FILE` prints the lines that contain it; `-c` counts them, `-v` inverts,
@@ -119,17 +126,17 @@ print("ag installed:", shutil.which("ag") is not None)
 sh("grep -c 'upstream' nginx-error.log")
 sh("grep -m 3 'prematurely closed\\|refused\\|disabled' nginx-error.log | cut -c 1-150")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # ### Predict, then count
 #
 # The drills SIGKILLed an instance under load, then restarted each instance twice more.
 # **Predict:** how many visitors in `nginx-access.log` got a **502** (field 5, the status
 # nginx sent back)? (Write a number; then run the shell cell to see how you would count it.)
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 prediction_502 = None  # a whole number
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 rows = [line.split("\t") for line in (DATA / "nginx-access.log").read_text().splitlines()]
 count_502 = sum(1 for f in rows if f[4] == "502")
 course.ch9_count(prediction_502, count=count_502, what="502 responses",
@@ -151,7 +158,7 @@ sh("grep -c 502 nginx-access.log  # anywhere on the line: ids, upstream statuses
 # %%
 sh("awk -F'\\t' '$9 ~ /502/' nginx-access.log | cut -f 1,4,5,8,9")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## `sed -n`: print a range of lines
 #
 # The talk's `sed -n 16224,16240p filename` prints lines 16224 to 16240, the way to look
@@ -161,7 +168,7 @@ sh("awk -F'\\t' '$9 ~ /502/' nginx-access.log | cut -f 1,4,5,8,9")
 sh("grep -n 'SIGQUIT' nginx-error.log | head -2")
 sh("sed -n 12,16p nginx-error.log")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## `cut` and `sort | uniq -c`: columns and counts
 #
 # `cut -f5` takes the 5th tab-separated field; `sort | uniq -c` counts equal lines (uniq
@@ -170,13 +177,13 @@ sh("sed -n 12,16p nginx-error.log")
 # %%
 sh("cut -f5 nginx-access.log | sort | uniq -c | sort -rn")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **Predict:** which **path** (field 4) was requested most often?
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 prediction_path = None  # e.g. "/bills/"
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 paths = Counter(f[3] for f in rows)
 top_paths = "cut -f4 nginx-access.log | sort | uniq -c | sort -rn | head -5"
 course.ch9_top(prediction_path, counts=dict(paths), command=top_paths)
@@ -184,7 +191,7 @@ course.ch9_top(prediction_path, counts=dict(paths), command=top_paths)
 # %%
 sh(top_paths)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## CSV with `cut`, as in the talk
 #
 # `cut -d , -f 1-2,4-` keeps fields 1, 2 and 4 onwards of a comma-separated file;
@@ -195,13 +202,13 @@ sh(top_paths)
 sh("head -3 load_stats.csv | cut -d , -f 1-3")
 sh("head -3 load_stats.csv | cut --complement -d , -f 1,4-")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **Predict:** which field number holds `Median Response Time`? (cut counts from 1.)
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 prediction_column = None  # a field number
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 header = (DATA / "load_stats.csv").read_text().splitlines()[0].split(",")
 course.ch9_column(prediction_column, header=header, name="Median Response Time")
 
@@ -209,7 +216,7 @@ course.ch9_column(prediction_column, header=header, name="Median Response Time")
 sh("head -1 load_stats.csv | tr , '\\n' | cat -n | head -6")
 sh("cut -d , -f 2,5 load_stats.csv | sort -t , -k 2 -rn | head -4")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## `awk`: a little logic per line
 #
 # awk runs a small program for every line: `$5` is field 5, `NR` the line number. Below: the
@@ -224,7 +231,7 @@ mean_by_instance = (
 sh(mean_by_instance)
 sh("awk '{ print $4 }' web-1.access.log | sort | uniq -c")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## The same log, drawn
 #
 # The shell answers questions you already have; a picture finds the ones you did not think
@@ -251,36 +258,22 @@ ax.set_title(
 ax.legend(frameon=False, ncols=6)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Try it: your own grep
 #
 # Type a pattern (a plain string or a regular expression) and pick a file.
 
 
 # %%
-def search(pattern="502", file="nginx-access.log", max_lines=5):
-    if not pattern:
-        return
-    # A list of arguments, not a shell string: the pattern is never interpreted by a shell.
-    found = subprocess.run(["grep", "-E", "-m", str(max_lines), "--", pattern, file],
-                           cwd=DATA, capture_output=True, text=True)  # fmt: skip
-    total = subprocess.run(["grep", "-E", "-c", "--", pattern, file], cwd=DATA,
-                           capture_output=True, text=True)  # fmt: skip
-    print(f"$ grep -E -c '{pattern}' {file}\n{total.stdout or total.stderr}")
-    print(f"$ grep -E -m {max_lines} '{pattern}' {file}")
-    for line in found.stdout.splitlines():
-        print(line[:160])
-
-
 files = sorted(p.name for p in DATA.iterdir() if p.suffix in (".log", ".csv"))
-widgets.interactive(
-    search,
-    pattern=widgets.Text(value="502", description="pattern", continuous_update=False),
+explore.interact(
+    explore.grep,
+    pattern=widgets.Text(value="502", description="pattern"),
     file=widgets.Dropdown(options=files, value="nginx-access.log", description="file"),
     max_lines=widgets.IntSlider(value=5, min=1, max=20, description="lines"),
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # **Take-aways**
 # - `tail -f` to watch, `grep` to find, `sed -n A,Bp` to look around a line number.
 # - `cut -f N | sort | uniq -c | sort -rn` is the one-line histogram of a column.

@@ -80,7 +80,7 @@ def test_make_assets_builds_every_file_twice_byte_for_byte(tmp_path):
     for run in runs:
         _, err = run.communicate(timeout=300)
         assert run.returncode == 0, err
-    assert sorted(p.name for p in first.iterdir()) == sorted(assets.ASSETS)
+    assert sorted(p.name for p in first.iterdir()) == sorted([*assets.ASSETS, assets.MANIFEST])
     for name in assets.ASSETS:
         data = (first / name).read_bytes()
         assert data[:8] == PNG_MAGIC, name
@@ -129,8 +129,44 @@ def test_unwritable_outdir_is_one_line_exit_2(tmp_path, capsys):
 
 def test_only_builds_just_the_named_files(tmp_path, capsys):
     assert assets.main([str(tmp_path), "--only", "architecture"]) == 0
-    assert [p.name for p in tmp_path.iterdir()] == ["architecture.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["architecture.png", "manifest.json"]
     assert capsys.readouterr().out.strip() == str(tmp_path / "architecture.png")
+
+
+def test_a_second_build_rebuilds_nothing_until_an_input_changes(tmp_path, capsys, monkeypatch):
+    """The build keeps a hash of each figure's inputs beside it: run twice, the second run
+    writes nothing; change one input file, and only the figures built from it are made."""
+    import json
+
+    names = ["architecture", "layers"]
+    assert assets.main([str(tmp_path), "--only", *names]) == 0
+    capsys.readouterr()
+    first = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["architecture.png"]["smallest_text_px"] > 0
+    assert manifest["layers.png"]["width"] == 1920
+
+    assert assets.main([str(tmp_path), "--only", *names]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"{tmp_path / n}.png: up to date" for n in names]
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == first
+
+    # an input of the map only: a copy of the repository's file, then changed
+    fake = tmp_path / "repo"
+    (fake / "assets").mkdir(parents=True)
+    for rel in ("assets/diagram.py", *assets.COMMON):
+        (fake / rel).parent.mkdir(parents=True, exist_ok=True)
+        (fake / rel).write_bytes((assets.REPO / rel).read_bytes())
+    before = assets.inputs_hash("architecture.png", fake)
+    (fake / "assets/diagram.py").write_text("# changed\n", encoding="utf-8")
+    assert assets.inputs_hash("architecture.png", fake) != before
+    assert assets.inputs_hash("architecture.png") == manifest["architecture.png"]["inputs"]
+
+    # an edited picture is not up to date either: the file is checked, not only the hash
+    (tmp_path / "architecture.png").write_bytes(b"not the picture")
+    assert assets.main([str(tmp_path), "--only", *names]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [str(tmp_path / "architecture.png"), f"{tmp_path / 'layers'}.png: up to date"]
 
 
 def test_stack_diagram_has_the_parts_the_talk_names():
@@ -177,7 +213,7 @@ def test_layers_picture_labels_every_layer_in_its_colour():
     for layer in LAYERS:
         assert layer in texts, layer
         assert to_hex(texts[layer].get_color()).upper() == COLORS[layer].upper()
-        assert DESCRIPTIONS[layer] in texts
+        assert DESCRIPTIONS[layer] in {t.replace("\n", " ") for t in texts}
     total = sum(mean_ms.values())
     assert f"a request's mean: {total:.0f} ms" in texts
     assert f"7.0 ms · {7 / total:.0%}" in texts  # download, the last layer
@@ -189,3 +225,31 @@ def test_without_graphviz_the_stack_diagram_is_refused_with_the_fix(tmp_path, mo
     err = capsys.readouterr().err
     assert "apt-get install graphviz" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_nothing_overlaps_in_the_layers_picture():
+    """No two texts of the layers picture overlap, and no text runs into a bar."""
+    from matplotlib.patches import Rectangle
+
+    from assets.layers_picture import layers_picture
+    from sim.layers import LAYERS
+
+    # the longest numbers the bars can carry, on the baseline's scale
+    mean_ms = {la: 100.0 * (i + 1) for i, la in enumerate(LAYERS)}
+    fig = layers_picture(mean_ms, "simulated: the baseline scenario,\nmany requests;\nseed 1")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    ax = fig.axes[0]
+    texts = [(t.get_text(), t.get_window_extent(renderer)) for t in ax.texts if t.get_text()]
+    bars = [p.get_window_extent(renderer) for p in ax.patches
+            if isinstance(p, Rectangle) and p.get_x() > 10]  # fmt: skip
+    assert len(bars) == len(LAYERS)
+    clashes = []
+    for i, (a, box) in enumerate(texts):
+        assert box.x1 <= fig.bbox.x1 and box.y0 >= 0, f"{a!r} runs off the picture"
+        clashes += [(a, b) for b, other in texts[i + 1 :] if box.overlaps(other)]
+        clashes += [(a, "a bar") for bar in bars if box.overlaps(bar)]
+    assert clashes == []

@@ -5,12 +5,28 @@ one page per slide. Screenshots go to out/screenshots/slides/NN.png (look at the
 
 from __future__ import annotations
 
+import json
 import unicodedata
 
 import pytest
 from slides_support import REPO, build, pdf
 
 SHOTS = REPO / "out" / "screenshots" / "slides"
+#: The smallest type a slide may show at 1280 x 720, in screen pixels ("about 14 px": the
+#: deck's theme is larger; a figure's smallest labels must come close).
+MIN_TEXT_PX = 13.5
+
+
+def _background_width(background: dict) -> float:
+    """The width a background image is drawn at: ``contain`` fits the box, ``auto H%`` sets
+    the height to H % of the box; both keep the image's aspect."""
+    box_w, box_h = background["box"]
+    nat_w, nat_h = background["natural"]
+    size = background["size"]
+    if size.startswith("auto ") and size.endswith("%"):
+        return nat_w * box_h * float(size[5:-1]) / 100 / nat_h
+    return min(box_w / nat_w, box_h / nat_h) * nat_w
+
 
 # For the slide on screen: each <img> with its natural width, the background's CSS and whether
 # that file loads, and how tall the content is against the slide's height.
@@ -28,6 +44,14 @@ async () => {
       .map((el) => el.textContent.slice(0, 40)),
     background: null,
   };
+  // how large each figure is shown (CSS px), and the smallest DOM text on the slide
+  result.shown = images.map((img) => ({ src: img.getAttribute("src"),
+    width: img.getBoundingClientRect().width, height: img.getBoundingClientRect().height,
+    natural: [img.naturalWidth, img.naturalHeight] }));
+  const sizes = Array.from(slide.querySelectorAll("p, li, td, th, code, pre, h2, h3, h4"))
+    .filter((el) => el.offsetParent !== null && el.textContent.trim() && !el.closest("aside"))
+    .map((el) => parseFloat(getComputedStyle(el).fontSize) * Reveal.getScale());
+  result.smallest_text = sizes.length ? Math.min(...sizes) : null;
   if (slide.dataset.backgroundImage) {
     const content = Reveal.getSlideBackground(slide).querySelector(".slide-background-content");
     const css = content ? content.style.backgroundImage : "";
@@ -35,8 +59,14 @@ async () => {
     const probe = new Image();
     probe.src = url;
     const width = url ? await probe.decode().then(() => probe.naturalWidth, () => 0) : 0;
+    const box = content ? content.getBoundingClientRect() : { width: 0, height: 0 };
+    const natural = url ? await probe.decode().then(() => [probe.naturalWidth,
+      probe.naturalHeight], () => [0, 0]) : [0, 0];
+    // "contain" and "auto H%" both keep the aspect: the shown width follows from the box.
+    const fit = content ? getComputedStyle(content).backgroundSize : "";
     result.background = { attribute: slide.dataset.backgroundImage, css: css, url: url,
-                          width: width };
+                          width: width, natural: natural, box: [box.width, box.height],
+                          size: fit };
   }
   return result;
 }
@@ -64,7 +94,7 @@ def open_deck(browser, index, query=""):
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_every_slide_presents_offline_with_images_and_notes(built_deck, chromium):
+def test_every_slide_presents_offline_with_images_and_notes(built_deck, chromium, assets_dir):
     out, slides = built_deck
     SHOTS.mkdir(parents=True, exist_ok=True)
     for old in SHOTS.glob("*.png"):
@@ -78,7 +108,7 @@ def test_every_slide_presents_offline_with_images_and_notes(built_deck, chromium
         assert total == len(slides)
         places = page.evaluate("Reveal.getSlides().map((s) => Reveal.getIndices(s))")
         assert [(p["h"], p.get("v") or 0) for p in places] == [(s.h, s.v) for s in slides]
-        seen_images, overflowing = set(), []
+        seen_images, overflowing, shown, small = set(), [], [], []
         for number, (slide, place) in enumerate(zip(slides, places, strict=True), start=1):
             page.evaluate("([h, v]) => Reveal.slide(h, v)", [place["h"], place.get("v") or 0])
             page.wait_for_function(
@@ -97,12 +127,26 @@ def test_every_slide_presents_offline_with_images_and_notes(built_deck, chromium
                 assert background["url"] == slide.background_image, background
                 assert background["width"] > 0, f"{where}: {background['url']} did not load"
                 seen_images.add(background["url"])
+                shown.append((where, background["url"], _background_width(background)))
+            shown += [(where, i["src"], min(i["width"], i["height"] * i["natural"][0]
+                       / max(i["natural"][1], 1))) for i in state["shown"]]  # fmt: skip
+            if state["smallest_text"] is not None and state["smallest_text"] < MIN_TEXT_PX:
+                small.append(f"{where}: text {state['smallest_text']:.1f} px")
             # Content taller than the page would be cut off on the projector and in the PDF.
             if state["height"] > build.HEIGHT + 2:
                 overflowing.append(f"{where}: {state['height']} px tall")
             overflowing += [f"{where}: too wide: {text!r}" for text in state["clipped"]]
             page.screenshot(path=str(SHOTS / f"{number:02d}.png"))
         assert seen_images == set(build.images(slides))
+        # A figure's smallest type, in its own pixels (the assets' manifest), scaled to the
+        # width it is shown at: at least MIN_TEXT_PX on the screen, like the slide's own text.
+        manifest = json.loads((assets_dir / "manifest.json").read_text())
+        for where, src, width in shown:
+            entry = manifest[src.removeprefix("assets/")]
+            px = entry["smallest_text_px"] * width / entry["width"]
+            if px < MIN_TEXT_PX:
+                small.append(f"{where}: {src} shown {width:.0f} px wide: text {px:.1f} px")
+        assert small == [], "text too small to read on a 1280 x 720 slide:\n" + "\n".join(small)
         assert overflowing == [], "content does not fit its slide"
         assert problems["console"] == []
         assert problems["outside"] == []

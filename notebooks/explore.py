@@ -1,0 +1,579 @@
+"""The chapters' "try it" controls: each re-run as a plain function, so a benchmark can call it.
+
+Think of a lab bench with a logbook: turning a knob runs the experiment once, and a setting
+already tried is read back from the logbook instead of run again. Every function here takes
+the controls' values and returns a :class:`View` (a line of text and, most often, a figure);
+:func:`interact` ties one to its widgets, each of which reports only when let go
+(``continuous_update=False``), so dragging a slider costs one run, not one per tick.
+
+What a re-run costs on the defaults is what ``make bench`` prints (``notebooks/bench.py``):
+one simulation per step, kept lighter than the chapter's main runs where the lesson survives
+it (each chapter says why). Runs are kept by their settings (:func:`remembered`), most of
+them only what the figure needs, not the run's records.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+import sim
+from sim.layers import COLORS
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+class View(NamedTuple):
+    """What one re-run shows: a line of text, and a figure (or None)."""
+
+    text: str
+    figure: Figure | None = None
+
+
+def remembered(function: Callable[..., Any]) -> Any:
+    """Run ``function`` once per setting: later calls with the same arguments read the result
+    back. ``.known(*args)`` says whether a setting was run; ``.clear()`` forgets them all."""
+    store: dict[tuple, Any] = {}
+
+    @functools.wraps(function)
+    def wrapper(*args: Any) -> Any:
+        if args not in store:
+            store[args] = function(*args)
+        return store[args]
+
+    wrapper.known = lambda *args: args in store  # type: ignore[attr-defined]
+    wrapper.clear = store.clear  # type: ignore[attr-defined]
+    return wrapper
+
+
+def render(figure: Figure) -> bytes:
+    """The figure as PNG bytes, laid out once by its own layout engine (no second pass for a
+    tight bounding box), which is what a step shows."""
+    if isinstance(figure.get_layout_engine(), ConstrainedLayoutEngine):
+        figure.set_layout_engine("tight")  # the same fit, for less (see _figure)
+    out = io.BytesIO()
+    figure.savefig(out, format="png", dpi=100)
+    return out.getvalue()
+
+
+def show(view: View) -> None:
+    """Print the text and display the figure as a PNG image."""
+    from IPython.display import Image, display
+
+    if view.text:
+        print(view.text)
+    if view.figure is not None:
+        display(Image(render(view.figure)))
+
+
+def interact(function: Callable[..., View], **controls: Any):
+    """``ipywidgets.interactive`` showing ``function``'s view; every control that can report
+    while it moves is told to report only when released: a step runs the model once."""
+    import ipywidgets as widgets
+
+    for control in controls.values():
+        if hasattr(control, "continuous_update"):
+            control.continuous_update = False
+
+    def rerun(**values: Any) -> None:
+        show(function(**values))
+
+    return widgets.interactive(rerun, **controls)
+
+
+def _figure(width: float, height: float, rows: int = 1, cols: int = 1, **kw: Any):
+    # "tight" lays the figure out once when drawn; "constrained" costs a third of a second
+    # more on a small figure, most of a step's budget.
+    fig = Figure(figsize=(width, height), layout="tight")
+    axes = fig.subplots(rows, cols, **kw)
+    return fig, axes
+
+
+def _log(ax, which: str = "y") -> None:
+    """A log scale labelled by decades only: its minor ticks cost more to lay out than the
+    rest of a small figure, and say nothing a reader needs here."""
+    from matplotlib.ticker import NullLocator
+
+    getattr(ax, f"set_{which}scale")("log")
+    getattr(ax, f"{which}axis").set_minor_locator(NullLocator())
+
+
+# --- chapter 1: DNS ----------------------------------------------------------------------------
+
+OUTCOME_COLORS = {
+    "browser-cache": "#009E73",
+    "os-cache": "#56B4E9",
+    "resolver-cache": "#0072B2",
+    "authoritative": "#E69F00",
+    "full-miss": "#D55E00",
+}
+
+
+def one_browser(every=20.0, browser_ttl=60.0, record_ttl=60.0, loads=30, seed=1):
+    """Each page load's (time, seconds spent resolving, which cache answered)."""
+    from sim.config import DnsConfig
+    from sim.model.dns import Resolver
+
+    config = DnsConfig(clients=1, browser_ttl=browser_ttl, record_ttl=record_ttl)
+    resolver = Resolver(config, np.random.default_rng(seed))
+    return [(i * every, *resolver.resolve(0, i * every)) for i in range(loads)]
+
+
+def dns_figure(lookups, title: str) -> Figure:
+    fig, ax = _figure(10, 3.2)
+    for outcome, color in OUTCOME_COLORS.items():
+        mine = [(t, max(s * 1000, 0.01)) for t, s, o in lookups if o == outcome]
+        if mine:
+            ax.scatter(*zip(*mine, strict=True), color=color, s=50, label=outcome, zorder=3)
+    _log(ax, "y")
+    ax.set_ylim(0.005, 1000)
+    ax.set_xlabel("time of the page load (s)")
+    ax.set_ylabel("time resolving (ms, log)")
+    ax.set_title(title)
+    ax.legend(frameon=False, ncols=5, fontsize=8, loc="upper center")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def dns(every=20, browser_ttl=60, record_ttl=60) -> View:
+    """Chapter 1: one browser loading a page every ``every`` seconds."""
+    found = one_browser(float(every), float(browser_ttl), float(record_ttl))
+    counts = {o: sum(1 for *_, x in found if x == o) for o in OUTCOME_COLORS}
+    text = ", ".join(f"{o}: {n}" for o, n in counts.items() if n)
+    title = f"a load every {every} s, browser keeps {browser_ttl} s, TTL {record_ttl} s"
+    return View(text, dns_figure(found, title))
+
+
+# --- chapter 2: load balancing -----------------------------------------------------------------
+
+ROUTINGS = ("random", "round_robin", "least_outstanding_requests")
+ROUTING_COLORS = dict(zip(ROUTINGS, ("#999999", "#E69F00", "#009E73"), strict=True))
+LATENCY_BINS = np.logspace(np.log10(80), np.log10(5000), 60)
+
+
+def uneven(routing, sigma, rate=100, instances=4, seconds=60):
+    """The baseline with ``instances`` instances and Django CPU times spread by ``sigma``
+    (lognormal: 0 = every request costs the same 60 ms; 1.2 = a few cost ten times the
+    typical one)."""
+    cpu = f'django.cpu={{kind="lognormal", mean=0.06, sigma={sigma}}}'
+    overrides = [
+        f"run.duration={seconds}",
+        "run.warmup=10",
+        f"instances.count={instances}",
+        f"arrivals.rate={rate}",
+        cpu,
+        f'load_balancer.routing="{routing}"',
+    ]
+    return sim.run(sim.load("baseline", overrides))
+
+
+def latencies_ms(result) -> np.ndarray:
+    """End-to-end latency (ms) of each successful request in the measured window."""
+    from sim.results.records import by_request, end_to_end
+
+    start, end = result.run.window
+    return np.array([
+        end_to_end(rows) * 1000
+        for rows in by_request(result.records).values()
+        if rows[0].status == 200 and start <= rows[0].arrival < end
+    ])  # fmt: skip
+
+
+#: The routing control's run: lighter than the chapter's (4 instances, 100 requests/s, 60 s),
+#: so a step takes about half a second; least outstanding requests still wins at sigma 1.2.
+ROUTING_STEP = {"rate": 75, "instances": 3, "sigma": 1.2, "seconds": 30}
+
+
+@remembered
+def routing_latencies(routing: str, rate: int, instances: int, sigma: float, seconds: int):
+    return latencies_ms(uneven(routing, sigma, rate, instances, seconds))
+
+
+def routing(
+    routing="least_outstanding_requests",
+    rate=ROUTING_STEP["rate"],
+    instances=ROUTING_STEP["instances"],
+    sigma=ROUTING_STEP["sigma"],
+) -> View:
+    """Chapter 2: one routing strategy at these settings, drawn with every other strategy
+    already run at the same settings (from the cache: a step runs one simulation)."""
+    settings = (int(rate), int(instances), round(float(sigma), 2), ROUTING_STEP["seconds"])
+    mine = routing_latencies(routing, *settings)
+    fig, ax = _figure(9, 3.5)
+    shown = []
+    for name in ROUTINGS:
+        if name != routing and not routing_latencies.known(name, *settings):
+            continue
+        ms = routing_latencies(name, *settings)
+        p95 = np.percentile(ms, 95) if ms.size else float("nan")
+        ax.hist(ms, bins=LATENCY_BINS, histtype="step", lw=3 if name == routing else 1.5,
+                color=ROUTING_COLORS[name], label=f"{name}: p95 {p95:.0f} ms")  # fmt: skip
+        shown.append(name)
+    _log(ax, "x")
+    ax.set_xlabel("end-to-end latency (ms)")
+    ax.set_ylabel("requests")
+    ax.legend(frameon=False)
+    others = [n for n in ROUTINGS if n not in shown]
+    text = f"{routing}: {mine.size} successful requests" + (
+        f" (pick {', '.join(others)} to add them)" if others else ""
+    )
+    return View(text, fig)
+
+
+#: Three instances, one crashing at CRASH_AT; checks every `interval` s with a 5 s timeout.
+HEALTH = """
+[run]
+duration = {duration}
+warmup = 0.0
+drain = 60.0
+[traffic]
+enabled = true
+profile = "constant"
+rate = 30.0
+sessions = false
+[instances]
+count = 3
+[health_check]
+enabled = true
+interval = {interval}
+timeout = 5.0
+healthy_threshold = 3
+unhealthy_threshold = {threshold}
+[[failures]]
+kind = "crash"
+at = {crash_at}
+instance = 1
+[timeseries]
+period = 5.0
+"""
+CRASH_AT = 60.0
+
+
+def crash(interval=10.0, threshold=2):
+    """Instance 1 crashes at CRASH_AT; the run lasts until a minute after the checks can
+    have noticed (so long settings still see it), no longer: a step stays cheap."""
+    duration = CRASH_AT + threshold * float(interval) + 60.0
+    text = HEALTH.format(
+        duration=duration, interval=float(interval), threshold=threshold, crash_at=CRASH_AT
+    )
+    return sim.run(sim.loads(text))
+
+
+@remembered
+def crash_timeline(interval: int, threshold: int):
+    run = crash(interval, threshold)
+    keys = ("cpu_0", "cpu_1", "cpu_2")
+    t = [row["t"] for row in run.table]
+    cpu = {k: [row.get(k, np.nan) for row in run.table] for k in keys}
+    down = next(t for t, _, state in run.log.health if state == "unhealthy")
+    return t, cpu, run.log.failures[0][0], down
+
+
+def health(interval=10, threshold=2) -> View:
+    """Chapter 2: when does the load balancer notice the crash?"""
+    t, cpu, crashed, down = crash_timeline(int(interval), int(threshold))
+    fig, ax = _figure(10, 3.2)
+    for (key, values), color in zip(cpu.items(), ("#0072B2", "#D55E00", "#009E73"), strict=True):
+        ax.plot(t, values, color=color, label=f"instance {key[-1]} CPU %")
+    ax.axvline(crashed, color="#b3261e", lw=2, label="instance 1 crashes")
+    ax.axvspan(crashed, down, color="#b3261e", alpha=0.12,
+               label=f"checks failing ({down - crashed:g} s)")  # fmt: skip
+    ax.axvline(down, color="black", ls="--", label="marked unhealthy")
+    ax.set_xlabel("simulated time (s)")
+    ax.set_ylabel("CPU %")
+    ax.set_xlim(0, down + 40)
+    ax.legend(frameon=False, fontsize=8, ncols=2)
+    ax.set_title("The survivors take the traffic; the health check notices a little later")
+    return View(f"marked unhealthy {down - crashed:g} s after the crash", fig)
+
+
+# --- chapter 3: auto-scaling -------------------------------------------------------------------
+
+#: The shipped `weekday` morning made light enough for a slider: a twentieth of the requests,
+#: each twenty times heavier (the same CPU on average), from 09:00 to the 10:00 peak.
+SCALE = 20
+START_H, HOURS = 9.0, 1.0
+LIGHTER = [
+    f"traffic.rate={2.0 / SCALE:g}",
+    f"traffic.peak={30.0 / SCALE:g}",
+    f'django.cpu={{kind="lognormal", mean={0.06 * SCALE:g}, sigma=0.5}}',
+    f"traffic.start_clock_h={START_H}",
+    f"run.duration={HOURS * 3600:g}",
+]
+POLICY_DEFAULTS = {
+    "policy": "target tracking", "target": 50, "periods": 3, "cooldown": 300, "warmup": 300,
+    "boot_time": 60, "max_instances": 8,
+}  # fmt: skip
+
+
+def policies(policy: str, target: float, periods: int) -> str:
+    """The scenario's `asg.policies` for the chosen kind, as a --set override."""
+    if policy == "target tracking":
+        return f'asg.policies=[{{kind="target_tracking", metric="cpu", target={target}}}]'
+    out = (f'{{kind="simple", comparison=">", threshold={target}, period=60.0,'
+           f" evaluation_periods={periods}, adjustment=1}}")  # fmt: skip
+    calm = (f'{{kind="simple", comparison="<", threshold={target / 2}, period=60.0,'
+            " evaluation_periods=15, adjustment=-1}")  # fmt: skip
+    return f"asg.policies=[{out}, {calm}]"
+
+
+def weekday(*overrides: str):
+    return sim.run(sim.load("weekday", [*LIGHTER, *overrides]))
+
+
+class Morning(NamedTuple):
+    """A morning and the numbers chapter 3 prints about it. The run is kept whole (the
+    dashboard draws it): a few megabytes a setting."""
+
+    result: Any
+    instance_hours: float
+    p95: float
+    errors: int
+
+
+@remembered
+def morning(policy, target, periods, cooldown, warmup, boot_time, max_instances) -> Morning:
+    run = weekday(
+        policies(policy, float(target), int(periods)), f"asg.default_cooldown={float(cooldown)}",
+        f"asg.warmup={float(warmup)}", f"asg.boot_time={float(boot_time)}",
+        f"asg.max={int(max_instances)}",
+    )  # fmt: skip
+    s = run.summary
+    return Morning(run, run.log.instance_hours, s["latency"]["end_to_end"]["p95"],
+                   s["requests"]["errors"])  # fmt: skip
+
+
+def autoscaling(**settings: Any) -> View:
+    """Chapter 3: the lighter morning under these policy knobs."""
+    knobs = {**POLICY_DEFAULTS, **settings}
+    m = morning(*knobs.values())
+    table = m.result.table
+    text = f"instance-hours {m.instance_hours:.1f}, p95 {m.p95:.2f} s, errors {m.errors}"
+    minutes = [row["t"] / 60 for row in table]
+    fig, (top, bottom) = _figure(10, 4.5, rows=2, sharex=True)
+    top.step(minutes, [row["desired"] for row in table], where="post", color="black",
+             ls="--", label="desired")  # fmt: skip
+    top.step(minutes, [row["healthy"] for row in table], where="post", color="#2ca02c",
+             lw=2, label="in service")  # fmt: skip
+    top.set_ylabel("instances")
+    top.legend(frameon=False)
+    policy = knobs["policy"]
+    extra = (
+        f"periods {knobs['periods']}, cooldown {knobs['cooldown']} s, "
+        if policy == "simple scaling"
+        else ""
+    )
+    top.set_title(f"{policy} at {knobs['target']} %, {extra}warm-up {knobs['warmup']} s, "
+                  f"boot {knobs['boot_time']} s", loc="left")  # fmt: skip
+    bottom.plot(minutes, [row["p95"] * 1000 for row in table], color="#d62728")
+    _log(bottom, "y")
+    bottom.set_ylabel("p95 latency (ms)")
+    bottom.set_xlabel(f"minutes since {START_H:02.0f}:00")
+    return View(text, fig)
+
+
+# --- chapter 4: nginx --------------------------------------------------------------------------
+
+
+@remembered
+def slow_counts(gunicorn_timeout: float, proxy_read_timeout: float) -> dict[str, int]:
+    """``slow_queries``' responses by status with these two timeouts."""
+    s = sim.load(
+        "slow_queries",
+        [f"gunicorn.timeout={gunicorn_timeout}", f"nginx.proxy_read_timeout={proxy_read_timeout}"],
+    )
+    return sim.run(s).summary["status_counts"]
+
+
+def timeouts(gunicorn_timeout=30, proxy_read_timeout=60) -> View:
+    """Chapter 4: which status the slow requests end with."""
+    c = slow_counts(float(gunicorn_timeout), float(proxy_read_timeout))
+    return View(", ".join(f"{code}: {n}" for code, n in c.items() if n))
+
+
+# --- chapter 5: Gunicorn -----------------------------------------------------------------------
+
+SHORT = ["run.duration=40", "run.warmup=10"]  # 40 simulated seconds: quick, still steady
+
+
+@remembered
+def gunicorn_summary(worker_class: str, workers: int, threads: int, rate: int) -> dict:
+    overrides = [
+        f'gunicorn.worker_class="{worker_class}"',
+        f"gunicorn.workers={workers}",
+        f"gunicorn.threads={threads if worker_class == 'gthread' else 1}",
+        f"arrivals.rate={rate}",
+        'postgres.query={kind="exponential", mean=0.05}',
+        "postgres.vcpus=64",
+    ]
+    return sim.run(sim.load("baseline", [*SHORT, *overrides])).summary
+
+
+def gunicorn(worker_class="sync", workers=5, threads=4, rate=55) -> View:
+    """Chapter 5: sync or gthread workers against queries that wait on the database."""
+    from sim.figures import plots
+
+    threads = threads if worker_class == "gthread" else 1
+    s = gunicorn_summary(worker_class, int(workers), int(threads), int(rate))
+    e2e = s["latency"]["end_to_end"]
+    text = (
+        f"{worker_class}: {s['throughput_per_s']:.1f} req/s ok, p95 {e2e['p95'] * 1000:.0f} ms,"
+        f" workers busy {s['utilisation']['workers']:.0%}, errors {s['requests']['errors']}"
+    )
+    title = f"{worker_class}, {workers} workers, {rate} req/s"
+    return View(text, plots.layer_breakdown(s, title))
+
+
+# --- chapter 6: Django -------------------------------------------------------------------------
+
+
+def django_app(folder: str):
+    """Set up the demo app in this process on a throwaway SQLite file in ``folder``, with
+    sample data; returns ``visit(path) -> (response, Server-Timing {layer: ms}, queries)``.
+
+    Settings are read once, at django.setup(): chosen first. The test settings turn DEBUG off
+    (production-shaped). Jupyter runs cells inside an asyncio event loop; Django refuses ORM
+    calls there unless told that this is deliberate (its documented switch for notebooks)."""
+    import os
+
+    os.environ["DJANGO_SETTINGS_MODULE"] = "demo_app.settings.test"
+    os.environ["SQLITE_PATH"] = str(Path(folder) / "demo.sqlite3")
+    os.environ.pop("DATABASE_URL", None)
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from demo_app.stack.client import parse_server_timing
+
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", bills=60, legislators=120, seed=2026)
+    client = Client()
+
+    def visit(path: str):
+        """GET ``path`` in-process; returns (response, Server-Timing as {layer: ms}, queries)."""
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(path)
+        timing = parse_server_timing(response.headers.get("Server-Timing", ""))
+        return response, timing, captured
+
+    return visit
+
+
+def bill(visit, bill_id: int, fixed=False) -> View:
+    """Chapter 6: one bill page, naive or fixed, as Django timed it (not cached: it is the
+    real app, and a visit costs milliseconds)."""
+    _, timing, captured = visit(f"/bills/{bill_id}/" + ("?fixed=1" if fixed else ""))
+    fig, ax = _figure(8, 1.8)
+    left = 0.0
+    for layer in ("app", "db"):
+        ms = timing.get(layer, 0.0)
+        ax.barh(0, ms, left=left, color=COLORS[layer], label=f"{layer} {ms:.1f} ms")
+        left += ms
+    ax.set_yticks([])
+    ax.set_xlabel("ms in Django")
+    ax.set_title(f"bill {bill_id}, {'fixed' if fixed else 'naive'}: {len(captured)} queries")
+    ax.legend(frameon=False, loc="lower right")
+    return View("", fig)
+
+
+# --- chapter 7: PostgreSQL ---------------------------------------------------------------------
+
+#: The connections control's run: the chapter's 40 s. Threads open their connections one by
+#: one as they first serve a request, so refusals start about 20 s in: a shorter run would
+#: hide the lesson, which is why this step stays near the budget instead of under it.
+CONNECTIONS_STEP = SHORT
+
+
+@remembered
+def connections_summary(instances, workers, threads, max_connections, conn_max_age) -> dict:
+    overrides = [
+        f"instances.count={instances}",
+        f"gunicorn.workers={workers}",
+        f"gunicorn.threads={threads}",
+        f"postgres.max_connections={max_connections}",
+        f"postgres.conn_max_age={conn_max_age}",
+    ]
+    return sim.run(sim.load("db_bound", [*CONNECTIONS_STEP, *overrides])).summary
+
+
+def connections(instances=3, workers=5, threads=4, max_connections=40, conn_max_age=600) -> View:
+    """Chapter 7: how many connections the fleet wants, against what PostgreSQL allows."""
+    s = connections_summary(int(instances), int(workers), int(threads), int(max_connections),
+                            int(conn_max_age))  # fmt: skip
+    need = instances * workers * threads
+    counts = s["status_counts"]
+    fig, (left, right) = _figure(10, 3.2, cols=2)
+    left.bar(["needed", "allowed"], [need, max_connections], color=["#CC79A7", "#999999"])
+    left.set_title("connections (persistent: one per thread)")
+    codes = [c for c in counts if counts[c] or c in ("200", "500")]
+    right.bar(codes, [counts[c] for c in codes],
+              color=["#1b7f3b" if c == "200" else "#b3261e" for c in codes])  # fmt: skip
+    right.set_title(f"responses in {s['window']['seconds']:.0f} s")
+    right.set_xlabel("HTTP status")
+    refused = s["counters"]["refused_db_connections"]
+    text = (
+        f"refused connections: {refused}; p95 latency of the rest:"
+        f" {s['latency']['end_to_end']['p95'] * 1000:.0f} ms"
+    )
+    return View(text, fig)
+
+
+# --- chapter 8: the whole path -----------------------------------------------------------------
+
+CALIBRATED = str(DATA / "calibrated.toml")
+
+
+@remembered
+def predict(rate: float, seconds: int = 60) -> dict:
+    """The calibrated model of the lab at ``rate`` requests/s."""
+    s = sim.load(CALIBRATED, [f"run.duration={seconds}", "run.warmup=10",
+                              f"arrivals.rate={rate}"])  # fmt: skip
+    return sim.run(s).summary
+
+
+def calibrated(rate=20) -> View:
+    """Chapter 8: the lab's model at one load."""
+    from sim.figures import plots
+
+    s = predict(float(rate), 40)
+    e2e = s["latency"]["end_to_end"]
+    text = (
+        f"{rate} req/s offered: {s['throughput_per_s']:.1f} served, "
+        f"p50 {e2e['p50'] * 1000:.0f} ms, p95 {e2e['p95'] * 1000:.0f} ms, "
+        f"workers busy {s['utilisation']['workers']:.0%}"
+    )
+    return View(text, plots.layer_breakdown(s, f"the lab's model at {rate} requests/s"))
+
+
+# --- chapter 9: developer access ---------------------------------------------------------------
+
+
+def grep(pattern="502", file="nginx-access.log", max_lines=5) -> View:
+    """Chapter 9: ``grep -E`` on a recorded log (real grep; a list of arguments, never a shell
+    string, so the pattern is never interpreted by a shell)."""
+    if not pattern:
+        return View("")
+    found = subprocess.run(["grep", "-E", "-m", str(max_lines), "--", pattern, file],
+                           cwd=DATA, capture_output=True, text=True)  # fmt: skip
+    total = subprocess.run(["grep", "-E", "-c", "--", pattern, file], cwd=DATA,
+                           capture_output=True, text=True)  # fmt: skip
+    lines = [
+        f"$ grep -E -c '{pattern}' {file}",
+        (total.stdout or total.stderr).rstrip(),
+        f"$ grep -E -m {max_lines} '{pattern}' {file}",
+        *(line[:160] for line in found.stdout.splitlines()),
+    ]
+    return View("\n".join(lines))
