@@ -43,7 +43,6 @@
 # %% slideshow={"slide_type": "skip"}
 # %matplotlib inline
 import ipaddress
-import os
 import sys
 from pathlib import Path
 
@@ -56,7 +55,8 @@ import course
 import explore
 
 import sim
-from demo_app.stack.dns import CachingResolver, query
+from demo_app.stack.client import running_lab
+from demo_app.stack.dns import CachingResolver
 from sim.config import ConfigError, DnsConfig
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -67,13 +67,13 @@ from sim.config import ConfigError, DnsConfig
 # like your OS's, three times; if not, it says so and the rest of the chapter uses the model.
 
 # %%
-DNS_PORT = int(os.environ.get("LAB_DNS_PORT", "8053"))
-try:
-    query("quorum.us", DNS_PORT, timeout=0.3)
-    LAB = True
-except (ConnectionError, LookupError, OSError) as exc:
-    LAB = False
-    print(f"The lab's DNS server is not answering ({exc}); the model stands in for it below.")
+lab = running_lab()  # this checkout's lab, known by its id: not whatever holds the port
+LAB = bool(lab and lab.dns)
+DNS_PORT = lab.cfg.dns_port if lab else 0
+if not lab:
+    print(f"No lab ({lab.reason}); the model stands in for it below.")
+elif not LAB:
+    print("The lab's DNS server is not answering; the model stands in for it below.")
 
 if LAB:
     cache = CachingResolver(DNS_PORT)

@@ -40,8 +40,6 @@
 
 # %% slideshow={"slide_type": "skip"}
 # %matplotlib inline
-import os
-import socket
 import sys
 from pathlib import Path
 
@@ -53,8 +51,7 @@ sys.path.insert(0, str(Path.cwd()))  # course.py and explore.py sit beside the c
 import course
 import explore
 
-from demo_app.stack.client import LabClient, get_plain
-from demo_app.stack.config import LabConfig
+from demo_app.stack.client import LabClient, get_plain, running_lab
 
 REPO = Path.cwd().parent
 DATA = Path.cwd() / "data"
@@ -79,16 +76,12 @@ for number, line in enumerate(template[start:], start + 1):
 # a page (answered by a Gunicorn instance, which names itself in `X-Instance`).
 
 # %%
-STATE = Path(
-    os.environ.get("LAB_STATE_DIR") or REPO / "var" / "lab"
-)  # where `make lab-up` keeps it
-cfg = LabConfig.load(STATE) or LabConfig.from_env(state_dir=STATE)
-try:
-    socket.create_connection(("127.0.0.1", cfg.https_port), timeout=0.3).close()
-    LAB = True
-except OSError:
-    LAB = False
-    print(f"No lab on port {cfg.https_port}: showing what it recorded instead.")
+lab = running_lab()  # this checkout's lab, known by its id: not whatever holds the port
+LAB = bool(lab)
+if LAB:
+    cfg = lab.cfg
+else:
+    print(f"No lab ({lab.reason}): showing what it recorded instead.")
 
 
 def ask_the_lab():

@@ -37,8 +37,6 @@
 # %% slideshow={"slide_type": "skip"}
 # %matplotlib inline
 import csv
-import os
-import socket
 import statistics
 import sys
 from pathlib import Path
@@ -53,16 +51,12 @@ import course
 import explore
 
 import sim
-from demo_app.stack.client import LabClient
-from demo_app.stack.config import LabConfig
+from demo_app.stack.client import LabClient, running_lab
 from sim.figures import plots
 from sim.results import narrate
 
 DATA = Path.cwd() / "data"
 REPO = Path.cwd().parent
-STATE = Path(
-    os.environ.get("LAB_STATE_DIR") or REPO / "var" / "lab"
-)  # where `make lab-up` keeps it
 CALIBRATED = str(DATA / "calibrated.toml")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -184,18 +178,10 @@ plt.show()
 # nginx, and lays the measured times beside the model's prediction for a light load.
 
 # %%
-cfg = LabConfig.load(STATE)
-LAB = False
-if cfg is not None:
+lab = running_lab()  # this checkout's lab, known by its id: not whatever holds the port
+if lab:
     try:
-        socket.create_connection(("127.0.0.1", cfg.https_port), timeout=0.3).close()
-        LAB = True
-    except OSError:
-        pass
-
-if LAB:
-    try:
-        client = LabClient(cfg, timeout=10)
+        client = LabClient(lab.cfg, timeout=10)
         replies = [client.get("/") for _ in range(20)]
         measured_ms = [r.seconds * 1000 for r in replies]
         app_ms = [r.server_timing.get("app", 0.0) for r in replies]
@@ -206,7 +192,7 @@ if LAB:
     except OSError as exc:
         print(f"The lab did not answer properly ({exc}); the recorded comparison above stands.")
 else:
-    print("No lab running (make lab-up starts it): the recorded comparison above stands.")
+    print(f"No lab ({lab.reason}): the recorded comparison above stands.")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Try it: the calibrated model at any load

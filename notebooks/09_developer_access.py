@@ -48,7 +48,6 @@
 
 # %% slideshow={"slide_type": "skip"}
 # %matplotlib inline
-import os
 import shutil
 import subprocess
 import sys
@@ -64,14 +63,10 @@ sys.path.insert(0, str(Path.cwd()))  # course.py and explore.py sit beside the c
 import course
 import explore
 
-from demo_app.stack.client import get_plain
-from demo_app.stack.config import LabConfig
+from demo_app.stack.client import get_plain, running_lab
 
 DATA = Path.cwd() / "data"
 REPO = Path.cwd().parent
-STATE = Path(
-    os.environ.get("LAB_STATE_DIR") or REPO / "var" / "lab"
-)  # where `make lab-up` keeps it
 
 
 def sh(command, cwd=DATA):
@@ -91,15 +86,10 @@ def sh(command, cwd=DATA):
 # %%
 sh("tail -n 3 web-1.access.log")
 
-live = STATE / "logs" / "nginx-access.log"
-cfg = LabConfig.load(STATE)
-LAB = False
-if cfg is not None and live.exists():
-    try:
-        get_plain(cfg.http_port, "/", timeout=0.5)
-        LAB = True
-    except OSError:
-        pass
+lab = running_lab()  # this checkout's lab, known by its id: not whatever holds the port
+live = lab.cfg.path("logs") / "nginx-access.log" if lab else None
+LAB = bool(lab) and live.exists()
+cfg = lab.cfg if lab else None
 
 if LAB:
     # Three requests while tail -f watches: their lines appear as nginx writes them.
