@@ -55,15 +55,25 @@ def __dir__() -> list[str]:
 
 
 def run(
-    scenario: Scenario, seed: int | None = None, replications: int = 1, progress: bool = False
+    scenario: Scenario,
+    seed: int | None = None,
+    replications: int = 1,
+    progress: bool = False,
+    engine: str = "des",
 ) -> Result:
     """Simulate ``scenario`` ``replications`` times: steady, or over time when it has
     ``[traffic]``, ``[health_check]``, ``[asg]`` or ``[[failures]]``. The default seed is the
     scenario's ``run.seed``; replication ``i`` draws from its own independent streams, so the
-    same scenario, seed and count give the same result. ``progress`` shows a bar on stderr."""
+    same scenario, seed and count give the same result. ``progress`` shows a bar on stderr.
+
+    ``engine="fluid"`` moves requests as flows with the same control plane (always over
+    time; seconds for a simulated day): the same summary, table and text, no per-request
+    records (``sim/README.md``, "Long horizons")."""
     from sim.config import ConfigError
-    from sim.engine import simulate
+    from sim.engine import check_engine, simulate
     from sim.results import Result
+
+    check_engine(engine)
 
     if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
         raise ConfigError("replications", replications, "must be an integer >= 1")
@@ -77,5 +87,5 @@ def run(
         from tqdm import tqdm
 
         reps = tqdm(reps, desc=scenario.name, unit="run", file=sys.stderr)
-    runs = tuple(simulate(scenario, seed, replication=i) for i in reps)
+    runs = tuple(simulate(scenario, seed, replication=i, engine=engine) for i in reps)
     return Result(scenario, seed, runs)
