@@ -120,6 +120,13 @@ class Deck:
             if dj.queries
             else np.zeros(n)
         )
+        # Samples rescaled to their distribution's exact mean: a deck of a few thousand
+        # would otherwise put its own error of about 1 % into every CPU datapoint.
+        self.cpu_main = _exact(self.cpu_main, make(dj.cpu).mean)
+        cpu_total = make(dj.cpu).mean + dj.queries * small.mean
+        self.cpu = _exact(self.cpu, cpu_total)
+        self.query = _exact(self.query, dj.queries * make(pg.query).mean)
+        self.cpu_var = float(make(dj.cpu).variance + dj.queries * small.variance)
         self.front = self.dns + self.connect + self.lb + self.nginx
         self.u = r_u.random(n)
         self.u2 = r_u.random(n)
@@ -185,6 +192,11 @@ class Deck:
             "db": self.db_fixed + self.query if self.queries else np.zeros(0),
             "download": self.download,
         }
+
+
+def _exact(x: np.ndarray, mean: float) -> np.ndarray:
+    m = float(x.mean()) if x.size else 0.0
+    return x * (mean / m) if m > 0 else x
 
 
 def _bins(x: np.ndarray) -> np.ndarray:

@@ -36,7 +36,14 @@ import numpy as np
 
 from sim.config import Scenario
 from sim.engine.fluid.latency import BINS, Deck, Wait, mean_of, percentiles
-from sim.engine.fluid.queueing import allen_cunneen, mgc_wait, occupancy, throughputs
+from sim.engine.fluid.queueing import (
+    Occupancy,
+    allen_cunneen,
+    mgc_wait,
+    occupancy,
+    pooled_throughputs,
+    throughputs,
+)
 from sim.layers import (
     BACKLOG_FULL,
     INSTANCE_STOPPED,
@@ -237,7 +244,7 @@ class Window:
 class DataPlane:
     """Every instance's flow, brought up to ``env.now`` by :meth:`sync`."""
 
-    def __init__(self, s: Scenario, env, rng: np.random.Generator) -> None:
+    def __init__(self, s: Scenario, env, rng: np.random.Generator, noise: bool = True) -> None:
         self.s = s
         self.env = env
         self.t = 0.0
@@ -253,12 +260,31 @@ class DataPlane:
         self.horizon = s.run.duration + s.run.drain
         t = s.traffic
         self.rate = profile_of(t).rate if t.enabled else (lambda _t, r=s.arrivals.rate: r)
+        # User sessions send a visit's first page when it starts and the others a think time
+        # apart: with a geometric number of pages (mean k) and exponential think times
+        # (mean z) the later pages follow the profile through a first-order lag of time
+        # constant k z (a geometric sum of Erlang delays is exponential), so the request
+        # rate is profile / k + (1 - 1/k) x lagged profile. Users browsing at t = 0 start
+        # the lag at the profile's own value.
+        self.sessions = t.enabled and t.sessions and t.requests_per_session > 1
+        if self.sessions:
+            self.k = t.requests_per_session
+            self.think = t.think_time
+            self.lagged = self.rate(0.0)
+        self.response = 0.0  # mean response time lately: the next page waits for it too
         self.lor = s.load_balancer.routing == "least_outstanding_requests"
         self.slots = s.gunicorn.slots
         self.vcpus = s.instances.vcpus
         self.backlog_limit = s.gunicorn.backlog
         self.surge_limit = s.load_balancer.surge_queue
         self.persistent = s.postgres.conn_max_age > 0
+        # Sampling noise: arrivals per step are Poisson, a step's CPU a sum of random times,
+        # so a minute's datapoint scatters as a discrete-event run's does (``None``: off).
+        r_noise = np.random.default_rng(rng.integers(2**63))
+        self._normals: list[float] = []
+        self._r_noise = r_noise
+        self.noise = self._normal if noise else None
+        self._poisson = r_noise.poisson
         # Totals
         self.sent = 0.0
         self.latency_sum = 0.0
@@ -344,6 +370,22 @@ class DataPlane:
         self._close_window()
 
     # -- one step -------------------------------------------------------------------------
+    def _sessions(self, rate: float, h: float) -> float:
+        """The request rate over a step of length ``h`` whose profile averages ``rate``."""
+        tau = self.k * (self.think + self.response)
+        if tau <= 0:
+            return rate
+        decay = math.exp(-h / tau)
+        start = self.lagged
+        self.lagged = rate + (start - rate) * decay
+        mean = rate + (start - rate) * tau / h * (1.0 - decay)
+        return rate / self.k + (1.0 - 1.0 / self.k) * mean
+
+    def _normal(self) -> float:
+        if not self._normals:
+            self._normals.extend(self._r_noise.standard_normal(4096).tolist())
+        return self._normals.pop()
+
     def _window_for(self, a: float) -> Tally:
         k = math.floor(a / self.period + 1e-9)
         while k > self._k:
@@ -412,6 +454,10 @@ class DataPlane:
         if a < self.duration:
             r = self.rate
             arrivals = h * (r(a) + 4 * r((a + b) / 2) + r(b)) / 6
+            if self.sessions:
+                arrivals = self._sessions(arrivals / h, h) * h
+            if self.noise is not None and arrivals > 0:
+                arrivals = float(self._poisson(arrivals))
         else:
             arrivals = 0.0
         self.sent += arrivals
@@ -445,6 +491,8 @@ class DataPlane:
         busy_all = 0.0
         cpu_used = 0.0
         saturated = surge.level > 0 or not routable
+        states = self._states(live, routable, params, shares, h)
+        step_latency = step_got = 0.0
         for inst in live:
             x, cpu, other, cs2 = params[inst.id]
             got = shares.get(inst.id, 0.0)
@@ -452,7 +500,7 @@ class DataPlane:
             mu = inst.mu
             backlog = inst.backlog
             h1 = cpu + other
-            occ = None if backlog > 0 else occupancy(x, _quantise(lam, mu))
+            occ, tail, cpu_p = states.get(inst.id, (None, None, 1.0))
             if occ is None:
                 # Saturated (or working off a backlog): every worker busy, the backlog moves.
                 end = backlog + (lam - mu) * h
@@ -478,7 +526,6 @@ class DataPlane:
                 inst.wait_now = wait_mean
                 cpu_p = 1.0
                 saturated = True
-                tail = None
             else:
                 end, served, shift = 0.0, got, 0.0
                 busy = occ.busy
@@ -486,10 +533,9 @@ class DataPlane:
                 # Waiting for a vCPU: the flow-equivalent server's mean, taken as it comes
                 # (bursts between queries queue behind each other's longer bursts, which
                 # offsets the lower variability of the CPU times), as a chance of waiting
-                # (Erlang C for the vCPUs) and an exponential wait beyond it.
+                # and an exponential wait beyond it.
                 cpu_wait = max(occ.hold - h1, 0.0)
                 stretch = 1.0 + cpu_wait / cpu if cpu > 0 else 1.0
-                cpu_p = mgc_wait(self.vcpus, lam, cpu)[0] if lam * cpu < self.vcpus else 1.0
                 # Allen and Cunneen on the worker queue, the hold's variance counting the
                 # random vCPU waits as well as the sampled service.
                 m_w = cpu_wait / cpu_p if cpu_p > 0 else 0.0
@@ -497,30 +543,25 @@ class DataPlane:
                 hold = h1 + cpu_wait
                 wait_mean = occ.wait * allen_cunneen(var / (hold * hold))
                 inst.wait_now = p * wait_mean
-                tail = occ.tail
                 if lam > SATURATED * mu:
                     saturated = True
             inst.backlog = end
             inst.busy = busy
             inst.lam = lam
-            inst.cpu += served * cpu
-            cpu_used += served * cpu
+            used = served * cpu
+            if self.noise is not None and served > 0:
+                # A minute's CPU varies as the sum of its requests' CPU times does.
+                used = max(0.0, used + math.sqrt(served * self.deck.cpu_var) * self.noise())
+            inst.cpu += used
+            cpu_used += used
             inst.worker_time += busy * h
             busy_all += busy
             queries += served * (1.0 - inst.refused) * self.deck.queries
             self._connections(inst, tail)
             if got > 0:
                 shape = self.deck.shape(
-                    Wait(
-                        p,
-                        wait_mean,
-                        shift + surge_wait,
-                        stretch,
-                        cpu_p,
-                        self.factor,
-                        self.db_wait,
-                        inst.refused,
-                    )
+                    Wait(p, wait_mean, shift + surge_wait, stretch, cpu_p, self.factor,
+                         self.db_wait, inst.refused)  # fmt: skip
                 )
                 ok = got * float(shape.ok.sum())
                 for tally in tallies:
@@ -539,12 +580,56 @@ class DataPlane:
                 self.answered += got
                 mean = mean_of(shape.ok)
                 self.latency_sum += ok * mean
+                step_latency += got * (0.0 if math.isnan(mean) else mean)
+                step_got += got
         self._database(queries / h if h > 0 else 0.0, busy_all, h, measured)
+        if step_got > 0:
+            self.response = step_latency / step_got
         if measured:
             self.busy["workers"] += busy_all * h
             self.busy["vcpus"] += cpu_used
         for tally in tallies:
             tally.saturated = tally.saturated or saturated
+
+    def _states(self, live, routable, params, shares, h) -> dict[int, tuple]:
+        """The stationary state of every instance that keeps up: ``{id: (occupancy, tail,
+        chance of waiting for a vCPU)}``. Behind least outstanding requests, identical
+        instances fed alike are one pool (the balancer keeps their queues level, as joining
+        the shortest queue does): their flow-equivalent server completes, with ``M``
+        requests in the pool, what the instances complete with ``M`` split evenly."""
+        out: dict[int, tuple] = {}
+        groups: dict[tuple, list] = {}
+        for inst in live:
+            if inst.backlog > 0:
+                continue
+            x = params[inst.id][0]
+            lam = shares.get(inst.id, 0.0) / h
+            pooled = self.lor and inst in routable
+            key = (x, round(lam, 9), inst.id if not pooled else -1)
+            groups.setdefault(key, []).append(inst)
+        for (x, lam, _), members in groups.items():
+            n = len(members)
+            cpu = params[members[0].id][1]
+            mu = x[-1]
+            if n == 1:
+                occ = occupancy(x, _quantise(lam, mu))
+                if occ is None:
+                    continue
+                tail = occ.tail
+                cpu_p = mgc_wait(self.vcpus, lam, cpu)[0] if lam * cpu < self.vcpus else 1.0
+            else:
+                xp = pooled_throughputs(x, n)
+                occ = occupancy(xp, _quantise(n * lam, n * mu))
+                if occ is None:
+                    continue
+                # Per instance: what an arrival finds on the instance it is sent to.
+                tail = tuple(occ.tail[min(n * k, len(xp))] for k in range(len(x) + 1))
+                erlang = mgc_wait(self.vcpus, lam, cpu)[0] if lam * cpu < self.vcpus else 1.0
+                cpu_p = min(erlang, tail[min(self.vcpus, len(x))])
+                occ = Occupancy(occ.p_wait, occ.wait, occ.busy / n, occ.hold, tail)
+            for inst in members:
+                out[inst.id] = (occ, tail, cpu_p)
+        return out
 
     def _fail_now(self, tallies, outcome: str, n: float) -> None:
         if n <= 0:

@@ -56,6 +56,19 @@ def throughputs(slots: int, vcpus: int, cpu: float, other: float) -> tuple[float
     return tuple(out)
 
 
+@lru_cache(maxsize=1024)
+def pooled_throughputs(x: tuple[float, ...], n: int) -> tuple[float, ...]:
+    """``n`` instances of throughputs ``x`` kept level by the load balancer: with ``M``
+    requests among them, ``M mod n`` hold one more than the others."""
+    out = []
+    for m in range(1, n * len(x) + 1):
+        q, r = divmod(m, n)
+        low = x[q - 1] if q > 0 else 0.0
+        high = x[q] if r else 0.0
+        out.append(r * high + (n - r) * low)
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Occupancy:
     """The stationary state of one instance fed ``lam`` requests per second."""
