@@ -24,7 +24,7 @@ from pathlib import Path
 import sim
 from sim import loader, sweep
 from sim.config import ConfigError, Scenario
-from sim.results import files, narrate
+from sim.results import files, narrate, validation
 
 
 class _Parser(argparse.ArgumentParser):
@@ -101,6 +101,21 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_arguments(sweeper)
 
     sub.add_parser("list", help="list the shipped scenarios")
+
+    check = sub.add_parser(
+        "validate-fluid",
+        help="run the shipped scenarios over time with both engines and compare (sim/FLUID.md)",
+    )
+    check.add_argument(
+        "--scenario",
+        action="append",
+        choices=validation.SCENARIOS,
+        metavar="NAME",
+        help="only this scenario (repeatable; default: all of "
+        + ", ".join(validation.SCENARIOS)
+        + ")",
+    )
+    check.add_argument("--out", type=Path, metavar="FILE", help="write the table here too")
     return top
 
 
@@ -114,6 +129,32 @@ def _load(args: argparse.Namespace) -> tuple[Scenario, int]:
     for note in notes:
         sys.stderr.write(f"note: {note}\n")
     return s, s.run.seed if args.seed is None else args.seed
+
+
+def _validate(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        if args.out.is_dir():
+            raise ConfigError("--out", str(args.out), "is a folder; allowed: a file")
+        files.check_folder(args.out.parent)
+    rows = []
+    for name in args.scenario or validation.SCENARIOS:
+        s = loader.load(name)
+        seed = s.run.seed
+        des = sim.run(s, seed)
+        fluid = sim.run(s, seed, engine="fluid")
+        again = sim.run(s, seed + 1)
+        rows.append(
+            validation.with_reference(
+                validation.compare(name, des, fluid), validation.compare(name, des, again)
+            )
+        )
+        sys.stderr.write(f"compared {name}\n")
+    text = validation.document(rows)
+    if args.out is not None:
+        files.write_files(args.out.parent, {args.out.name: text})
+        sys.stderr.write(f"wrote {args.out}\n")
+    sys.stdout.write(text)
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -164,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "sweep":
             return sweep.main(args)
+        if args.command == "validate-fluid":
+            return _validate(args)
         return _run(args) if args.command == "run" else _trace(args)
     except ConfigError as exc:
         sys.stderr.write(f"error: {exc}\n")

@@ -267,11 +267,13 @@ class DataPlane:
         # rate is profile / k + (1 - 1/k) x lagged profile. Users browsing at t = 0 start
         # the lag at the profile's own value.
         self.sessions = t.enabled and t.sessions and t.requests_per_session > 1
+        self.response = 0.0  # mean response time lately: the next page waits for it too
         if self.sessions:
             self.k = t.requests_per_session
             self.think = t.think_time
-            self.lagged = self.rate(0.0)
-        self.response = 0.0  # mean response time lately: the next page waits for it too
+            # Visits between two pages (thinking, or waiting for an answer), as in a
+            # steady state at the profile's rate when the run starts.
+            self.between = self.rate(0.0) / self.k * (self.k - 1) * self.think
         self.lor = s.load_balancer.routing == "least_outstanding_requests"
         self.slots = s.gunicorn.slots
         self.vcpus = s.instances.vcpus
@@ -371,15 +373,24 @@ class DataPlane:
 
     # -- one step -------------------------------------------------------------------------
     def _sessions(self, rate: float, h: float) -> float:
-        """The request rate over a step of length ``h`` whose profile averages ``rate``."""
-        tau = self.k * (self.think + self.response)
-        if tau <= 0:
+        """The request rate over a step of length ``h`` whose profile averages ``rate``.
+
+        Visits start at ``rate / k`` and send their first page at once; after each page a
+        visit goes on with probability ``q = 1 - 1/k`` and sends its next page a think time
+        plus a response time later. So the ``N`` visits between pages send ``N / (z + R)``
+        pages per second and ``dN/dt = q rate / k - N / (k (z + R))``: a first-order lag
+        of time constant ``k (z + R)``, whose steady state gives back ``rate``. A slow
+        answer holds its visit's next page back, as in the discrete-event run."""
+        cycle = self.think + self.response
+        if cycle <= 0:
             return rate
+        tau = self.k * cycle
+        target = rate / self.k * (self.k - 1) * cycle  # N's steady state
         decay = math.exp(-h / tau)
-        start = self.lagged
-        self.lagged = rate + (start - rate) * decay
-        mean = rate + (start - rate) * tau / h * (1.0 - decay)
-        return rate / self.k + (1.0 - 1.0 / self.k) * mean
+        start = self.between
+        self.between = target + (start - target) * decay
+        mean = target + (start - target) * tau / h * (1.0 - decay)
+        return rate / self.k + mean / cycle
 
     def _normal(self) -> float:
         if not self._normals:
@@ -550,8 +561,10 @@ class DataPlane:
             inst.lam = lam
             used = served * cpu
             if self.noise is not None and served > 0:
-                # A minute's CPU varies as the sum of its requests' CPU times does.
-                used = max(0.0, used + math.sqrt(served * self.deck.cpu_var) * self.noise())
+                # A minute's CPU varies as the sum of its requests' CPU times does, within
+                # what the vCPUs can give.
+                used = used + math.sqrt(served * self.deck.cpu_var) * self.noise()
+                used = min(max(0.0, used), self.vcpus * h)
             inst.cpu += used
             cpu_used += used
             inst.worker_time += busy * h
@@ -560,8 +573,16 @@ class DataPlane:
             self._connections(inst, tail)
             if got > 0:
                 shape = self.deck.shape(
-                    Wait(p, wait_mean, shift + surge_wait, stretch, cpu_p, self.factor,
-                         self.db_wait, inst.refused)  # fmt: skip
+                    Wait(
+                        p,
+                        wait_mean,
+                        shift + surge_wait,
+                        stretch,
+                        cpu_p,
+                        self.factor,
+                        self.db_wait,
+                        inst.refused,
+                    )
                 )
                 ok = got * float(shape.ok.sum())
                 for tally in tallies:
@@ -580,7 +601,10 @@ class DataPlane:
                 self.answered += got
                 mean = mean_of(shape.ok)
                 self.latency_sum += ok * mean
-                step_latency += got * (0.0 if math.isnan(mean) else mean)
+                # What the visits wait for: answers, slow errors included.
+                step_latency += ok * (0.0 if math.isnan(mean) else mean)
+                step_latency += got * (shape.killed * self.deck.timeout)
+                step_latency += got * shape.late * self.deck.late_after
                 step_got += got
         self._database(queries / h if h > 0 else 0.0, busy_all, h, measured)
         if step_got > 0:
@@ -675,9 +699,11 @@ class DataPlane:
         if tail is None:
             want = slots
         else:
-            want = next((k for k in range(slots + 1) if tail[k] < 1e-3), slots)
+            # Threads used at least once in a connection's lifetime (CONN_MAX_AGE) keep one.
+            seen = max(inst.lam * self.s.postgres.conn_max_age, 1.0)
+            want = next((k for k in range(slots + 1) if tail[k] * seen < 1.0), slots)
         if want > inst.connections:
-            held = sum(i.connections for i in self.instances if i is not inst)
+            held = sum(i.connections for i in self.instances)
             free = max(0.0, self.s.postgres.max_connections - held)
             inst.connections = min(float(want), inst.connections + free)
         have = int(inst.connections)
@@ -703,9 +729,16 @@ class DataPlane:
             self.db_wait = ahead * service / c
         if self.persistent:
             self.db_connections = sum(i.connections for i in self.instances)
-        else:
-            held = queries / max(d.queries, 1) * (self.db_wait * d.queries + service * d.queries)
-            self.db_connections = min(held, float(self.s.postgres.max_connections))
+        elif d.queries:
+            # A request holds its own connection from its first query to its end (Little),
+            # never more than the busy workers; past max_connections the rest are refused.
+            per_request = d.queries * (self.db_wait + service) + float(d.connect_cost.mean())
+            want = min(queries / d.queries * per_request, busy_workers)
+            limit = float(self.s.postgres.max_connections)
+            self.db_connections = min(want, limit)
+            refused = 1.0 - limit / want if want > limit else 0.0
+            for inst in self.instances:
+                inst.refused = refused
         if measured:
             self.busy["db_cpu"] += min(load, c) * h
             self.busy["db_connections"] += self.db_connections * h
