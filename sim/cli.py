@@ -13,6 +13,8 @@ line on stderr starting ``error:``, exit status 2.
     python -m sim run mm_c --set arrivals.rate=4.5 --json
     python -m sim trace baseline --pick first
     python -m sim sweep weekday --vary asg.max=2,4,6 --replications 3 --out out/sweep
+    python -m sim run weekday --engine fluid --set run.duration=604800   # a week, in seconds
+    python -m sim validate-fluid --out sim/FLUID.md
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from pathlib import Path
 import sim
 from sim import loader, sweep
 from sim.config import ConfigError, Scenario
-from sim.results import files, narrate, validation
+from sim.engine import check_engine
+from sim.results import files, fluid, narrate, validation
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("scenario", help=f"a shipped scenario ({names}) or a path to a .toml file")
         p.add_argument("--seed", type=int, help="random seed (default: the scenario's run.seed)")
+        p.add_argument(
+            "--engine",
+            default="des",
+            metavar="ENGINE",
+            help="des: every request an event (default); fluid: requests as flows, for days"
+            " and weeks (no per-request records)",
+        )
         p.add_argument(
             "--set",
             action="append",
@@ -80,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--figures",
         action="store_true",
-        help="also draw latency.png, layers.png and waterfall.png into --out",
+        help="also draw latency.png, layers.png and waterfall.png into --out (fluid:"
+        " layers.png; over time also dashboard.png)",
     )
     run.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
 
@@ -120,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(args: argparse.Namespace) -> tuple[Scenario, int]:
+    check_engine(args.engine)
     overrides = list(args.set)
     if getattr(args, "warmup", None) is not None:
         overrides.append(f"run.warmup={args.warmup!r}")
@@ -165,7 +177,7 @@ def _run(args: argparse.Namespace) -> int:
     s, seed = _load(args)
     if args.out is not None:
         files.check_folder(args.out)
-    result = sim.run(s, seed, args.replications, progress=args.progress)
+    result = sim.run(s, seed, args.replications, progress=args.progress, engine=args.engine)
     written: dict[str, str | bytes] = {}
     if args.out is not None:
         written.update(result.files())
@@ -185,6 +197,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _trace(args: argparse.Namespace) -> int:
     s, seed = _load(args)
+    if args.engine == "fluid":
+        raise ConfigError("--engine", "fluid", fluid.NO_RECORDS)
     # A scenario with [traffic], [asg], ... runs over time, as `run` does: its crash or its
     # window of 503s happens only there.
     told = sim.run(s, seed).trace(args.pick)
