@@ -51,23 +51,42 @@ class Wait:
     refused: float = 0.0  # share of requests without a database connection (500)
 
 
-def _r(x: float, step: float = 0.02) -> float:
-    # Log-scale rounding: waits within about 2 % share a histogram.
-    if x <= 0:
-        return 0.0
-    return round(math.exp(round(math.log(x) / step) * step), 9)
+def _log_step(x: float, step: float) -> int:
+    # Log-scale rounding: values within about ``step`` (relative) share a histogram.
+    return round(math.log(x) / step) if x > 0 else -(10**9)
 
 
-def rounded(w: Wait) -> Wait:
+def key_of(w: Wait) -> tuple:
+    """The cache key of a wait: probabilities to 0.005, times to about 3 %, the stretch to 2 %
+    (finer changes the percentiles by less than the deck's own sampling error)."""
+    return (
+        round(w.p * 200),
+        _log_step(w.mean, 0.03),
+        _log_step(w.shift, 0.03),
+        _log_step(w.stretch, 0.02),
+        round(w.cpu_p * 50),
+        w.factor,
+        _log_step(w.db_wait, 0.03),
+        round(w.refused * 1000),
+    )
+
+
+def rounded(key: tuple) -> Wait:
+    """The wait a key stands for (what its histogram is computed from)."""
+    p, mean, shift, stretch, cpu_p, factor, db_wait, refused = key
+
+    def back(k: int, step: float) -> float:
+        return 0.0 if k == -(10**9) else math.exp(k * step)
+
     return Wait(
-        p=round(w.p, 3),
-        mean=_r(w.mean),
-        shift=_r(w.shift),
-        stretch=_r(w.stretch, 0.01),
-        cpu_p=round(w.cpu_p, 2),
-        factor=w.factor,
-        db_wait=_r(w.db_wait),
-        refused=round(w.refused, 3),
+        p=p / 200,
+        mean=back(mean, 0.03),
+        shift=back(shift, 0.03),
+        stretch=back(stretch, 0.02),
+        cpu_p=cpu_p / 50,
+        factor=factor,
+        db_wait=back(db_wait, 0.03),
+        refused=refused / 1000,
     )
 
 
@@ -85,6 +104,8 @@ class Shape:
     cpu_wait: float  # mean wait for a vCPU (app layer)
     hold: float  # mean time holding the worker (app + db)
     cs2: float  # squared coefficient of variation of the hold time
+    ok_share: float = 0.0  # the sum of ``ok``
+    mean_ok: float = math.nan  # mean latency of the successful requests
 
 
 class Deck:
@@ -128,11 +149,13 @@ class Deck:
         self.query = _exact(self.query, dj.queries * make(pg.query).mean)
         self.cpu_var = float(make(dj.cpu).variance + dj.queries * small.variance)
         self.front = self.dns + self.connect + self.lb + self.nginx
+        self.front_mean = float(self.front.mean())
         self.u = r_u.random(n)
         self.u2 = r_u.random(n)
         self.cpu_mean = float(self.cpu.mean())
         self.cpu_cs2 = float(self.cpu.var() / self.cpu_mean**2) if self.cpu_mean > 0 else 0.0
         self.query_mean = float(make(pg.query).mean)
+        self.connect_mean = float(self.connect_cost.mean())
         self.rtt = pg.rtt
         self._cache: dict[Wait, Shape] = {}
 
@@ -141,10 +164,10 @@ class Deck:
         return float(self.db_fixed.mean() + factor * self.query.mean()) + self.queries * db_wait
 
     def shape(self, w: Wait) -> Shape:
-        key = rounded(w)
+        key = key_of(w)
         hit = self._cache.get(key)
         if hit is None:
-            hit = self._cache[key] = self._make(key)
+            hit = self._cache[key] = self._make(rounded(key))
         return hit
 
     def _make(self, w: Wait) -> Shape:
@@ -169,9 +192,13 @@ class Deck:
         total = self.front + wait + hold + self.download
         counts = np.bincount(_bins(total[ok]), minlength=BINS)[:BINS] / PATTERNS
         keep = 1.0 - w.refused
+        del ok
         mean_hold = float(hold.mean())
+        ok = counts * keep
         return Shape(
-            ok=counts * keep,
+            ok=ok,
+            ok_share=float(ok.sum()),
+            mean_ok=mean_of(ok),
             killed=float((killed & ~late).mean()) * keep,
             late=float(late.mean()) * keep,
             refused=w.refused,

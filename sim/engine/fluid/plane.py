@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 from sim.config import Scenario
-from sim.engine.fluid.latency import BINS, Deck, Wait, mean_of, percentiles
+from sim.engine.fluid.latency import BINS, Deck, Wait, percentiles
 from sim.engine.fluid.queueing import (
     Occupancy,
     allen_cunneen,
@@ -211,13 +212,30 @@ class Tally:
     ok: float = 0.0
     status: dict[int, float] = field(default_factory=dict)
     outcomes: dict[str, float] = field(default_factory=dict)
-    hist: np.ndarray = field(default_factory=lambda: np.zeros(BINS))
+    #: requests per latency shape (summed into a histogram when asked: one vector sum per
+    #: shape and window rather than one per step)
+    shapes: dict[int, list] = field(default_factory=dict)
     wait: float = 0.0  # sums weighted by served requests, for means
     cpu_wait: float = 0.0
     hold: float = 0.0
     surge_wait: float = 0.0
     served: float = 0.0
     saturated: bool = False
+
+    def add(self, shape, n: float) -> None:
+        entry = self.shapes.get(id(shape))
+        if entry is None:
+            self.shapes[id(shape)] = [shape, n]
+        else:
+            entry[1] += n
+
+    @property
+    def hist(self) -> np.ndarray:
+        """The latency histogram of the successful requests."""
+        out = np.zeros(BINS)
+        for shape, n in self.shapes.values():
+            out += n * shape.ok
+        return out
 
     def fail(self, outcome: str, n: float) -> None:
         if n <= 0:
@@ -313,7 +331,14 @@ class DataPlane:
             return
         self.sync()
         inside = inst.busy + inst.backlog
-        self._fail(INSTANCE_STOPPED, inside, self.env.now)
+        # They were counted as answered when they arrived: now they fail instead.
+        now = self.env.now
+        win = self._window_for(now)
+        win.ok = max(0.0, win.ok - inside)
+        if self.warmup <= now < self.duration:
+            self.measured.ok = max(0.0, self.measured.ok - inside)
+        self.answered -= inside
+        self._fail(INSTANCE_STOPPED, inside, now)
         inst._state = TERMINATED
         inst.stopped_at = self.env.now
         inst.busy = inst.backlog = inst.connections = 0.0
@@ -436,7 +461,9 @@ class DataPlane:
         Gunicorn's timeout and restart) and the hold time's squared coefficient of
         variation, with the database as it is now and ``inst``'s refused share."""
         refused = round(inst.refused, 2)
-        key = (round(self.factor, 6), round(self.db_wait, 4), refused)
+        # The database's wait changes a little every step: steps of about 2 % share an entry.
+        key = (self.factor, round(math.log(self.db_wait) * 50) if self.db_wait > 0 else None,
+               refused)  # fmt: skip
         hit = self._service_cache.get(key)
         if hit is not None:
             return hit
@@ -467,13 +494,19 @@ class DataPlane:
             arrivals = h * (r(a) + 4 * r((a + b) / 2) + r(b)) / 6
             if self.sessions:
                 arrivals = self._sessions(arrivals / h, h) * h
-            if self.noise is not None and arrivals > 0:
-                arrivals = float(self._poisson(arrivals))
         else:
             arrivals = 0.0
-        self.sent += arrivals
+        # The queues move with the expected flow (the stationary formulas already count the
+        # randomness of Poisson arrivals); what is counted (requests, outcomes, CPU) is drawn,
+        # so that a minute's datapoint scatters as in a discrete-event run.
+        scale = 1.0
+        counted = arrivals
+        if self.noise is not None and arrivals > 0:
+            counted = float(self._poisson(arrivals))
+            scale = counted / arrivals
+        self.sent += counted
         for tally in tallies:
-            tally.arrived += arrivals
+            tally.arrived += counted
         live = [i for i in self.instances if i._state in (IN_SERVICE, DRAINING)]
         routable = self.lb.routable()
         surge = self.lb.surge
@@ -485,16 +518,20 @@ class DataPlane:
             x = throughputs(self.slots, self.vcpus, cpu, other)
             inst.mu = x[-1]
             params[inst.id] = (x, cpu, other, cs2)
+        # The load balancer's own answers come back at once (a visit moves on to its next page).
+        refused = 0.0
         if not routable:
             # No healthy target: the load balancer answers 503 itself, surge queue included.
-            self._fail_now(tallies, NO_TARGET, offered)
+            refused = offered * scale
+            self._fail_now(tallies, NO_TARGET, refused)
             surge.level = 0.0
         else:
             placed, left = self._route(routable, offered, h)
             shares = placed
             queued = min(left, self.surge_limit)
-            self._fail_now(tallies, SPILLOVER, left - queued)
-            self.lb.spillover += left - queued
+            refused = (left - queued) * scale
+            self._fail_now(tallies, SPILLOVER, refused)
+            self.lb.spillover += refused
             surge.level = queued
         capacity = sum(inst.mu for inst in routable) or math.inf
         surge_wait = surge.level / capacity
@@ -503,7 +540,7 @@ class DataPlane:
         cpu_used = 0.0
         saturated = surge.level > 0 or not routable
         states = self._states(live, routable, params, shares, h)
-        step_latency = step_got = 0.0
+        step_latency, step_got = refused * self.deck.front_mean, refused
         for inst in live:
             x, cpu, other, cs2 = params[inst.id]
             got = shares.get(inst.id, 0.0)
@@ -559,7 +596,7 @@ class DataPlane:
             inst.backlog = end
             inst.busy = busy
             inst.lam = lam
-            used = served * cpu
+            used = served * cpu * scale
             if self.noise is not None and served > 0:
                 # A minute's CPU varies as the sum of its requests' CPU times does, within
                 # what the vCPUs can give.
@@ -571,6 +608,7 @@ class DataPlane:
             busy_all += busy
             queries += served * (1.0 - inst.refused) * self.deck.queries
             self._connections(inst, tail)
+            got *= scale
             if got > 0:
                 shape = self.deck.shape(
                     Wait(
@@ -584,10 +622,10 @@ class DataPlane:
                         inst.refused,
                     )
                 )
-                ok = got * float(shape.ok.sum())
+                ok = got * shape.ok_share
                 for tally in tallies:
                     tally.ok += ok
-                    tally.hist += got * shape.ok
+                    tally.add(shape, got)
                     tally.fail(WORKER_TIMEOUT, got * shape.killed)
                     tally.fail(GATEWAY, got * shape.late)
                     tally.fail(TOO_MANY_CLIENTS, got * shape.refused)
@@ -599,7 +637,7 @@ class DataPlane:
                 self.killed += got * shape.killed
                 self.db.refused += got * shape.refused
                 self.answered += got
-                mean = mean_of(shape.ok)
+                mean = shape.mean_ok
                 self.latency_sum += ok * mean
                 # What the visits wait for: answers, slow errors included.
                 step_latency += ok * (0.0 if math.isnan(mean) else mean)
@@ -635,24 +673,10 @@ class DataPlane:
             n = len(members)
             cpu = params[members[0].id][1]
             mu = x[-1]
-            if n == 1:
-                occ = occupancy(x, _quantise(lam, mu))
-                if occ is None:
-                    continue
-                tail = occ.tail
-                cpu_p = mgc_wait(self.vcpus, lam, cpu)[0] if lam * cpu < self.vcpus else 1.0
-            else:
-                xp = pooled_throughputs(x, n)
-                occ = occupancy(xp, _quantise(n * lam, n * mu))
-                if occ is None:
-                    continue
-                # Per instance: what an arrival finds on the instance it is sent to.
-                tail = tuple(occ.tail[min(n * k, len(xp))] for k in range(len(x) + 1))
-                erlang = mgc_wait(self.vcpus, lam, cpu)[0] if lam * cpu < self.vcpus else 1.0
-                cpu_p = min(erlang, tail[min(self.vcpus, len(x))])
-                occ = Occupancy(occ.p_wait, occ.wait, occ.busy / n, occ.hold, tail)
-            for inst in members:
-                out[inst.id] = (occ, tail, cpu_p)
+            state = _state(x, _quantise(n * lam, n * mu), n, self.vcpus, cpu)
+            if state is not None:
+                for inst in members:
+                    out[inst.id] = state
         return out
 
     def _fail_now(self, tallies, outcome: str, n: float) -> None:
@@ -732,7 +756,7 @@ class DataPlane:
         elif d.queries:
             # A request holds its own connection from its first query to its end (Little),
             # never more than the busy workers; past max_connections the rest are refused.
-            per_request = d.queries * (self.db_wait + service) + float(d.connect_cost.mean())
+            per_request = d.queries * (self.db_wait + service) + d.connect_mean
             want = min(queries / d.queries * per_request, busy_workers)
             limit = float(self.s.postgres.max_connections)
             self.db_connections = min(want, limit)
@@ -742,6 +766,27 @@ class DataPlane:
         if measured:
             self.busy["db_cpu"] += min(load, c) * h
             self.busy["db_connections"] += self.db_connections * h
+
+
+@lru_cache(maxsize=65536)
+def _state(x: tuple[float, ...], total: float, n: int, vcpus: int, cpu: float):
+    """``(occupancy, tail, chance of waiting for a vCPU)`` of ``n`` pooled instances with
+    throughputs ``x`` fed ``total`` requests per second; None if they cannot keep up."""
+    lam = total / n
+    erlang = mgc_wait(vcpus, lam, cpu)[0] if lam * cpu < vcpus else 1.0
+    if n == 1:
+        occ = occupancy(x, total)
+        if occ is None:
+            return None
+        return occ, occ.tail, erlang
+    xp = pooled_throughputs(x, n)
+    occ = occupancy(xp, total)
+    if occ is None:
+        return None
+    # Per instance: what an arrival finds on the instance it is sent to.
+    tail = tuple(occ.tail[min(n * k, len(xp))] for k in range(len(x) + 1))
+    cpu_p = min(erlang, tail[min(vcpus, len(x))])
+    return Occupancy(occ.p_wait, occ.wait, occ.busy / n, occ.hold, tail), tail, cpu_p
 
 
 def _quantise(lam: float, mu: float) -> float:
