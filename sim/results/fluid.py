@@ -19,7 +19,7 @@ import numpy as np
 from sim.engine.fluid import FluidRun
 from sim.engine.fluid.latency import mean_of, percentiles
 from sim.layers import LAYERS
-from sim.results.statistics import SCHEMA_VERSION, STATUSES, _r
+from sim.results.statistics import SCHEMA_VERSION, STATUSES, _r, peak_p95
 from sim.results.timeseries import ERROR_STATUSES
 
 #: What ``records``, ``trace`` and ``records.csv`` answer for a fluid run.
@@ -128,6 +128,11 @@ def outline(run: FluidRun) -> dict[str, Any]:
         row[p] = math.nan if e2e[p] is None else e2e[p]
     for code in STATUSES[1:]:
         row[f"errors_{code}"] = s["status_counts"].get(code, 0)
+    start, end = run.window
+    ws = run.windows
+    row["p95_peak"] = peak_p95(
+        [w.t for w in ws], [w.p95 for w in ws], [w.completed for w in ws], start, end
+    )
     log = run.over_time
     row["instance_hours"] = _r(log.instance_hours)
     row["max_in_service"] = max((t.get("in_service", 0) for t in log.samples), default=0)

@@ -263,3 +263,12 @@ def test_the_percentages_are_fractions():
     e = s["latency"]["end_to_end"]
     assert e["p50"] <= e["p95"] <= e["p99"]
     assert not math.isnan(e["mean"])
+
+
+def test_the_readme_shows_the_kept_table():
+    kept = (ROOT / "sim" / "FLUID.md").read_text()
+    readme = (ROOT / "sim" / "README.md").read_text()
+    rows = [line for line in kept.splitlines() if line.startswith("|")]
+    assert len(rows) == 2 + 6
+    for row in rows:
+        assert row in readme.splitlines(), row
