@@ -333,7 +333,7 @@ class DataPlane:
         inside = inst.busy + inst.backlog
         # They were counted as answered when they arrived: now they fail instead.
         now = self.env.now
-        win = self._window_for(now)
+        win = self._window_for(now, instant=True)
         win.ok = max(0.0, win.ok - inside)
         if self.warmup <= now < self.duration:
             self.measured.ok = max(0.0, self.measured.ok - inside)
@@ -422,8 +422,13 @@ class DataPlane:
             self._normals.extend(self._r_noise.standard_normal(4096).tolist())
         return self._normals.pop()
 
-    def _window_for(self, a: float) -> Tally:
-        k = math.floor(a / self.period + 1e-9)
+    def _window_for(self, a: float, instant: bool = False) -> Tally:
+        # A step starting at ``a`` lies in window floor(a / period); an instant belongs to
+        # the window it ends (window k covers (k period, (k + 1) period]).
+        if instant:
+            k = max(self._k, math.ceil(a / self.period - 1e-9) - 1)
+        else:
+            k = math.floor(a / self.period + 1e-9)
         while k > self._k:
             self._close_window()
         return self._win
@@ -450,7 +455,7 @@ class DataPlane:
     def _fail(self, outcome: str, n: float, at: float) -> None:
         if n <= 0:
             return
-        win = self._window_for(at)
+        win = self._window_for(at, instant=True)
         win.fail(outcome, n)
         if self.warmup <= at < self.duration:
             self.measured.fail(outcome, n)
