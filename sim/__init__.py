@@ -60,25 +60,32 @@ def run(
     replications: int = 1,
     progress: bool = False,
     allow_large: bool = False,
+    engine: str = "des",
 ) -> Result:
     """Simulate ``scenario`` ``replications`` times: steady, or over time when it has
     ``[traffic]``, ``[health_check]``, ``[asg]`` or ``[[failures]]``. The default seed is the
     scenario's ``run.seed``; replication ``i`` draws from its own independent streams, so the
     same scenario, seed and count give the same result. ``progress`` shows a bar on stderr.
     A run expected to need more than half of this machine's memory is refused with a
-    :class:`ConfigError` giving the estimate, unless ``allow_large``."""
+    :class:`ConfigError` giving the estimate, unless ``allow_large``.
+
+    ``engine="fluid"`` moves requests as flows with the same control plane (always over
+    time; seconds for a simulated day): the same summary, table and text, no per-request
+    records (``sim/README.md``, "Long horizons")."""
     from sim.config import ConfigError, Scenario
     from sim.config.checks import MAX_REPLICATIONS, MAX_SEED, check_int
-    from sim.engine import simulate
+    from sim.engine import check_engine, simulate
     from sim.engine.size import check_size
     from sim.results import Result
 
+    check_engine(engine)
     check_int("replications", replications, maximum=MAX_REPLICATIONS)
     if seed is not None:
         check_int("seed", seed, minimum=0, maximum=MAX_SEED)
     if not isinstance(scenario, Scenario):
         raise ConfigError("scenario", repr(scenario)[:60], "must be a Scenario (sim.load)")
-    check_size(scenario, replications, allow_large=allow_large)
+    if engine == "des":  # the fluid engine keeps no request: its memory does not grow with them
+        check_size(scenario, replications, allow_large=allow_large)
     seed = scenario.run.seed if seed is None else seed
     reps: Any = range(replications)
     if progress:
@@ -87,5 +94,5 @@ def run(
         from tqdm import tqdm
 
         reps = tqdm(reps, desc=scenario.name, unit="run", file=sys.stderr)
-    runs = tuple(simulate(scenario, seed, replication=i) for i in reps)
+    runs = tuple(simulate(scenario, seed, replication=i, engine=engine) for i in reps)
     return Result(scenario, seed, runs)

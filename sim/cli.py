@@ -13,6 +13,8 @@ line on stderr starting ``error:``, exit status 2.
     python -m sim run mm_c --set arrivals.rate=4.5 --json
     python -m sim trace baseline --pick first
     python -m sim sweep weekday --vary asg.max=2,4,6 --replications 3 --out out/sweep
+    python -m sim run weekday --engine fluid --set run.duration=604800   # a week, in seconds
+    python -m sim validate-fluid --out sim/FLUID.md
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ import sim
 from sim import loader, sweep
 from sim.config import ConfigError, Scenario
 from sim.config.checks import MAX_REPLICATIONS, MAX_SEED, check_int
-from sim.engine import size
-from sim.results import files, narrate
+from sim.engine import check_engine, size
+from sim.results import files, fluid, narrate, validation
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("scenario", help=f"a shipped scenario ({names}) or a path to a .toml file")
         p.add_argument("--seed", type=int, help="random seed (default: the scenario's run.seed)")
+        p.add_argument(
+            "--engine",
+            default="des",
+            metavar="ENGINE",
+            help="des: every request an event (default); fluid: requests as flows, for days"
+            " and weeks (no per-request records)",
+        )
         p.add_argument(
             "--set",
             action="append",
@@ -88,7 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--figures",
         action="store_true",
-        help="also draw latency.png, layers.png and waterfall.png into --out",
+        help="also draw latency.png, layers.png and waterfall.png into --out (fluid:"
+        " layers.png; over time also dashboard.png)",
     )
     run.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
 
@@ -109,10 +119,26 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_arguments(sweeper)
 
     sub.add_parser("list", help="list the shipped scenarios")
+
+    check = sub.add_parser(
+        "validate-fluid",
+        help="run the shipped scenarios over time with both engines and compare (sim/FLUID.md)",
+    )
+    check.add_argument(
+        "--scenario",
+        action="append",
+        choices=validation.SCENARIOS,
+        metavar="NAME",
+        help="only this scenario (repeatable; default: all of "
+        + ", ".join(validation.SCENARIOS)
+        + ")",
+    )
+    check.add_argument("--out", type=Path, metavar="FILE", help="write the table here too")
     return top
 
 
 def _load(args: argparse.Namespace) -> tuple[Scenario, int]:
+    check_engine(args.engine)
     overrides = list(args.set)
     if getattr(args, "warmup", None) is not None:
         overrides.append(f"run.warmup={args.warmup!r}")
@@ -124,15 +150,44 @@ def _load(args: argparse.Namespace) -> tuple[Scenario, int]:
     return s, s.run.seed if args.seed is None else args.seed
 
 
+def _validate(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        if args.out.is_dir():
+            raise ConfigError("--out", str(args.out), "is a folder; allowed: a file")
+        files.check_folder(args.out.parent)
+    rows = []
+    for name in args.scenario or validation.SCENARIOS:
+        s = loader.load(name)
+        seed = s.run.seed
+        des = sim.run(s, seed)
+        fluid = sim.run(s, seed, engine="fluid")
+        again = sim.run(s, seed + 1)
+        rows.append(
+            validation.with_reference(
+                validation.compare(name, des, fluid), validation.compare(name, des, again)
+            )
+        )
+        sys.stderr.write(f"compared {name}\n")
+    text = validation.document(rows)
+    if args.out is not None:
+        files.write_files(args.out.parent, {args.out.name: text})
+        sys.stderr.write(f"wrote {args.out}\n")
+    sys.stdout.write(text)
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     check_int("--replications", args.replications, maximum=MAX_REPLICATIONS)
     if args.figures and args.out is None:
         raise ConfigError("--figures", True, "needs --out DIR to write the figures into")
     s, seed = _load(args)
-    _check_size(s, args.replications, args.allow_large)
+    if args.engine == "des":
+        _check_size(s, args.replications, args.allow_large)
     if args.out is not None:
         files.check_folder(args.out)
-    result = sim.run(s, seed, args.replications, progress=args.progress, allow_large=True)
+    result = sim.run(
+        s, seed, args.replications, progress=args.progress, allow_large=True, engine=args.engine
+    )
     written: dict[str, str | bytes] = {}
     if args.out is not None:
         written.update(result.files())
@@ -159,6 +214,8 @@ def _check_size(s: Scenario, replications: int, allow_large: bool) -> None:
 
 def _trace(args: argparse.Namespace) -> int:
     s, seed = _load(args)
+    if args.engine == "fluid":
+        raise ConfigError("--engine", "fluid", fluid.NO_RECORDS)
     _check_size(s, 1, args.allow_large)
     # A scenario with [traffic], [asg], ... runs over time, as `run` does: its crash or its
     # window of 503s happens only there.
@@ -180,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "sweep":
             return sweep.main(args)
+        if args.command == "validate-fluid":
+            return _validate(args)
         return _run(args) if args.command == "run" else _trace(args)
     except ConfigError as exc:
         sys.stderr.write(f"error: {exc}\n")

@@ -173,27 +173,48 @@ class World:
             self.group.zone_down(az, until)
 
 
-def simulate_over_time(scenario: Scenario, seed: int | None = None, replication: int = 0) -> Run:
-    """Run ``scenario`` with its time-varying sections and sample it every period (seeds as
-    in :func:`sim.engine.simulate`)."""
-    s = scenario
-    seed = s.run.seed if seed is None else seed
-    asg, hc, traffic = s.asg, s.health_check, s.traffic
-    if asg.enabled:
-        # The engine builds the initial fleet; with a group it is the group's initial size.
-        s = dataclasses.replace(
-            s, instances=dataclasses.replace(s.instances, count=max(asg.initial, 1))
-        )
-    # Independent streams for the parts this module adds, derived from the same seed.
-    r_traffic, r_group, r_failures = np.random.default_rng([replication, seed, 3]).spawn(3)
-    arrivals: Any = None
-    if traffic.enabled:
-        profile = profile_of(traffic)
-        arrivals = () if traffic.sessions else arrival_times(profile, r_traffic, s.run.duration)
-    engine = Engine(s, rng_for(seed, replication), arrivals=arrivals)
-    engine.seed, engine.replication = seed, replication
-    env = engine.env
+@dataclass
+class ControlPlane:
+    """The control plane of a run over time, wired to a world: the same classes whichever
+    engine moves the requests (``sim/engine/fluid/`` wires them to a flow model)."""
 
+    checker: HealthChecker | None
+    fleet: EngineFleet
+    group: AutoScalingGroup | None
+    world: World
+    failures: Failures
+    sampler: Sampler
+
+
+def streams(seed: int, replication: int) -> list[np.random.Generator]:
+    """The traffic's, the group's and the failures' random streams of one run."""
+    return np.random.default_rng([replication, seed, 3]).spawn(3)
+
+
+def initial_scenario(s: Scenario) -> Scenario:
+    """``s`` with the engine's initial fleet as the group's initial size, when it has one."""
+    if s.asg.enabled:
+        return dataclasses.replace(
+            s, instances=dataclasses.replace(s.instances, count=max(s.asg.initial, 1))
+        )
+    return s
+
+
+def control_plane(
+    engine: Any,
+    s: Scenario,
+    r_group: np.random.Generator,
+    r_failures: np.random.Generator,
+    probe: Any,
+    fleet_class: type[EngineFleet] = EngineFleet,
+    instances: Any = None,
+) -> ControlPlane:
+    """Health checks, the auto-scaling group, failures and the sampler, acting on
+    ``engine`` (``env``, ``lb``, ``db``, ``instances``, ``launch``): the engine's initial
+    fleet is adopted as healthy and warm. ``probe(inst)`` is the health check's request;
+    ``instances`` what the sampler reads (default: ``engine.instances``)."""
+    env = engine.env
+    asg, hc = s.asg, s.health_check
     checker = None
     group = None
     if hc.enabled:
@@ -201,13 +222,13 @@ def simulate_over_time(scenario: Scenario, seed: int | None = None, replication:
             env,
             hc,
             engine.lb,
-            probe=lambda inst: health_probe(env, inst, hc.cpu),
+            probe=probe,
             in_flight=lambda inst: inst.outstanding,
             name=lambda inst: f"instance {inst.id}",
         )
         for inst in engine.instances:  # a fleet that has been running: healthy already
             checker.watch(inst, healthy=True)
-    fleet = EngineFleet(engine, checker)
+    fleet = fleet_class(engine, checker)
     if asg.enabled:
         initial = engine.instances[: asg.initial]
         for inst in engine.instances[asg.initial :]:  # min 0: no instance at the start
@@ -226,6 +247,57 @@ def simulate_over_time(scenario: Scenario, seed: int | None = None, replication:
     else:
         for k, inst in enumerate(engine.instances):
             fleet.zones[inst.id] = "ab"[k % 2]
+    world = World(engine, fleet, group, checker)
+    failures = Failures(world, s.failures, r_failures)
+    sampler = Sampler(
+        env,
+        s.timeseries.period,
+        instances if instances is not None else (lambda: engine.instances),
+        engine.lb,
+        group,
+        engine.db,
+    )
+    return ControlPlane(checker, fleet, group, world, failures, sampler)
+
+
+def over_time_log(cp: ControlPlane, s: Scenario, engine: Any) -> OverTimeLog:
+    """What the control plane logged, once the run is over."""
+    group, checker = cp.group, cp.checker
+    horizon = s.run.duration + s.run.drain
+    return OverTimeLog(
+        samples=[r for r in cp.sampler.rows if r["t"] <= horizon + 1e-9],
+        period=s.timeseries.period,
+        horizon=horizon,
+        activities=list(group.activities) if group else [],
+        alarms={k: list(a.history) for k, a in group.alarms.items()} if group else {},
+        health=list(checker.history) if checker else [],
+        failures=list(cp.failures.log),
+        instance_hours=(group.instance_seconds() if group else _fixed_seconds(engine)) / 3600,
+        comparisons={k: a.spec.comparison for k, a in group.alarms.items()} if group else {},
+        thresholds={a.spec.threshold for a in group.alarms.values() if a.spec.metric == "cpu"}
+        if group
+        else set(),
+    )
+
+
+def simulate_over_time(scenario: Scenario, seed: int | None = None, replication: int = 0) -> Run:
+    """Run ``scenario`` with its time-varying sections and sample it every period (seeds as
+    in :func:`sim.engine.simulate`)."""
+    seed = scenario.run.seed if seed is None else seed
+    s = initial_scenario(scenario)
+    traffic, hc = s.traffic, s.health_check
+    # Independent streams for the parts this module adds, derived from the same seed.
+    r_traffic, r_group, r_failures = streams(seed, replication)
+    arrivals: Any = None
+    if traffic.enabled:
+        profile = profile_of(traffic)
+        arrivals = () if traffic.sessions else arrival_times(profile, r_traffic, s.run.duration)
+    engine = Engine(s, rng_for(seed, replication), arrivals=arrivals)
+    engine.seed, engine.replication = seed, replication
+    env = engine.env
+    cp = control_plane(
+        engine, s, r_group, r_failures, probe=lambda inst: health_probe(env, inst, hc.cpu)
+    )
 
     if traffic.enabled and traffic.sessions:
         shape = SessionShape(
@@ -243,34 +315,10 @@ def simulate_over_time(scenario: Scenario, seed: int | None = None, replication:
 
         engine.processes.append(users)
 
-    world = World(engine, fleet, group, checker)
-    failures = Failures(world, s.failures, r_failures)
-    sampler = Sampler(
-        env,
-        s.timeseries.period,
-        lambda: engine.instances,
-        engine.lb,
-        group,
-        engine.db,
-    )
     run = engine.run()
-    horizon = s.run.duration + s.run.drain
-    run.over_time = OverTimeLog(
-        samples=[r for r in sampler.rows if r["t"] <= horizon + 1e-9],
-        period=s.timeseries.period,
-        horizon=horizon,
-        activities=list(group.activities) if group else [],
-        alarms={k: list(a.history) for k, a in group.alarms.items()} if group else {},
-        health=list(checker.history) if checker else [],
-        failures=list(failures.log),
-        instance_hours=(group.instance_seconds() if group else _fixed_seconds(engine)) / 3600,
-        comparisons={k: a.spec.comparison for k, a in group.alarms.items()} if group else {},
-        thresholds={a.spec.threshold for a in group.alarms.values() if a.spec.metric == "cpu"}
-        if group
-        else set(),
-    )
+    run.over_time = over_time_log(cp, s, engine)
     return run
 
 
-def _fixed_seconds(engine: Engine) -> float:
+def _fixed_seconds(engine: Any) -> float:
     return len(engine.instances) * engine.env.now

@@ -28,12 +28,22 @@ def png(fig: Figure) -> bytes:
 
 def run_figures(result) -> dict[str, bytes]:
     """The figures ``python -m sim run --figures`` writes for a :class:`~sim.results.Result`:
-    ``latency.png``, ``layers.png``, ``waterfall.png`` and, over time, ``dashboard.png``."""
+    ``latency.png``, ``layers.png``, ``waterfall.png`` and, over time, ``dashboard.png`` (a
+    fluid run, which keeps no request: ``layers.png`` and ``dashboard.png``)."""
     from sim.figures import dashboard, plots
     from sim.results import narrate
 
     name = result.scenario.name
     run = result.run
+    if result.engine == "fluid":
+        # No per-request records: the layers from the summary and the dashboard only.
+        figures = {
+            "layers.png": plots.layer_breakdown(
+                result.summary, f"{name}: where the time goes, by layer"
+            ),
+            "dashboard.png": dashboard.dashboard(result, f"{name}: the run over time"),
+        }
+        return {file: png(fig) for file, fig in figures.items()}
     figures = {
         "latency.png": plots.latency_distribution(
             result.records, run.window, f"{name}: end-to-end latency"

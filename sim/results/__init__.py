@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from sim.config import Scenario
+from sim.config import ConfigError, Scenario
 from sim.engine import Run
-from sim.results import files, narrate, records, statistics, text, timeseries
+from sim.engine.fluid import FluidRun
+from sim.results import files, fluid, narrate, records, statistics, text, timeseries
 from sim.results.records import Record
 
 __all__ = ["Record", "Result"]
@@ -42,6 +43,10 @@ class Result:
     ``text()`` the printed report, ``records`` the first replication's records, ``table`` its
     time series (runs over time only), ``trace()`` one request told hop by hop, ``files()``
     everything ``--out`` writes except the figures (``sim.figures`` draws those).
+
+    A fluid run (``engine == "fluid"``) has the same summary, document, table and text, and
+    no per-request records: ``records``, ``records_of``, ``arrays`` and ``trace()`` raise a
+    :class:`~sim.config.ConfigError` saying so (``fluid.NO_RECORDS``).
     """
 
     scenario: Scenario
@@ -52,6 +57,15 @@ class Result:
     def of(cls, *runs: Run) -> Result:
         """The result of runs made by the engine directly (tests, experiments)."""
         return cls(runs[0].scenario, runs[0].seed, runs)
+
+    @property
+    def engine(self) -> str:
+        """``"des"`` or ``"fluid"``: the engine that made the runs."""
+        return "fluid" if isinstance(self.runs[0], FluidRun) else "des"
+
+    def _no_records(self) -> None:
+        if self.engine == "fluid":
+            raise ConfigError("--engine", "fluid", fluid.NO_RECORDS)
 
     @property
     def run(self) -> Run:
@@ -66,20 +80,25 @@ class Result:
     @cached_property
     def arrays(self):
         """The first run's requests as arrays (``arrival``, ``end``, ``status``)."""
+        self._no_records()
         return statistics.request_arrays(self.runs[0])
 
     def records_of(self, replication: int = 0) -> list[Record]:
         """The records of one replication, request after request."""
+        self._no_records()
         if replication == 0:
             return self.records
         return records.of_requests(self.runs[replication].requests)
 
     @cached_property
     def records(self) -> list[Record]:
+        self._no_records()
         return records.of_requests(self.runs[0].requests)
 
     @cached_property
     def summaries(self) -> list[dict]:
+        if self.engine == "fluid":
+            return [fluid.summary(run) for run in self.runs]
         out = [statistics.summary(self.runs[0], self.records)]
         for run in self.runs[1:]:
             out.append(statistics.summary(run, records.of_requests(run.requests)))
@@ -91,7 +110,11 @@ class Result:
 
     @cached_property
     def document(self) -> dict:
-        return statistics.combine(self.summaries, self.scenario.name, self.seed)
+        doc = statistics.combine(self.summaries, self.scenario.name, self.seed)
+        if self.engine == "fluid":
+            doc["engine"] = "fluid"
+            doc["warnings"] = list(self.runs[0].warnings)
+        return doc
 
     @cached_property
     def table(self) -> list[dict[str, Any]] | None:
@@ -99,6 +122,8 @@ class Result:
         run = self.runs[0]
         if run.over_time is None:
             return None
+        if self.engine == "fluid":
+            return timeseries.merge(run.over_time.samples, fluid.windows(run))
         return timeseries.table(run, self.arrays)
 
     def text(self) -> str:
@@ -106,6 +131,8 @@ class Result:
         report = text.format_summary(self.document)
         if self.table is not None:
             report += text.describe(self.runs[0].over_time, self.table)
+        if self.engine == "fluid":
+            report += fluid.describe(self.runs[0])
         return report
 
     def trace(self, how: str = "typical") -> str | None:
@@ -126,7 +153,9 @@ class Result:
         """``summary.json``, ``summary.txt``, ``records.csv`` (every replication) and, for a
         run over time, ``timeseries.csv`` and ``activities.csv``: file name -> contents."""
         out = {"summary.json": files.to_json(self.document), "summary.txt": self.text()}
-        if len(self.runs) == 1:
+        if self.engine == "fluid":
+            pass  # no records.csv: a fluid run keeps no request
+        elif len(self.runs) == 1:
             out["records.csv"] = files.records_csv(self.records)
         else:
             parts = [files.records_csv(self.records_of(i), replication=i)

@@ -58,7 +58,8 @@ def request_arrays(run: Run) -> dict[str, np.ndarray]:
 def outline(run: Run) -> dict:
     """The few numbers a sweep keeps of a run: measured requests, successes, error rate,
     end-to-end p50/p95/p99 of the successful ones (as in :func:`summary`), errors by status,
-    cost in instance-hours and the most instances in service at once."""
+    the highest p95 of a time-series window (over time only), cost in instance-hours and the
+    most instances in service at once."""
     a = request_arrays(run)
     start, end = run.window
     measured = (a["arrival"] >= start) & (a["arrival"] < end)
@@ -74,13 +75,33 @@ def outline(run: Run) -> dict:
     for code in STATUSES[1:]:
         row[f"errors_{code}"] = int((status == int(code)).sum())
     s, log = run.scenario, run.over_time
+    row["p95_peak"] = math.nan
     if log is not None:
+        from sim.results.timeseries import request_windows
+
+        w = request_windows(a["arrival"], a["end"], a["status"], log.period, log.horizon)
+        row["p95_peak"] = peak_p95(w["t"], w["p95"], w["completed"], start, end)
         row["instance_hours"] = _r(log.instance_hours)
         row["max_in_service"] = max((t.get("in_service", 0) for t in log.samples), default=0)
     else:
         row["instance_hours"] = _r(s.instances.count * (s.run.duration + s.run.drain) / 3600)
         row["max_in_service"] = s.instances.count
     return row
+
+
+#: A window's p95 counts towards the peak with at least this many answers (fewer: noise).
+PEAK_MIN_REQUESTS = 100
+
+
+def peak_p95(t, p95, completed, start: float, end: float) -> float:
+    """The highest p95 of the time-series windows inside the measured window that answered at
+    least :data:`PEAK_MIN_REQUESTS` requests: what "p95 under 300 ms all week" must hold for."""
+    values = [
+        float(p)
+        for ti, p, n in zip(t, p95, completed, strict=True)
+        if start < ti <= end and n >= PEAK_MIN_REQUESTS and not math.isnan(p)
+    ]
+    return _r(max(values)) if values else math.nan
 
 
 def summary(run: Run, records: list[Record]) -> dict:

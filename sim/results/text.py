@@ -109,7 +109,8 @@ def describe(log: OverTimeLog, table: list[dict[str, Any]]) -> str:
                 first, last, n = bad.get(key, (row["t"], row["t"], 0))
                 bad[key] = (first, row["t"], n + value)
     for key, (first, last, n) in sorted(bad.items()):
-        lines.append(f"  {key[7:]}s        {n} in windows ending {first:g}-{last:g} s")
+        if round(n) > 0:  # a fluid run's counts are expected values
+            lines.append(f"  {key[7:]}s        {round(n)} in windows ending {first:g}-{last:g} s")
     fired = [(name, t) for name, hist in over.alarms.items() for t, st in hist if st == "ALARM"]
     if fired:
         shown = ", ".join(f"{name} at {t:g} s" for name, t in fired[:6])

@@ -1,0 +1,129 @@
+"""The queueing approximations the fluid engine uses for one instance (``sim/FACTS.md``,
+"Queueing theory: the fluid engine's approximations").
+
+Think of a bakery with ``slots`` bakers sharing ``vcpus`` ovens: each loaf needs the oven for
+a while (the CPU demand) and the bench for a while (the database and everything else that
+does not need the oven). How many loaves an hour the bakery turns out depends on how many
+bakers are busy: one baker never waits for an oven, nine bakers on two ovens mostly do.
+
+1. **The instance inside** (:func:`throughputs`): ``k`` busy workers cycling between the vCPUs
+   (``c`` servers, exponential CPU demand ``D``) and everything else (a delay ``Z``) form the
+   finite-source (machine-repairman) queue; its birth-death chain gives the throughput
+   ``X(k)`` for every ``k`` up to the number of worker slots.
+2. **The instance seen from outside** (:func:`occupancy`): the flow-equivalent server
+   (Chandy, Herzog and Woo 1975) replaces the inside by one server completing ``X(min(m,
+   slots))`` requests per second when ``m`` requests are in the instance; fed by Poisson
+   arrivals at ``lambda`` it is a birth-death chain whose stationary law gives the chance of
+   waiting for a worker, the waiting time (exponential with rate ``X(slots) - lambda`` once
+   every worker is busy, as in Erlang C) and the busy workers.
+3. **Not exponential** (:func:`allen_cunneen`): Allen and Cunneen's correction scales a wait
+   computed for exponential service by ``(ca^2 + cs^2) / 2``, the squared coefficients of
+   variation of inter-arrival (1 for Poisson) and service times.
+
+With as many vCPUs as worker slots ``X(k) = k / D`` and step 2 is the M/M/c queue exactly, so
+Erlang C is a special case (``tests/sim_dynamics/test_fluid.py`` checks it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+
+@lru_cache(maxsize=4096)
+def throughputs(slots: int, vcpus: int, cpu: float, other: float) -> tuple[float, ...]:
+    """``X(1) .. X(slots)``: requests per second ``k`` busy workers complete, each request
+    needing ``cpu`` seconds on one of ``vcpus`` (exponential, first come first served) and
+    ``other`` seconds away from them (the finite-source queue, exact for exponential times).
+    """
+    if cpu <= 0:
+        return tuple(k / other if other > 0 else math.inf for k in range(1, slots + 1))
+    if other <= 0:
+        return tuple(min(k, vcpus) / cpu for k in range(1, slots + 1))
+    out = []
+    for k in range(1, slots + 1):
+        n = np.arange(k + 1)  # workers on (or waiting for) a vCPU
+        # pi(n+1) / pi(n) = ((k - n) / other) / (min(n + 1, c) / cpu)
+        up = (k - n[:-1]) / other
+        down = np.minimum(n[1:], vcpus) / cpu
+        logs = np.concatenate(([0.0], np.cumsum(np.log(up) - np.log(down))))
+        pi = np.exp(logs - logs.max())
+        pi /= pi.sum()
+        out.append(float((pi * np.minimum(n, vcpus)).sum() / cpu))
+    return tuple(out)
+
+
+@lru_cache(maxsize=1024)
+def pooled_throughputs(x: tuple[float, ...], n: int) -> tuple[float, ...]:
+    """``n`` instances of throughputs ``x`` kept level by the load balancer: with ``M``
+    requests among them, ``M mod n`` hold one more than the others."""
+    out = []
+    for m in range(1, n * len(x) + 1):
+        q, r = divmod(m, n)
+        low = x[q - 1] if q > 0 else 0.0
+        high = x[q] if r else 0.0
+        out.append(r * high + (n - r) * low)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Occupancy:
+    """The stationary state of one instance fed ``lam`` requests per second."""
+
+    p_wait: float  # an arrival finds every worker busy
+    wait: float  # its mean wait for a worker, given it waits (exponential)
+    busy: float  # mean busy workers
+    hold: float  # mean time a request holds its worker (CPU waits included)
+    tail: tuple[float, ...]  # P(an arrival finds at least k busy), k = 0 .. slots
+
+
+@lru_cache(maxsize=65536)
+def occupancy(x: tuple[float, ...], lam: float) -> Occupancy | None:
+    """The flow-equivalent server with completion rates ``x`` (:func:`throughputs`) fed at
+    ``lam``; None when ``lam >= X(slots)``: no stationary state, the backlog grows."""
+    slots = len(x)
+    top = x[-1]
+    if lam >= top:
+        return None
+    holds = np.arange(1, slots + 1) / np.asarray(x)  # Little inside: k busy, k / X(k) each
+    if lam <= 0:
+        return Occupancy(0.0, 1.0 / top, 0.0, float(holds[0]), (1.0,) + (0.0,) * slots)
+    # P(m) proportional to lam^m / (X(1) ... X(m)) below `slots`, then geometric.
+    logs = np.concatenate(([0.0], np.cumsum(math.log(lam) - np.log(x))))  # m = 0 .. slots
+    shift = logs.max()
+    w = np.exp(logs - shift)
+    r = lam / top
+    below = w[:-1]  # m < slots
+    queued = w[-1] / (1.0 - r)  # m >= slots
+    total = below.sum() + queued
+    p = below / total
+    p_wait = queued / total
+    m = np.arange(slots)
+    busy = float((p * m).sum() + slots * p_wait)
+    hold = float((p * holds).sum() + p_wait * holds[-1])
+    # P(M >= k) for k = 0 .. slots (PASTA: what an arrival finds)
+    tail = np.concatenate((1.0 - np.concatenate(([0.0], np.cumsum(p)))[:-1], [p_wait]))
+    return Occupancy(float(p_wait), 1.0 / (top - lam), busy, hold, tuple(float(v) for v in tail))
+
+
+def allen_cunneen(cs2: float, ca2: float = 1.0) -> float:
+    """Allen and Cunneen's factor for a wait computed as if service were exponential."""
+    return (ca2 + cs2) / 2.0
+
+
+def mgc_wait(c: int, lam: float, mean: float) -> tuple[float, float]:
+    """M/M/c waiting: ``(P(wait), mean wait given a wait)`` for ``c`` servers of mean service
+    ``mean`` fed at ``lam`` (requires ``lam * mean < c``); Erlang C."""
+    a = lam * mean
+    if a <= 0:
+        return 0.0, mean / c
+    rho = a / c
+    # Erlang C through Erlang B's stable recursion.
+    b = 1.0
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    p = b / (1.0 - rho + rho * b)
+    return p, mean / (c - a)

@@ -1,0 +1,274 @@
+"""The fluid engine: its queueing formulas, the lessons of the scenarios over time told with
+the same control plane, its results, its refusals, and the validation command."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import sim
+from sim import theory
+from sim.config import ConfigError
+from sim.engine.fluid.queueing import (
+    mgc_wait,
+    occupancy,
+    pooled_throughputs,
+    throughputs,
+)
+from sim.model.autoscaling import AutoScalingGroup
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args], capture_output=True, text=True, cwd=ROOT, env=env
+    )
+
+
+def fluid(name: str, *overrides: str, seed: int | None = None):
+    return sim.run(sim.load(name, list(overrides)), seed, engine="fluid")
+
+
+# --- the formulas ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("c", "lam"), [(1, 0.9), (2, 1.0), (3, 2.0), (5, 4.0), (10, 8.0)])
+def test_the_flow_equivalent_server_without_cpu_contention_is_erlang_c(c, lam):
+    # As many vCPUs as slots and nothing but CPU: X(k) = k mu, the M/M/c queue itself.
+    x = throughputs(c, c, 1.0, 0.0)
+    occ = occupancy(x, lam)
+    assert occ.p_wait == pytest.approx(theory.erlang_c(c, lam), rel=1e-9)
+    assert occ.p_wait * occ.wait == pytest.approx(theory.mm_c_wq(c, lam, 1.0), rel=1e-9)
+    p, cond = mgc_wait(c, lam, 1.0)
+    assert p * cond == pytest.approx(theory.mm_c_wq(c, lam, 1.0), rel=1e-9)
+
+
+def test_erlang_c_matches_the_values_in_facts():
+    # sim/FACTS.md: c = 10, lambda = 8: C = 0.409180, Wq = 0.204590.
+    occ = occupancy(throughputs(10, 10, 1.0, 0.0), 8.0)
+    assert occ.p_wait == pytest.approx(0.409180, abs=1e-6)
+    assert occ.p_wait * occ.wait == pytest.approx(0.204590, abs=1e-6)
+
+
+def test_throughput_grows_with_busy_workers_within_the_asymptotic_bounds():
+    cpu, other, vcpus = 0.066, 0.0225, 1
+    x = throughputs(9, vcpus, cpu, other)
+    assert all(b > a for a, b in itertools.pairwise(x))
+    for k, xk in enumerate(x, start=1):
+        assert xk <= min(k / (cpu + other), vcpus / cpu) + 1e-9
+    assert x[0] == pytest.approx(1 / (cpu + other))
+    assert x[-1] > 0.95 * vcpus / cpu  # nine workers keep one vCPU almost always busy
+
+
+def test_pooled_instances_complete_what_they_would_apart_when_level():
+    x = throughputs(3, 1, 0.066, 0.0225)
+    assert pooled_throughputs(x, 1) == x
+    pool = pooled_throughputs(x, 4)
+    assert len(pool) == 12
+    assert pool[3] == pytest.approx(4 * x[0])  # one request on each of four instances
+    assert pool[-1] == pytest.approx(4 * x[-1])
+    # Pooling waits less than four independent queues at the same load.
+    lam = 0.8 * x[-1]
+    alone = occupancy(x, lam)
+    together = occupancy(pool, 4 * lam)
+    assert together.p_wait * together.wait < alone.p_wait * alone.wait
+
+
+def test_no_stationary_state_past_capacity():
+    x = throughputs(3, 1, 0.066, 0.0225)
+    assert occupancy(x, x[-1]) is None
+    assert occupancy(x, 2 * x[-1]) is None
+
+
+# --- the model against theory ------------------------------------------------------------------
+
+
+def test_the_fluid_mm_c_waits_as_erlang_c_says():
+    s = sim.load("mm_c")
+    result = sim.run(s, engine="fluid")
+    c, lam, mu = 5, s.arrivals.rate, 1.0 / s.django.cpu.mean
+    wq = result.summary["latency"]["layers"]["queue"]["wait"]
+    assert wq == pytest.approx(theory.mm_c_wq(c, lam, mu), rel=0.1)
+    assert result.summary["utilisation"]["workers"] == pytest.approx(lam / (c * mu), abs=0.02)
+
+
+# --- the lessons, with the same control plane ---------------------------------------------------
+
+
+def test_instance_failure_min_1_has_a_window_of_503s_and_min_2_has_none():
+    alone = fluid("instance_failure", "run.duration=600")
+    pair = fluid("instance_failure", "run.duration=600", "asg.min=2")
+    crash = alone.scenario.failures[0].at
+    late = [r for r in alone.table if r["errors_503"] >= 1]
+    assert late and crash <= late[0]["t"] - alone.scenario.timeseries.period
+    assert late[-1]["t"] < crash + 2 * 10 + 17 + 60 + 3 * 10 + 10 + 30
+    assert alone.summary["status_counts"]["503"] > 100
+    assert pair.summary["status_counts"]["503"] == 0
+    replaced = [a.detail for a in alone.log.activities if a.kind == "terminate"]
+    assert replaced == ["failed health checks (was in_service)"]
+
+
+def test_scale_in_too_early_kills_booting_instances_and_oscillates():
+    over = fluid("scale_in_too_early", "run.duration=900")
+    killed = [a for a in over.log.activities if a.kind == "terminate"]
+    assert killed and all(a.detail == "scale in (was booting)" for a in killed)
+    changes = [a for a in over.log.activities if a.kind == "desired" and "->" in a.detail]
+    assert len(changes) >= 4
+
+
+def test_flash_crowd_pulls_the_saturated_instances_and_says_so():
+    over = fluid("flash_crowd", "run.duration=1200")
+    pulled = {name for _, name, state in over.log.health if state == "unhealthy"}
+    assert {"instance 0", "instance 1"} <= pulled
+    assert over.summary["status_counts"]["503"] > 1000
+    warnings = over.runs[0].warnings
+    assert any("saturated" in w for w in warnings)
+    assert any("health checks" in w for w in warnings)
+    assert "--engine des" in over.text()
+
+
+def test_slow_queries_surface_as_502_from_gunicorns_timeout():
+    over = fluid("slow_queries", "run.duration=600")
+    assert over.summary["error_outcomes"].get("worker-timeout", 0) > 50
+    assert over.summary["status_counts"]["504"] < over.summary["status_counts"]["502"]
+
+
+def test_too_many_workers_refuses_connections_past_max_connections():
+    over = fluid("too_many_workers", "run.duration=900")
+    assert max(r["db_connections"] for r in over.table) == 100
+    first = next(r for r in over.table if r["errors_500"] >= 1)
+    assert first["in_service"] >= 3
+
+
+def test_a_quiet_weekday_raises_no_warning():
+    over = fluid("weekday", "run.duration=1800", "traffic.start_clock_h=6.0")
+    assert over.runs[0].warnings == []
+    assert "warning" not in over.text()
+
+
+def test_the_control_plane_is_the_discrete_event_one():
+    # The group, alarms and health checks are sim/model's classes, wired by the same function.
+    from sim.engine.fluid import simulate_fluid
+
+    run = simulate_fluid(sim.load("weekday", ["run.duration=900"]))
+    assert run.over_time.alarms and set(run.over_time.alarms) == {"tt0-high", "tt0-low"}
+    assert run.over_time.activities[0].detail == "start at 2 (min 2, max 8)"
+    assert AutoScalingGroup.__module__ == "sim.model.autoscaling.group"
+
+
+# --- results --------------------------------------------------------------------------------------
+
+
+def test_a_fluid_result_has_the_summary_and_table_of_a_discrete_event_one():
+    des = sim.run(sim.load("instance_failure", ["run.duration=330", "run.drain=30"]))
+    flu = fluid("instance_failure", "run.duration=330", "run.drain=30")
+    assert list(flu.summary) == list(des.summary)
+    assert list(flu.summary["latency"]["end_to_end"]) == list(des.summary["latency"]["end_to_end"])
+    assert [r["t"] for r in flu.table] == [r["t"] for r in des.table]
+    assert set(des.table[0]) <= set(flu.table[0]) | {"cpu_2"}
+    assert flu.document["engine"] == "fluid"
+    assert set(flu.files()) == {"summary.json", "summary.txt", "timeseries.csv", "activities.csv"}
+
+
+def test_requests_are_conserved():
+    for name in ("instance_failure", "flash_crowd"):
+        s = fluid(name).summary
+        arrived = s["requests"]["arrived"]
+        counted = sum(s["status_counts"].values())
+        assert abs(arrived - counted) <= 0.01 * arrived + 2
+
+
+def test_same_seed_same_result_another_seed_another():
+    a = fluid("weekday", "run.duration=1800")
+    b = fluid("weekday", "run.duration=1800")
+    c = fluid("weekday", "run.duration=1800", seed=2)
+    assert a.document == b.document and a.files() == b.files()  # (NaN != NaN in a table)
+    assert a.summary["requests"]["arrived"] != c.summary["requests"]["arrived"]
+
+
+def test_records_and_trace_are_refused_in_one_line():
+    result = fluid("instance_failure", "run.duration=330")
+    for ask in (lambda: result.records, lambda: result.trace(), lambda: result.arrays):
+        with pytest.raises(ConfigError) as info:
+            ask()
+        assert "\n" not in str(info.value) and "--engine des" in str(info.value)
+    done = cli("trace", "instance_failure", "--engine", "fluid")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "no per-request records" in done.stderr
+
+
+def test_an_unknown_engine_is_refused_before_anything_runs(tmp_path):
+    with pytest.raises(ConfigError, match='"warp": must be one of "des", "fluid"'):
+        sim.run(sim.load("baseline"), engine="warp")
+    out = tmp_path / "out"
+    done = cli("run", "weekday", "--engine", "warp", "--out", str(out))
+    assert done.returncode == 2 and done.stderr.startswith("error: --engine")
+    assert done.stderr.count("\n") == 1 and not out.exists()
+
+
+def test_a_bad_deploy_is_refused_by_the_fluid_engine():
+    s = sim.load("instance_failure", ['failures[0].kind="bad_deploy"'])
+    with pytest.raises(ConfigError, match="bad_deploy"):
+        sim.run(s, engine="fluid")
+
+
+def test_run_with_the_fluid_engine_writes_the_dashboard(tmp_path):
+    out = tmp_path / "out"
+    done = cli("run", "instance_failure", "--engine", "fluid", "--out", str(out), "--figures")
+    assert done.returncode == 0, done.stderr
+    assert "engine: fluid" in done.stdout
+    assert not (out / "records.csv").exists()
+    assert (out / "dashboard.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# --- the validation command ---------------------------------------------------------------
+
+
+def _row(text: str, name: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith(f"| {name} |"))
+
+
+def test_the_validation_command_reproduces_its_row_of_the_kept_table():
+    done = cli("validate-fluid", "--scenario", "instance_failure")
+    assert done.returncode == 0, done.stderr
+    kept = (ROOT / "sim" / "FLUID.md").read_text()
+    assert _row(done.stdout, "instance_failure") == _row(kept, "instance_failure")
+
+
+def test_the_validation_command_refuses_a_folder_as_out(tmp_path):
+    done = cli("validate-fluid", "--scenario", "instance_failure", "--out", str(tmp_path))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "is a folder" in done.stderr
+
+
+@pytest.mark.slow
+def test_the_kept_table_is_what_the_command_writes():
+    done = cli("validate-fluid")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (ROOT / "sim" / "FLUID.md").read_text()
+
+
+def test_the_percentages_are_fractions():
+    s = fluid("weekday", "run.duration=1800").summary
+    for value in s["utilisation"].values():
+        assert 0.0 <= value <= 1.0
+    e = s["latency"]["end_to_end"]
+    assert e["p50"] <= e["p95"] <= e["p99"]
+    assert not math.isnan(e["mean"])
+
+
+def test_the_readme_shows_the_kept_table():
+    kept = (ROOT / "sim" / "FLUID.md").read_text()
+    readme = (ROOT / "sim" / "README.md").read_text()
+    rows = [line for line in kept.splitlines() if line.startswith("|")]
+    assert len(rows) == 2 + 6
+    for row in rows:
+        assert row in readme.splitlines(), row
