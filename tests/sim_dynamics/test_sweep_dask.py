@@ -99,7 +99,7 @@ def test_an_unreachable_scheduler_is_one_line_and_nothing_is_written(tmp_path):
     ("extra", "words"),
     [
         (("--engine", "warp"), ('--engine = "warp"', '"des", "fluid"')),
-        (("--processes", "0"), ("--processes = 0", ">= 1")),
+        (("--processes", "0"), ("--processes = 0", "[1, 256]")),
         (("--processes", "2", "--scheduler", "tcp://127.0.0.1:9"), ("--processes = 2",)),
         (("--replications", "0"), ("--replications = 0",)),
     ],
@@ -152,7 +152,7 @@ def test_the_command_line_reports_failures_and_keeps_the_other_rows(tmp_path, mo
     monkeypatch.setattr(sweep, "run_sweep", fake)
     args = argparse.Namespace(
         scenario="instance_failure", seed=None, set=[], vary=["asg.min=1,2"], replications=1,
-        processes=2, scheduler=None, out=tmp_path / "out", no_progress=True, engine="des",
+        processes=2, scheduler=None, out=tmp_path / "out", no_progress=True, engine="des", allow_large=False,
     )  # fmt: skip
     assert sweep.main(args) == 1
     err = capsys.readouterr().err
