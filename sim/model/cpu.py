@@ -1,0 +1,174 @@
+"""The kernel's scheduler: how Django's CPU bursts share an instance's vCPUs.
+
+Think of two chess masters giving a simultaneous exhibition: they walk from board to board, so
+every game in progress moves on, each the more slowly the more boards there are; with two
+boards or fewer each game has a master to itself. No player waits for a game to end before his
+own begins.
+
+An instance runs its Gunicorn workers as operating-system threads, and the Linux scheduler
+gives each runnable thread slices of a few milliseconds in turn on the vCPUs it has, far
+shorter than a request's bursts. Two ways to model that (``[instances] cpu_discipline``,
+``sim/FACTS.md``, "The kernel's scheduler"):
+
+- ``fcfs``: a burst takes a vCPU and holds it to the end, the others queue in order of arrival
+  (:class:`~sim.model.slots.Slots`). Simple and fast; right when bursts are short next to a
+  time slice, or when there are no more runnable threads than vCPUs.
+- ``ps`` (processor sharing, :class:`SharedCores` below): the time slices taken to the limit.
+  The ``n`` bursts in progress on ``c`` vCPUs share them equally, each progressing at
+  ``min(1, c / n)`` seconds of CPU per second. Nobody waits in line, everybody slows down: a
+  short burst is not stuck behind a long one, and a long one is stretched by everyone else.
+
+How :class:`SharedCores` computes it, event by event. Everything in progress moves at the same
+rate, so one number describes all of them: the *virtual clock* ``V``, the CPU seconds a burst
+in progress has received since ``V`` was 0, which advances at ``min(1, c / n)`` between
+events. A burst of ``w`` CPU seconds joining at ``V0`` is done when ``V`` reaches ``V0 + w``.
+The next to finish is the smallest such finish (a heap); the real time it takes is what ``V``
+still has to go divided by the rate. Only when a burst joins or leaves does the rate change,
+and only then is the next wake-up computed again: one wake-up pending per instance, never one
+per burst, and a wake-up that a later change made obsolete does nothing when it comes.
+
+A Gunicorn ``sync`` worker's deadline (its ``timeout``) may cut a burst short; so may a crash.
+Either way the burst leaves at that moment, having received ``V - V0`` CPU seconds, which is
+what the request is charged as time on a vCPU (the rest of its time in the burst is time
+spent waiting for its turn). The busy-vCPU-seconds a sampler reads are ``min(n, c)`` over time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+
+import simpy
+
+
+class Burst(simpy.Event):
+    """One CPU burst on :class:`SharedCores`: an event that succeeds when its work is done, or
+    when its ``deadline`` comes first (then ``expired`` is true). ``attained`` is the CPU time
+    it received, set when it leaves."""
+
+    def __init__(self, env, work: float, start: float, deadline: float) -> None:
+        super().__init__(env)
+        self.work = work
+        self.start = start  # the virtual clock when it joined
+        self.finish = start + work  # ... and when it will be done
+        self.deadline = deadline
+        self.attained = 0.0
+        self.running = True
+        self.expired = False
+
+
+class SharedCores:
+    """``capacity`` vCPUs shared equally by the bursts in progress (processor sharing).
+
+    ``start(work, deadline)`` returns a :class:`Burst` to wait for; ``leave(burst)`` takes a
+    burst out early (a crash). ``busy`` and ``busy_time()`` are the books the statistics read,
+    as :class:`~sim.model.slots.Slots` keeps them.
+    """
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        self.env = env
+        self.capacity = capacity
+        self.running = 0  # bursts in progress
+        self._virtual = 0.0  # V: CPU seconds each burst in progress has received since 0
+        self._last = env.now  # when V and the busy area were last brought up to date
+        self._area = 0.0  # busy-vCPU-seconds
+        self._finishes: list[tuple[float, int, Burst]] = []  # (finish, order, burst)
+        self._deadlines: list[tuple[float, int, Burst]] = []  # (deadline, order, burst)
+        self._order = itertools.count()  # ties are broken by order of joining
+        self._plan = 0  # number of the wake-up that counts; older ones do nothing
+        self._due = -math.inf  # the finish that wake-up is for (-inf: a deadline's)
+
+    @property
+    def busy(self) -> int:
+        """vCPUs busy now: every one while there are at least as many bursts."""
+        return min(self.running, self.capacity)
+
+    def busy_time(self) -> float:
+        """Busy-vCPU-seconds since the start (utilisation = its growth / capacity / time)."""
+        self._advance()
+        return self._area
+
+    def start(self, work: float, deadline: float = math.inf) -> Burst:
+        """A burst of ``work`` CPU seconds joins now; it is cut short at ``deadline``."""
+        self._advance()
+        burst = Burst(self.env, work, self._virtual, deadline)
+        order = next(self._order)
+        heapq.heappush(self._finishes, (burst.finish, order, burst))
+        if deadline != math.inf:
+            heapq.heappush(self._deadlines, (deadline, order, burst))
+        self.running += 1
+        self._replan()
+        return burst
+
+    def leave(self, burst: Burst) -> None:
+        """Take ``burst`` out now, unfinished (its request was cut off)."""
+        if not burst.running:
+            return
+        self._advance()
+        self._stop(burst)
+        self._replan()
+
+    # -- the mechanics --------------------------------------------------------------------
+    def _advance(self) -> None:
+        # Bring V and the busy area up to now, at the rate of the bursts in progress since
+        # the last change (there was none in between: every change calls this first).
+        now = self.env.now
+        n = self.running
+        if n:
+            c = self.capacity
+            elapsed = now - self._last
+            self._virtual += elapsed if n <= c else elapsed * c / n
+            self._area += (n if n <= c else c) * elapsed
+        self._last = now
+
+    def _stop(self, burst: Burst) -> None:
+        burst.attained = self._virtual - burst.start
+        burst.running = False
+        self.running -= 1
+        # Its heap entries stay where they are and are skipped when they reach the top.
+
+    def _replan(self) -> None:
+        # The next thing due: the first finish, or a deadline before it.
+        self._plan += 1
+        finishes, deadlines = self._finishes, self._deadlines
+        while finishes and not finishes[0][2].running:
+            heapq.heappop(finishes)
+        while deadlines and not deadlines[0][2].running:
+            heapq.heappop(deadlines)
+        if not finishes:
+            return
+        n, c, now = self.running, self.capacity, self.env.now
+        due = finishes[0][0]
+        rate = 1.0 if n <= c else c / n
+        at = now + (due - self._virtual) / rate
+        if deadlines and deadlines[0][0] < at:
+            at, due = deadlines[0][0], -math.inf
+        self._due = due
+        plan = self._plan
+        self.env.timeout(at - now).callbacks.append(lambda _: self._wake(plan))
+
+    def _wake(self, plan: int) -> None:
+        if plan != self._plan:  # something joined or left since: a newer wake-up counts
+            return
+        self._advance()
+        # Nothing changed since this wake-up was planned, so the burst it was planned for is
+        # done now exactly: set V to its finish rather than trust the rounding of V's steps
+        # (two bursts that must finish together then do).
+        if self._due > self._virtual:
+            self._virtual = self._due
+        finishes, deadlines = self._finishes, self._deadlines
+        v, now = self._virtual, self.env.now
+        while finishes and finishes[0][0] <= v:
+            burst = heapq.heappop(finishes)[2]
+            if burst.running:
+                self._stop(burst)
+                burst.attained = burst.work
+                burst.succeed()
+        while deadlines and deadlines[0][0] <= now:
+            burst = heapq.heappop(deadlines)[2]
+            if burst.running:
+                self._stop(burst)
+                burst.expired = True
+                burst.succeed()
+        self._replan()
