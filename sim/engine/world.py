@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -34,7 +34,7 @@ import simpy
 
 from sim.config import Scenario
 from sim.engine.kernel import Environment, Journey, collector_paused, run_until
-from sim.model import routing
+from sim.model import routing, users
 from sim.model.app import Django
 from sim.model.database import Database
 from sim.model.distributions import make
@@ -90,12 +90,17 @@ class Engine:
         self.replication = 0
         self.rng = rng if rng is not None else rng_for(s.run.seed)
         # One independent stream per component: changing how one of them samples does not
-        # shift the random numbers every other one sees.
-        r_arrivals, r_dns, r_net, r_route, r_app, r_db, r_clients = self.rng.spawn(7)
+        # shift the random numbers every other one sees. (A stream added at the end leaves
+        # the others as they were: child k of a spawn is the same whatever the count.)
+        streams = self.rng.spawn(8)
+        r_arrivals, r_dns, r_net, r_route, r_app, r_db, r_clients, r_users = streams
         self.env = env = Environment()
         self.db = Database(env, s.postgres, r_db)
         self.django = Django(env, s.django, self.db, r_app)
-        self.resolver = Resolver(s.dns, r_dns)
+        closed = s.users.enabled
+        # With a closed population each user is a browser of its own (users.py).
+        dns = replace(s.dns, clients=s.users.count) if closed else s.dns
+        self.resolver = Resolver(dns, r_dns)
         self.lb = LoadBalancer(
             env, s.load_balancer, routing.strategy(s.load_balancer.routing, r_route)
         )
@@ -104,11 +109,10 @@ class Engine:
         self.requests: list[Request] = []  # finished requests, in order of finishing
         self._created = 0  # requests made so far (their ids), some perhaps not yet arrived
         self._future: deque[float] = deque()  # arrival times of those not yet arrived
-        self.arrivals = (
-            poisson_times(s.arrivals.rate, r_arrivals, s.run.duration)
-            if arrivals is None
-            else arrivals
-        )
+        if arrivals is None:  # the built-in stream: open Poisson arrivals, none for users
+            arrivals = () if closed else poisson_times(s.arrivals.rate, r_arrivals, s.run.duration)
+        self.arrivals = arrivals
+        self._think = make(s.users.think_time).sampler(r_users) if closed else None
         self._connect = make(s.network.connect).sampler(r_net)
         self._download = make(s.network.download).sampler(r_net)
         self._lb_hop = make(s.load_balancer.latency).sampler(r_route)
@@ -192,6 +196,23 @@ class Engine:
             req.end = req.app_end + req.download
         self.requests.append(req)
 
+    def _populate(self) -> None:
+        """Start the closed population of ``[users]`` (``sim/model/users.py``): one journey
+        per user, driving its whole life; its requests travel inside it (``yield from``), so
+        a request's journey is its user's and a user waits for every answer."""
+        s, env = self.scenario, self.env
+        journeys: list[Journey] = []
+
+        def trip(number: int):
+            req = Request(self._created, env.now, number)
+            self._created += 1
+            req.journey = journeys[number]
+            yield from self._travel(req, None)
+
+        for number, start in enumerate(users.start_times(s.users.count, s.users.spawn_rate)):
+            life = users.life(env, number, start, self._think, trip, s.run.duration)
+            journeys.append(Journey(env, life))
+
     def _arrive(self, batch: int = 64) -> None:
         """Start the built-in arrival stream. Requests are made in batches of ``batch``, each
         waiting out its own time to arrive in its first timeout, so an arrival costs no event
@@ -227,6 +248,8 @@ class Engine:
         s, env = self.scenario, self.env
         warmup, duration = s.run.warmup, s.run.duration
         self._arrive()
+        if s.users.enabled:
+            self._populate()
         for factory in self.processes:
             env.process(factory(self))
         run_until(env, warmup) if warmup > 0 else None
