@@ -24,8 +24,9 @@ in progress has received since ``V`` was 0, which advances at ``min(1, c / n)`` 
 events. A burst of ``w`` CPU seconds joining at ``V0`` is done when ``V`` reaches ``V0 + w``.
 The next to finish is the smallest such finish (a heap); the real time it takes is what ``V``
 still has to go divided by the rate. Only when a burst joins or leaves does the rate change,
-and only then is the next wake-up computed again: one wake-up pending per instance, never one
-per burst, and a wake-up that a later change made obsolete does nothing when it comes.
+and only then is the next one planned again: one wake-up pending per instance, never one per
+burst. A pending wake-up that comes early (more bursts joined since) only plans again; one
+that would come too late (a burst left) is replaced, and does nothing when it comes.
 
 A Gunicorn ``sync`` worker's deadline (its ``timeout``) may cut a burst short; so may a crash.
 Either way the burst leaves at that moment, having received ``V - V0`` CPU seconds, which is
@@ -76,8 +77,13 @@ class SharedCores:
         self._finishes: list[tuple[float, int, Burst]] = []  # (finish, order, burst)
         self._deadlines: list[tuple[float, int, Burst]] = []  # (deadline, order, burst)
         self._order = itertools.count()  # ties are broken by order of joining
-        self._plan = 0  # number of the wake-up that counts; older ones do nothing
-        self._due = -math.inf  # the finish that wake-up is for (-inf: a deadline's)
+        # The wake-up: at most one pending (``_wake_at``, the id of the one that counts in
+        # ``_wake``); the plan: when the next burst is due (``_plan_at``) and which finish
+        # that is (``_due``; -inf for a deadline).
+        self._wake = 0
+        self._wake_at = math.inf
+        self._plan_at = math.inf
+        self._due = -math.inf
 
     @property
     def busy(self) -> int:
@@ -129,36 +135,44 @@ class SharedCores:
         # Its heap entries stay where they are and are skipped when they reach the top.
 
     def _replan(self) -> None:
-        # The next thing due: the first finish, or a deadline before it.
-        self._plan += 1
+        # When the next thing is due: the first finish, or a deadline before it.
         finishes, deadlines = self._finishes, self._deadlines
         while finishes and not finishes[0][2].running:
             heapq.heappop(finishes)
         while deadlines and not deadlines[0][2].running:
             heapq.heappop(deadlines)
         if not finishes:
+            self._plan_at = math.inf
             return
         n, c, now = self.running, self.capacity, self.env.now
         due = finishes[0][0]
-        rate = 1.0 if n <= c else c / n
-        at = now + (due - self._virtual) / rate
+        at = now + (due - self._virtual) * (1.0 if n <= c else n / c)
         if deadlines and deadlines[0][0] < at:
             at, due = deadlines[0][0], -math.inf
-        self._due = due
-        plan = self._plan
-        self.env.timeout(at - now).callbacks.append(lambda _: self._wake(plan))
-
-    def _wake(self, plan: int) -> None:
-        if plan != self._plan:  # something joined or left since: a newer wake-up counts
+        self._plan_at, self._due = at, due
+        # A wake-up already pending at or before that time will do: when it comes early it
+        # only plans again. Only a plan earlier than it needs a new one (the old one, when it
+        # comes, is not the one that counts and does nothing).
+        if self._wake_at <= at:
             return
+        self._wake += 1
+        self._wake_at = at
+        wake = self._wake
+        self.env.timeout(at - now).callbacks.append(lambda _: self._woken(wake))
+
+    def _woken(self, wake: int) -> None:
+        if wake != self._wake:  # replaced by an earlier one
+            return
+        self._wake_at = math.inf
         self._advance()
-        # Nothing changed since this wake-up was planned, so the burst it was planned for is
-        # done now exactly: set V to its finish rather than trust the rounding of V's steps
-        # (two bursts that must finish together then do).
-        if self._due > self._virtual:
+        now = self.env.now
+        if now == self._plan_at and self._due > self._virtual:
+            # The plan this wake-up was for still holds (every change since would have
+            # planned again), so its burst is done now exactly: set V to its finish rather
+            # than trust the rounding of V's steps (bursts that must finish together then do).
             self._virtual = self._due
         finishes, deadlines = self._finishes, self._deadlines
-        v, now = self._virtual, self.env.now
+        v = self._virtual
         while finishes and finishes[0][0] <= v:
             burst = heapq.heappop(finishes)[2]
             if burst.running:
