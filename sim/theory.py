@@ -94,7 +94,7 @@ def mm1_ps_sojourn(lam: float, mu: float) -> float:
 def mg1_ps_sojourn(lam: float, mean_service: float) -> float:
     """M/G/1 processor sharing: mean sojourn E[S] / (1 - rho), rho = lambda E[S], whatever the
     distribution of S (a job of size x stays x / (1 - rho) on average: Kleinrock, Queueing
-    Systems vol. 2, section 4.4)."""
+    Systems vol. 2, chapter 4)."""
     rho = lam * mean_service
     if not 0 <= rho < 1:
         raise ValueError(f"utilisation rho = {rho:g} must be in [0, 1) for a stable M/G/1-PS")
@@ -107,7 +107,7 @@ def mgc_ps_sojourn(c: int, lam: float, mean_service: float) -> float:
     at rate min(n, c) / E[S] whoever is served), so with exponential service the mean sojourn
     is M/M/c's, W = Wq + E[S]. The discipline is a symmetric queue in Kelly's sense, whose
     stationary distribution depends on the service time only through its mean, so the same W
-    holds for any distribution (Kelly, Reversibility and Stochastic Networks, section 3.3)."""
+    holds for any distribution (Kelly, Reversibility and Stochastic Networks, chapter 3)."""
     return mm_c_w(c, lam, 1.0 / mean_service)
 
 
