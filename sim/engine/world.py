@@ -170,9 +170,18 @@ class Engine:
         self._future.append(arrival)
         req.journey = Journey(self.env, self._travel(req, None, False, arrival - self.env.now))
 
-    def _travel(self, req: Request, cached_dns: bool | None, wait: bool = True, ahead=0.0):
+    def _travel(
+        self,
+        req: Request,
+        cached_dns: bool | None,
+        wait: bool = True,
+        ahead=0.0,
+        answered: simpy.Event | None = None,
+    ):
         # A request's trip, from the browser to the instance and back: each component stamps
-        # its part on ``req``; this only strings them together.
+        # its part on ``req``; this only strings them together. ``answered`` (a user's
+        # request) fires when the client has its answer: at the end of the trip, or when the
+        # load balancer or nginx gives up and answers 504 while a worker goes on.
         req.dns, req.dns_outcome = self.resolver.resolve(req.client, req.arrival, cached_dns)
         req.connect = self._connect()
         req.lb_service = self._lb_hop()
@@ -183,35 +192,54 @@ class Engine:
         lb = self.lb
         at_lb = req.arrival + req.dns + req.connect
         target = lb.route()
+        answer_by = at_lb + lb.idle_timeout  # the load balancer's idle timeout
         if target.__class__ is not Instance:  # the surge queue, or refused
+            if answered is not None:  # the load balancer's timeout runs in the surge queue
+                self._answer_by(answered, answer_by)
             target = yield from lb.wait_in_surge(req, target, at_lb)
             if target is None:  # the load balancer answered itself
                 self.requests.append(req)
+                if answered is not None and not answered.triggered:
+                    answered.succeed()
                 return
-        yield from target.serve(req, at_lb + lb.idle_timeout)
+            if answered is not None and self.env.now + target.read_timeout < answer_by:
+                self._answer_by(answered, self.env.now + target.read_timeout)  # nginx's
+        elif answered is not None:  # whichever of the two gives up first
+            self._answer_by(answered, min(answer_by, self.env.now + target.read_timeout))
+        yield from target.serve(req, answer_by)
         if req.status == 200:
             req.download = self._download()
             if wait:
                 yield req.download
             req.end = req.app_end + req.download
         self.requests.append(req)
+        if answered is not None and not answered.triggered:
+            answered.succeed()
+
+    def _answer_by(self, answered: simpy.Event, at: float) -> None:
+        # The client has an answer by ``at`` (a 504) if the trip is not over by then.
+        def give_up(_event) -> None:
+            if not answered.triggered:
+                answered.succeed()
+
+        self.env.timeout(at - self.env.now).callbacks.append(give_up)
 
     def _populate(self) -> None:
         """Start the closed population of ``[users]`` (``sim/model/users.py``): one journey
-        per user, driving its whole life; its requests travel inside it (``yield from``), so
-        a request's journey is its user's and a user waits for every answer."""
+        per user for its whole life; each request travels in a journey of its own, and its
+        user waits for the event ``answered``, which fires when the client has its answer (at
+        the end of the trip, or at a 504 while a worker goes on with the request)."""
         s, env = self.scenario, self.env
-        journeys: list[Journey] = []
 
         def trip(number: int):
             req = Request(self._created, env.now, number)
             self._created += 1
-            req.journey = journeys[number]
-            yield from self._travel(req, None)
+            answered = env.event()
+            req.journey = Journey(env, self._travel(req, None, True, 0.0, answered))
+            yield answered
 
         for number, start in enumerate(users.start_times(s.users.count, s.users.spawn_rate)):
-            life = users.life(env, number, start, self._think, trip, s.run.duration)
-            journeys.append(Journey(env, life))
+            Journey(env, users.life(env, number, start, self._think, trip, s.run.duration))
 
     def _arrive(self, batch: int = 64) -> None:
         """Start the built-in arrival stream. Requests are made in batches of ``batch``, each

@@ -7,8 +7,9 @@ fewer rounds, not a longer line.
 
 That is how a load generator drives a site (locust's users, ``[users]`` in a scenario): ``N``
 users, each sending a request, waiting for its response (a success or an error, the download
-included), thinking for a think time (locust's ``wait_time``: ``constant(z)``,
-``between(a, b)``), and again. It is a *closed* system, unlike the open stream of
+included; a 504 when nginx or the load balancer gives up, though a worker may go on),
+thinking for a think time (locust's ``wait_time``: ``constant(z)``, ``between(a, b)``), and
+again. It is a *closed* system, unlike the open stream of
 ``[arrivals]`` or the sessions of ``workload.py``, whose visitors keep coming however slow the
 site is. Past saturation the two part ways: an open stream's queue grows without bound, a
 closed one's is capped at ``N``, and the throughput settles at what the bottleneck serves
@@ -22,7 +23,7 @@ lifetime do not. Users start at ``t = 0``, or one after another at ``spawn_rate`
 second, as a load generator ramps up; they send nothing new once the run is over.
 
 A user's life is a generator the engine drives (floats: seconds to wait); ``trip`` is the
-engine's part, one request from the browser to the instance and back.
+engine's part: it sends one request and waits until the client has its answer.
 """
 
 from __future__ import annotations

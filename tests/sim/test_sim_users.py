@@ -79,6 +79,34 @@ def test_a_user_waits_for_the_download_before_thinking():
     assert [round(r.end, 9) for r in layer(results, "download")] == [1.25, 3.0, 4.75]
 
 
+def test_a_504_answers_the_user_while_the_worker_goes_on():
+    s = quiet(*USERS, "users.count=2", "users.think_time=0.5", "django.cpu=3.0",
+              "nginx.proxy_read_timeout=5.0", "run.duration=6.0")  # fmt: skip
+    engine, results = run(s, [])
+    # User 1 waits for the worker until 3 and would be answered at 6, but nginx answers 504
+    # at 5: user 1 thinks from 5, not from 6, and sends again at 5.5. User 0's second
+    # request (3.5) gets the worker at 6 and would be answered at 9: a 504 at 8.5.
+    assert arrivals_by_user(engine) == {0: [0.0, 3.5], 1: [0.0, 5.5]}
+    assert ends(results) == {
+        0: (200, 0.0, 3.0),
+        1: (504, 0.0, 5.0),
+        2: (504, 3.5, 8.5),
+        3: (504, 5.5, 10.5),  # served 9-12, nginx gave up at 10.5
+    }
+
+
+def test_a_user_in_the_surge_queue_is_answered_at_the_idle_timeout():
+    s = quiet(*USERS, "users.count=2", "users.think_time=0.5", "django.cpu=3.0",
+              "nginx.max_connections=1", "load_balancer.idle_timeout=2.0",
+              "run.duration=2.4")  # fmt: skip
+    engine, results = run(s, [])
+    # User 1 waits in the surge queue behind user 0's request (0-3) and gets a 504 from the
+    # load balancer at 2.0, then thinks until 2.5: nothing more before the end at 2.4. User
+    # 0's answer (at 3.0) is itself later than 2.0: a 504 too.
+    assert ends(results) == {0: (504, 0.0, 2.0), 1: (504, 0.0, 2.0)}
+    assert arrivals_by_user(engine) == {0: [0.0], 1: [0.0]}
+
+
 def test_users_are_spawned_at_the_spawn_rate_and_stop_at_the_end_of_the_run():
     s = quiet(*USERS, "users.count=3", "users.spawn_rate=2.0", "users.think_time=2.0",
               "gunicorn.workers=3", "django.cpu=0.5", "run.duration=5.0")  # fmt: skip
@@ -273,8 +301,8 @@ def test_the_response_time_law_holds_on_the_whole_path(think):
     # 400 users on two instances: R from the records equals N / X - Z, whatever the
     # distributions, up to the edges of the window.
     s = sim.load("baseline", [*USERS, "users.count=400", f"users.think_time={think}",
-                              "run.duration=600", "run.warmup=60"])  # fmt: skip
-    for summary in sim.run(s, SEED, replications=3).summaries:
+                              "run.duration=300", "run.warmup=60"])  # fmt: skip
+    for summary in sim.run(s, SEED, replications=2).summaries:
         users = summary["users"]
         assert users["response_time"] == pytest.approx(users["response_time_law"], rel=0.03)
         assert users["response_time"] > 0.5  # the workers are the bottleneck: people queue
