@@ -77,9 +77,9 @@ class SharedCores:
         self._finishes: list[tuple[float, int, Burst]] = []  # (finish, order, burst)
         self._deadlines: list[tuple[float, int, Burst]] = []  # (deadline, order, burst)
         self._order = itertools.count()  # ties are broken by order of joining
-        # The wake-up: at most one pending (``_wake_at``, the id of the one that counts in
-        # ``_wake``); the plan: when the next burst is due (``_plan_at``) and which finish
-        # that is (``_due``; -inf for a deadline).
+        # The one pending wake-up: when it comes (``_wake_at``) and its number (``_wake``; a
+        # replaced one that comes anyway does nothing). The plan: when the next thing is due
+        # (``_plan_at``) and which finish that is (``_due``; -inf for a deadline).
         self._wake = 0
         self._wake_at = math.inf
         self._plan_at = math.inf
