@@ -203,6 +203,18 @@ class Journey:
             return
         self.target = target
 
+    def wait_instead(self, event: simpy.Event) -> None:
+        """Stop waiting for the delay the generator yielded and wait for ``event`` instead:
+        time-sliced vCPUs (``sim/model/cpu.py``) take over a burst whose request was waiting
+        out its work on a vCPU of its own. The delay's wake-up stays in SimPy's queue with
+        nothing to call; the deadline, if any, is now the event's business."""
+        target = self.target
+        if target is not None and target.callbacks is not None:
+            target.callbacks.remove(self.resume)
+        self.expired = False
+        self.target = event
+        event.callbacks.append(self.resume)
+
     def interrupt(self, cause: object = None) -> None:
         """Throw ``simpy.Interrupt(cause)`` into the generator, before anything else now."""
         event = simpy.Event(self.env)

@@ -131,7 +131,7 @@ def _health_request(env, inst, cpu: float):
         slot = yield workers.wait()
     vcpus = inst.vcpus
     if isinstance(vcpus, SharedCores):  # time-sliced: its CPU time among the others'
-        yield vcpus.start(cpu)
+        yield vcpus.start(cpu).event
     else:
         core = vcpus.acquire()
         if core is None:

@@ -72,11 +72,13 @@ class Django:
             while True:
                 if burst > 0 and shared:  # a CPU burst on the shared vCPUs
                     phase, since = ON_CPU, env.now
-                    running = vcpus.start(burst, deadline)
+                    running = vcpus.start(burst, deadline, req.journey)
                     try:
-                        yield running
+                        # With a vCPU to itself it waits out its work like any delay (the
+                        # cores may take it over); shared, until the cores say it is done.
+                        yield burst if running.event is None else running.event
                     finally:
-                        if running.running:  # cut off (the instance stopped): leave them
+                        if running.running:  # done on a vCPU of its own, or cut off
                             vcpus.leave(running)
                         # The CPU time it got, and the rest of its time: waiting its turn.
                         spent[ON_CPU] += running.attained

@@ -28,6 +28,12 @@ and only then is the next one planned again: one wake-up pending per instance, n
 burst. A pending wake-up that comes early (more bursts joined since) only plans again; one
 that would come too late (a burst left) is replaced, and does nothing when it comes.
 
+A burst that starts with a vCPU to itself (no more bursts than vCPUs) runs at full speed for
+as long as nobody else joins: its request simply waits out its work, as with ``fcfs``, and
+costs the cores no wake-up at all. Only when a join leaves more bursts than vCPUs do the cores
+take such a burst over (its request then waits for the cores to say it is done), and from then
+on it is shared like the others. Most bursts of a lightly loaded instance never are.
+
 A Gunicorn ``sync`` worker's deadline (its ``timeout``) may cut a burst short; so may a crash.
 Either way the burst leaves at that moment, having received ``V - V0`` CPU seconds, which is
 what the request is charged as time on a vCPU (the rest of its time in the burst is time
@@ -43,13 +49,28 @@ import math
 import simpy
 
 
-class Burst(simpy.Event):
-    """One CPU burst on :class:`SharedCores`: an event that succeeds when its work is done, or
+class Burst:
+    """One CPU burst on :class:`SharedCores`.
+
+    While it has a vCPU to itself, ``rider`` is the request's journey, which waits out the
+    work itself, and ``event`` is None. Shared, ``event`` succeeds when its work is done or
     when its ``deadline`` comes first (then ``expired`` is true). ``attained`` is the CPU time
     it received, set when it leaves."""
 
-    def __init__(self, env, work: float, start: float, deadline: float) -> None:
-        super().__init__(env)
+    __slots__ = (
+        "attained",
+        "deadline",
+        "due",
+        "event",
+        "expired",
+        "finish",
+        "rider",
+        "running",
+        "start",
+        "work",
+    )
+
+    def __init__(self, work: float, start: float, deadline: float) -> None:
         self.work = work
         self.start = start  # the virtual clock when it joined
         self.finish = start + work  # ... and when it will be done
@@ -57,14 +78,19 @@ class Burst(simpy.Event):
         self.attained = 0.0
         self.running = True
         self.expired = False
+        self.rider = None  # the journey waiting out its work, while it has a vCPU to itself
+        self.due = math.inf  # ... and when that wait ends
+        self.event: simpy.Event | None = None  # what to wait for once shared
 
 
 class SharedCores:
     """``capacity`` vCPUs shared equally by the bursts in progress (processor sharing).
 
-    ``start(work, deadline)`` returns a :class:`Burst` to wait for; ``leave(burst)`` takes a
-    burst out early (a crash). ``busy`` and ``busy_time()`` are the books the statistics read,
-    as :class:`~sim.model.slots.Slots` keeps them.
+    ``start(work, deadline, journey)`` returns a :class:`Burst`: with a vCPU to itself and a
+    ``journey`` given, the journey waits out ``work`` itself (``burst.event`` is None) and
+    calls ``leave(burst)`` when done or cut short; otherwise it waits for ``burst.event``.
+    ``busy`` and ``busy_time()`` are the books the statistics read, as
+    :class:`~sim.model.slots.Slots` keeps them.
     """
 
     def __init__(self, env: simpy.Environment, capacity: int) -> None:
@@ -77,6 +103,7 @@ class SharedCores:
         self._finishes: list[tuple[float, int, Burst]] = []  # (finish, order, burst)
         self._deadlines: list[tuple[float, int, Burst]] = []  # (deadline, order, burst)
         self._order = itertools.count()  # ties are broken by order of joining
+        self._riders: list[Burst] = []  # bursts with a vCPU to themselves, their journeys waiting
         # The one pending wake-up: when it comes (``_wake_at``) and its number (``_wake``; a
         # replaced one that comes anyway does nothing). The plan: when the next thing is due
         # (``_plan_at``) and which finish that is (``_due``; -inf for a deadline).
@@ -95,23 +122,39 @@ class SharedCores:
         self._advance()
         return self._area
 
-    def start(self, work: float, deadline: float = math.inf) -> Burst:
-        """A burst of ``work`` CPU seconds joins now; it is cut short at ``deadline``."""
+    def start(self, work: float, deadline: float = math.inf, journey=None) -> Burst:
+        """A burst of ``work`` CPU seconds joins now; it is cut short at ``deadline``.
+        ``journey`` (the kernel's, optional) may wait out the work itself while the burst has
+        a vCPU to itself."""
         self._advance()
-        burst = Burst(self.env, work, self._virtual, deadline)
-        order = next(self._order)
-        heapq.heappush(self._finishes, (burst.finish, order, burst))
-        if deadline != math.inf:
-            heapq.heappush(self._deadlines, (deadline, order, burst))
+        burst = Burst(work, self._virtual, deadline)
         self.running += 1
+        if journey is not None and self.running <= self.capacity:
+            burst.rider = journey
+            burst.due = self.env.now + work  # what the journey's own wait will come to
+            self._riders.append(burst)
+            return burst
+        if self.running > self.capacity and self._riders:
+            self._take_over()
+        self._manage(burst)
         self._replan()
         return burst
 
     def leave(self, burst: Burst) -> None:
-        """Take ``burst`` out now, unfinished (its request was cut off)."""
+        """Take ``burst`` out now: a burst with a vCPU to itself whose journey has waited out
+        its work, or any burst cut short (its request was)."""
         if not burst.running:
             return
         self._advance()
+        if burst.rider is not None:
+            # It ran at full speed all along (a join would have taken it over).
+            self._riders.remove(burst)
+            now = self.env.now
+            burst.attained = burst.work if now >= burst.due else now - burst.due + burst.work
+            burst.running = False
+            burst.rider = None
+            self.running -= 1
+            return  # the others ran at full speed too, and still do: nothing to plan again
         self._stop(burst)
         self._replan()
 
@@ -127,6 +170,23 @@ class SharedCores:
             self._virtual += elapsed if n <= c else elapsed * c / n
             self._area += (n if n <= c else c) * elapsed
         self._last = now
+
+    def _manage(self, burst: Burst) -> None:
+        # From now on the cores say when ``burst`` is done (or expired).
+        burst.event = simpy.Event(self.env)
+        order = next(self._order)
+        heapq.heappush(self._finishes, (burst.finish, order, burst))
+        if burst.deadline != math.inf:
+            heapq.heappush(self._deadlines, (burst.deadline, order, burst))
+
+    def _take_over(self) -> None:
+        # A join leaves more bursts than vCPUs: the bursts that had one to themselves slow
+        # down too, so their journeys wait for the cores instead of their own wake-ups.
+        riders, self._riders = self._riders, []
+        for burst in riders:
+            journey, burst.rider = burst.rider, None
+            self._manage(burst)
+            journey.wait_instead(burst.event)
 
     def _stop(self, burst: Burst) -> None:
         burst.attained = self._virtual - burst.start
@@ -178,11 +238,11 @@ class SharedCores:
             if burst.running:
                 self._stop(burst)
                 burst.attained = burst.work
-                burst.succeed()
+                burst.event.succeed()
         while deadlines and deadlines[0][0] <= now:
             burst = heapq.heappop(deadlines)[2]
             if burst.running:
                 self._stop(burst)
                 burst.expired = True
-                burst.succeed()
+                burst.event.succeed()
         self._replan()

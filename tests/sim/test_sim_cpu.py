@@ -10,13 +10,15 @@ confidence interval of replications after a warm-up.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from sim_helpers import ends, layer, quiet, run
 
 import sim
 from sim import theory
 from sim.engine import Engine
-from sim.engine.kernel import Environment, Journey, run_until
+from sim.engine.kernel import Environment, Journey, Wake, run_until
 from sim.model.cpu import SharedCores
 from sim.model.slots import Slots
 from sim.results import Result
@@ -107,6 +109,7 @@ def test_bursts_of_any_sizes_finish_when_the_shared_rate_says():
     env = Environment()
     cores = SharedCores(env, 1)
     bursts = [cores.start(w) for w in (3.0, 1.0, 2.0)]
+    assert all(b.event is not None for b in bursts)  # no journey: the cores say when
     env.run()
     # Three at a third of the core: 1.0 done at 3.0; two at half: 2.0 (1.0 left) done at
     # 3.0 + 2.0 = 5.0; then 3.0 alone (1.0 left) at 6.0: the core never idled.
@@ -121,7 +124,8 @@ def test_one_wake_up_is_pending_per_instance_not_one_per_burst():
     works = [0.1 * k for k in range(1, 51)]
     ended = {}
     for work in works:
-        cores.start(work).callbacks.append(lambda b: ended.__setitem__(b.work, env.now))
+        burst = cores.start(work)
+        burst.event.callbacks.append(lambda _, w=work: ended.__setitem__(w, env.now))
     assert len(env._queue) == 1  # fifty bursts in progress, one wake-up
     env.run()
     # Started together, the k-th smallest is done when every burst still there has had its
@@ -135,6 +139,35 @@ def test_one_wake_up_is_pending_per_instance_not_one_per_burst():
     assert cores.busy_time() == pytest.approx(sum(works))
 
 
+def test_a_burst_with_a_vcpu_to_itself_is_waited_out_until_a_join_shares_it():
+    env = Environment()
+    cores = SharedCores(env, 2)
+    journeys, log = {}, []
+
+    def request(name, work, at):
+        yield at
+        burst = cores.start(work, math.inf, journeys[name])
+        log.append((name, "own" if burst.event is None else "shared"))
+        try:
+            yield work if burst.event is None else burst.event
+        finally:
+            if burst.running:
+                cores.leave(burst)
+        log.append((round(env.now, 9), name, round(burst.attained, 9)))
+
+    for name, at in (("a", 0.0), ("b", 0.2), ("c", 0.5)):
+        journeys[name] = Journey(env, request(name, 1.0, at))
+    run_until(env, 0.4)
+    # Two bursts on two vCPUs: each request waits out its own work; the cores plan nothing.
+    assert log == [("a", "own"), ("b", "own")]
+    assert all(type(entry[3]) is Wake for entry in env._queue)
+    run_until(env, 10.0)
+    # c joins at 0.5: three on two vCPUs, each at 2/3. a has 0.5 s of CPU left: done at
+    # 1.25; then two at full speed: b (0.2 left) at 1.45, c (0.5 left) at 1.75.
+    assert log[2:] == [("c", "shared"), (1.25, "a", 1.0), (1.45, "b", 1.0), (1.75, "c", 1.0)]
+    assert cores.busy_time() == pytest.approx(3.0)
+
+
 def test_a_journey_waits_for_its_burst_and_a_deadline_on_the_cores_ends_it():
     env = Environment()
     cores = SharedCores(env, 1)
@@ -142,7 +175,7 @@ def test_a_journey_waits_for_its_burst_and_a_deadline_on_the_cores_ends_it():
 
     def burst(name, work, deadline):
         done = cores.start(work, deadline)
-        yield done
+        yield done.event
         log.append((round(env.now, 9), name, done.expired, round(done.attained, 9)))
 
     Journey(env, burst("a", 1.0, 10.0))
