@@ -24,9 +24,11 @@ Extension points for the simulation over time (``over_time.py``):
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -56,6 +58,47 @@ def poisson_times(rate: float, rng: np.random.Generator, end: float) -> Iterator
             if t >= end:
                 return
             yield t
+
+
+class GiveUps:
+    """When users' clients get a 504 from a load balancer or an nginx that gave up waiting.
+
+    Every user request has such a moment (tens of seconds after it was sent), and nearly every
+    one is answered long before it: rather than a timer per request, the moments wait in a
+    heap, and one wake-up is planned, for the earliest moment of a request still unanswered.
+    When it comes, answered requests are dropped from the top and the due ones answered."""
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+        self._heap: list[tuple[float, int, simpy.Event]] = []
+        self._order = 0  # ties in order of arrival
+        self._wake = 0  # the number of the wake-up that counts
+        self._wake_at = math.inf
+
+    def add(self, answered: simpy.Event, at: float) -> None:
+        """``answered`` fires at ``at`` if nothing has fired it by then."""
+        self._order += 1
+        heappush(self._heap, (at, self._order, answered))
+        if at < self._wake_at:
+            self._plan(at)
+
+    def _plan(self, at: float) -> None:
+        self._wake += 1
+        self._wake_at = at
+        wake = self._wake
+        self.env.timeout(at - self.env.now).callbacks.append(lambda _: self._woken(wake))
+
+    def _woken(self, wake: int) -> None:
+        if wake != self._wake:  # an earlier one was planned since
+            return
+        self._wake_at = math.inf
+        heap, now = self._heap, self.env.now
+        while heap and (heap[0][0] <= now or heap[0][2].triggered):
+            answered = heappop(heap)[2]
+            if not answered.triggered:
+                answered.succeed()
+        if heap:
+            self._plan(heap[0][0])
 
 
 @dataclass
@@ -113,6 +156,7 @@ class Engine:
             arrivals = () if closed else poisson_times(s.arrivals.rate, r_arrivals, s.run.duration)
         self.arrivals = arrivals
         self._think = make(s.users.think_time).sampler(r_users) if closed else None
+        self._give_ups = GiveUps(env) if closed else None
         self._connect = make(s.network.connect).sampler(r_net)
         self._download = make(s.network.download).sampler(r_net)
         self._lb_hop = make(s.load_balancer.latency).sampler(r_route)
@@ -218,11 +262,7 @@ class Engine:
 
     def _answer_by(self, answered: simpy.Event, at: float) -> None:
         # The client has an answer by ``at`` (a 504) if the trip is not over by then.
-        def give_up(_event) -> None:
-            if not answered.triggered:
-                answered.succeed()
-
-        self.env.timeout(at - self.env.now).callbacks.append(give_up)
+        self._give_ups.add(answered, at)
 
     def _populate(self) -> None:
         """Start the closed population of ``[users]`` (``sim/model/users.py``): one journey

@@ -20,6 +20,8 @@ from sim import loader, theory
 from sim.cli import main
 from sim.config import ConfigError
 from sim.engine import Engine
+from sim.engine.kernel import Environment
+from sim.engine.world import GiveUps
 from sim.results import Result
 
 USERS = ["users.enabled=true"]
@@ -105,6 +107,21 @@ def test_a_user_in_the_surge_queue_is_answered_at_the_idle_timeout():
     # 0's answer (at 3.0) is itself later than 2.0: a 504 too.
     assert ends(results) == {0: (504, 0.0, 2.0), 1: (504, 0.0, 2.0)}
     assert arrivals_by_user(engine) == {0: [0.0], 1: [0.0]}
+
+
+def test_the_moments_users_give_up_share_one_wake_up():
+    env = Environment()
+    give_ups = GiveUps(env)
+    answered = {name: env.event() for name in "abc"}
+    fired = {}
+    for name, event in answered.items():
+        event.callbacks.append(lambda _, name=name: fired.__setitem__(name, env.now))
+    for at, name in ((5.0, "a"), (6.0, "b"), (7.0, "c")):
+        give_ups.add(answered[name], at)
+    assert len(env._queue) == 1  # three moments, one wake-up
+    env.timeout(1.0).callbacks.append(lambda _: answered["a"].succeed())  # answered in time
+    env.run()
+    assert fired == {"a": 1.0, "b": 6.0, "c": 7.0}
 
 
 def test_users_are_spawned_at_the_spawn_rate_and_stop_at_the_end_of_the_run():
