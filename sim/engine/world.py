@@ -86,7 +86,9 @@ class GiveUps:
         self._wake += 1
         self._wake_at = at
         wake = self._wake
-        self.env.timeout(at - self.env.now).callbacks.append(lambda _: self._woken(wake))
+        # (A moment already past, an idle timeout shorter than the hops to nginx: now.)
+        delay = max(at - self.env.now, 0.0)
+        self.env.timeout(delay).callbacks.append(lambda _: self._woken(wake))
 
     def _woken(self, wake: int) -> None:
         if wake != self._wake:  # an earlier one was planned since

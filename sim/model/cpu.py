@@ -206,7 +206,8 @@ class SharedCores:
             return
         n, c, now = self.running, self.capacity, self.env.now
         due = finishes[0][0]
-        at = now + (due - self._virtual) * (1.0 if n <= c else n / c)
+        # (A burst due now may be a rounding error past V's step: never plan in the past.)
+        at = now + max(due - self._virtual, 0.0) * (1.0 if n <= c else n / c)
         if deadlines and deadlines[0][0] < at:
             at, due = deadlines[0][0], -math.inf
         self._plan_at, self._due = at, due

@@ -31,6 +31,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator, Iterator
 
+from sim.config import ConfigError
+
+#: Cycles in a row at one instant after which a user is taken to be stuck (see :func:`life`).
+STUCK = 10_000
+
 
 def start_times(count: int, spawn_rate: float | None) -> Iterator[float]:
     """When each of ``count`` users starts: all at 0, or user ``k`` at ``k / spawn_rate``."""
@@ -49,6 +54,23 @@ def life(
     """User ``number``: from ``start`` until ``end``, a request (``trip(number)``, over when
     its answer is back), then ``think()`` seconds, and again."""
     yield max(start - env.now, 0.0)  # the engine drives it from here on
+    instant = 0  # cycles in a row that took no time at all
     while env.now < end:
+        began = env.now
         yield from trip(number)
-        yield think()
+        pause = think()
+        if pause == 0 and env.now == began:
+            # Answered in no time (an error before any cost) and no thinking: the user would
+            # send for ever without the clock moving, and the run would never end.
+            instant += 1
+            if instant > STUCK:
+                raise ConfigError(
+                    "users.think_time",
+                    0.0,
+                    f"user {number} was answered {STUCK} times in a row at t = {began:g} s"
+                    " without thinking, so the clock never moves; allowed: a think time > 0"
+                    " or a path that takes time (network.connect, dns)",
+                )
+        else:
+            instant = 0
+        yield pause

@@ -159,6 +159,24 @@ def test_each_user_resolves_dns_through_its_own_browser_cache():
         assert len(looked_up) == 2 and looked_up[0] < 1.0 and 60.0 <= looked_up[1] < 72.0, seen
 
 
+def test_a_user_answered_in_no_time_who_never_thinks_is_refused_not_run_for_ever(tmp_path, capsys):
+    # No backlog, no cost before the instance: user 1 is refused at once, again and again,
+    # at t = 0, while user 0 holds the only worker.
+    sets = [*USERS, "users.count=2", "users.think_time=0.0", "gunicorn.backlog=0"]
+    with pytest.raises(ConfigError) as caught:
+        run(quiet(*sets), [])
+    assert caught.value.key_path == "users.think_time"
+    assert "user 1 was answered 10000 times in a row at t = 0 s" in str(caught.value)
+    # ... and on the command line: one line, exit status 2.
+    scenario = tmp_path / "stuck.toml"
+    scenario.write_text(QUIET)
+    assert main(["run", str(scenario), *(a for s in sets for a in ("--set", s))]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: users.think_time = 0.0: user 1 was answered") and (
+        err.count("\n") == 1
+    )
+
+
 def test_the_number_inside_never_exceeds_the_users():
     # Far past saturation: 30 users with no think time on one worker. An open stream would
     # pile up; the closed population keeps at most 30 requests in flight.
