@@ -59,7 +59,7 @@ class Django:
         need it too, to cut a burst short there).
         """
         env, db, vcpus, connections = self.env, self.db, inst.vcpus, inst.connections
-        shared = vcpus.__class__ is not Slots  # time-sliced vCPUs (cpu.py)
+        shared = vcpus.__class__ is not Slots  # time-sliced vCPUs (cpu.py), else first come
         req.app_start = start = env.now
         db.expire(connections, slot, start)  # CONN_MAX_AGE: an old connection is closed first
         # Where the time goes: waiting for a vCPU, on one, waiting for the database's CPU, in
@@ -70,7 +70,19 @@ class Django:
         burst, queries_left = self.cpu(), self.queries  # middleware and the view first
         try:
             while True:
-                if burst > 0 and shared:  # a CPU burst on the shared vCPUs
+                if burst > 0 and not shared:  # a CPU burst on one of the instance's vCPUs
+                    core = vcpus.acquire()
+                    if core is None:  # every vCPU busy: wait in line for one
+                        phase, since = WAITING_FOR_CPU, env.now
+                        core = yield vcpus
+                        spent[WAITING_FOR_CPU] += env.now - since
+                    phase, since = ON_CPU, env.now
+                    try:
+                        yield burst
+                    finally:
+                        vcpus.release(core)
+                    spent[ON_CPU] += burst
+                elif burst > 0:  # a CPU burst on the shared vCPUs
                     phase, since = ON_CPU, env.now
                     running = vcpus.start(burst, deadline, req.journey)
                     try:
@@ -86,18 +98,6 @@ class Django:
                         since = env.now
                     if running.expired:
                         raise WorkerKilled
-                elif burst > 0:  # a CPU burst on one of the instance's vCPUs
-                    core = vcpus.acquire()
-                    if core is None:  # every vCPU busy: wait in line for one
-                        phase, since = WAITING_FOR_CPU, env.now
-                        core = yield vcpus
-                        spent[WAITING_FOR_CPU] += env.now - since
-                    phase, since = ON_CPU, env.now
-                    try:
-                        yield burst
-                    finally:
-                        vcpus.release(core)
-                    spent[ON_CPU] += burst
                 if not queries_left:
                     break
                 queries_left -= 1
