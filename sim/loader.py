@@ -285,7 +285,7 @@ def loads(text: str, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
 
 
 #: Sections switched on by their ``enabled`` key: the rest of the section waits for it.
-SWITCHED = ("traffic", "health_check", "asg")
+SWITCHED = ("users", "traffic", "health_check", "asg")
 
 
 def notes(s: Scenario, tables: dict[str, Any] | None = None) -> list[str]:
@@ -324,6 +324,17 @@ def notes(s: Scenario, tables: dict[str, Any] | None = None) -> list[str]:
             "arrivals.rate changes nothing: [traffic] sets the arrival rate (traffic.profile,"
             " traffic.rate)"
         )
+    if s.users.enabled:
+        if "arrivals.rate" in given("arrivals"):
+            out.append(
+                "arrivals.rate changes nothing: [users] sends the requests (users.count,"
+                " users.think_time)"
+            )
+        if "dns.clients" in given("dns"):
+            out.append(
+                "dns.clients changes nothing: with [users] each user is a browser of its own"
+                " (users.count browsers)"
+            )
     keys = given("timeseries")
     if keys and not s.runs_over_time:
         out.append(

@@ -1,4 +1,5 @@
-"""Queueing-theory oracles the simulation is checked against: Erlang C, Little, Jackson.
+"""Queueing-theory oracles the simulation is checked against: Erlang C, Little, Jackson,
+processor sharing and the finite-source (closed) queue.
 
 Think of the answers at the back of a textbook: the simulation does the exercise the long way
 (one request at a time), these formulas give the answer directly for the cases that have one,
@@ -88,6 +89,64 @@ def mm1_ps_sojourn(lam: float, mu: float) -> float:
     if lam >= mu:
         raise ValueError("lambda must be < mu")
     return 1.0 / (mu - lam)
+
+
+def mg1_ps_sojourn(lam: float, mean_service: float) -> float:
+    """M/G/1 processor sharing: mean sojourn E[S] / (1 - rho), rho = lambda E[S], whatever the
+    distribution of S (a job of size x stays x / (1 - rho) on average: Kleinrock, Queueing
+    Systems vol. 2, chapter 4)."""
+    rho = lam * mean_service
+    if not 0 <= rho < 1:
+        raise ValueError(f"utilisation rho = {rho:g} must be in [0, 1) for a stable M/G/1-PS")
+    return mean_service / (1 - rho)
+
+
+def mgc_ps_sojourn(c: int, lam: float, mean_service: float) -> float:
+    """Mean sojourn when ``c`` cores are shared equally by the ``n`` jobs present (each served
+    at rate min(1, c / n)): the number present is the birth-death chain of M/M/c (it leaves
+    at rate min(n, c) / E[S] whoever is served), so with exponential service the mean sojourn
+    is M/M/c's, W = Wq + E[S]. The discipline is a symmetric queue in Kelly's sense, whose
+    stationary distribution depends on the service time only through its mean, so the same W
+    holds for any distribution (Kelly, Reversibility and Stochastic Networks, chapter 3)."""
+    return mm_c_w(c, lam, 1.0 / mean_service)
+
+
+def finite_source(c: int, users: int, think: float, service: float):
+    """The closed (machine-repairman) queue M/M/c//N: ``users`` each think for an exponential
+    time of mean ``think``, then need one of ``c`` servers for an exponential time of mean
+    ``service`` (waiting in line when all are busy), then think again.
+
+    Returns ``(throughput X, mean response time R, [p_0 .. p_N])``, p_n being the stationary
+    probability that n users are at the servers. From first principles: n is a birth-death
+    chain with birth rate (N - n) / think (each thinking user comes back at that rate) and
+    death rate min(n, c) / service, so p_n = p_0 prod_{k=1..n} (N - k + 1) (service / think) /
+    min(k, c); X = sum p_n min(n, c) / service; R = L / X with L = sum n p_n (Little), which
+    is the interactive response-time law R = N / X - think.
+    """
+    if users < 1 or c < 1:
+        raise ValueError("a closed queue needs at least one user and one server")
+    if think < 0 or service <= 0:
+        raise ValueError("think must be >= 0 and service > 0")
+    if think == 0:  # nobody thinks: every user is always at the servers
+        p = [0.0] * users + [1.0]
+    else:
+        # Unnormalised terms, rescaled as they grow so that large N does not overflow.
+        p = [1.0]
+        for k in range(1, users + 1):
+            p.append(p[-1] * (users - k + 1) * service / think / min(k, c))
+            if p[-1] > 1e200:
+                p = [x / p[-1] for x in p]
+        total = math.fsum(p)
+        p = [x / total for x in p]
+    throughput = math.fsum(pn * min(n, c) for n, pn in enumerate(p)) / service
+    in_queue = math.fsum(n * pn for n, pn in enumerate(p))
+    return throughput, in_queue / throughput, p
+
+
+def response_time_law(users: int, throughput: float, think: float) -> float:
+    """The interactive response-time law of any closed system: R = N / X - Z (Little's law on
+    the whole loop of N users, each either waiting for an answer or thinking)."""
+    return users / throughput - think
 
 
 def confidence_interval(values: Sequence[float]) -> tuple[float, float, float]:

@@ -63,6 +63,7 @@ MAX_SLOTS = 10_000  # workers x threads: requests one instance serves at once
 MAX_VCPUS = 1_024  # the largest EC2 instances have a few hundred
 MAX_QUEUE = 1_000_000  # listen backlogs, surge queues, connection limits
 MAX_CLIENTS = 1_000_000  # browsers behind one resolver (each keeps its own caches)
+MAX_USERS = 100_000  # a closed population of users (each a journey of its own)
 MAX_QUERIES = 1_000  # queries of one request
 MAX_SEED = 2**63 - 1
 MAX_SAMPLES = 1_000_000  # measured values of an empirical distribution

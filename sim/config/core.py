@@ -19,6 +19,7 @@ from sim.config.checks import (
     MAX_SAMPLES,
     MAX_SEED,
     MAX_SLOTS,
+    MAX_USERS,
     MAX_VCPUS,
     MAX_WORKERS,
     ConfigError,
@@ -36,7 +37,7 @@ from sim.config.checks import (
 # ---------------------------------------------------------------------------------------------
 # Distributions (the parameters; the samplers live in distributions.py).
 
-DISTRIBUTION_KINDS = ("constant", "exponential", "lognormal", "empirical")
+DISTRIBUTION_KINDS = ("constant", "exponential", "lognormal", "empirical", "uniform")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,16 +46,31 @@ class DistributionConfig:
 
     ``cpu = { kind = "lognormal", mean = 0.030, sigma = 0.5 }`` or ``latency = 0.001``.
     ``sigma`` is the standard deviation of the logarithm (lognormal only); ``samples`` are the
-    observations an empirical distribution resamples from (its mean is theirs).
+    observations an empirical distribution resamples from (its mean is theirs). ``uniform``
+    is any value between ``low`` and ``high`` with equal chance (a load generator's
+    ``between(low, high)`` wait time); its ``mean`` is their midpoint, whatever is written.
     """
 
-    kind: Literal["constant", "exponential", "lognormal", "empirical"] = "constant"
+    kind: Literal["constant", "exponential", "lognormal", "empirical", "uniform"] = "constant"
     mean: float = 0.0
     sigma: float = 0.5
     samples: tuple[float, ...] = ()
+    low: float = 0.0
+    high: float = 0.0
 
     def __post_init__(self) -> None:
         check_one_of("kind", self.kind, DISTRIBUTION_KINDS)
+        if self.kind == "uniform":
+            check_seconds("low", self.low)
+            check_seconds("high", self.high)
+            if self.high < self.low:
+                raise ConfigError("high", self.high, f"must be >= low ({self.low:g})")
+            # The mean follows from the bounds (a table read over another distribution keeps
+            # that one's mean, which means nothing here).
+            object.__setattr__(self, "mean", (self.low + self.high) / 2)
+        elif self.low or self.high:
+            key = "low" if self.low else "high"
+            raise ConfigError(key, getattr(self, key), 'only kind "uniform" takes low and high')
         if self.kind == "empirical":
             if not self.samples:
                 raise ConfigError("samples", [], "an empirical distribution needs >= 1 sample")
@@ -67,6 +83,8 @@ class DistributionConfig:
             return
         if self.samples:
             raise ConfigError("samples", list(self.samples), 'only kind "empirical" takes samples')
+        if self.kind == "uniform":
+            return
         check_seconds("mean", self.mean, positive=self.kind != "constant")
         if self.kind == "lognormal":
             # sigma 10 already spreads a typical 30 ms burst over 1e-10 s to 1e8 s
@@ -116,6 +134,38 @@ class ArrivalsConfig:
 
     def __post_init__(self) -> None:
         check_rate("rate", self.rate, positive=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class UsersConfig:
+    """A closed population: ``count`` users, each sending a request, waiting for its answer
+    (success or error, the download included), thinking for ``think_time``, and again, from
+    t = 0 to the end of the run, as a load generator's users do (locust's ``wait_time``:
+    ``constant(z)`` is a constant think time, ``between(a, b)`` a uniform one). At saturation
+    at most ``count`` requests are inside, whatever the capacity. Each user is a browser of
+    its own (its own DNS caches). ``spawn_rate`` starts that many users per second (user k at
+    k / spawn_rate, as a load generator ramps up); left out, every user starts at t = 0.
+
+    Off by default (``enabled = false``): the open Poisson stream of ``[arrivals]`` applies.
+    Think time and spawn rate are tunable (FACTS.md, "Queueing theory": a closed system).
+    """
+
+    enabled: bool = False
+    count: int = 10
+    think_time: DistributionConfig = field(default_factory=lambda: exponential(1.0))
+    spawn_rate: float | None = None
+
+    def __post_init__(self) -> None:
+        check_int("count", self.count, maximum=MAX_USERS)
+        if self.spawn_rate is not None:
+            ok = isinstance(self.spawn_rate, int | float) and not isinstance(self.spawn_rate, bool)
+            if not (ok and 0 < self.spawn_rate <= MAX_USERS):
+                raise ConfigError(
+                    "spawn_rate",
+                    self.spawn_rate,
+                    f"must be a number of users per second in (0, {MAX_USERS:,}] (leave it out"
+                    " to start every user at t = 0)",
+                )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,17 +235,27 @@ class LoadBalancerConfig:
         check_seconds("idle_timeout", self.idle_timeout, positive=True)
 
 
+CPU_DISCIPLINES = ("fcfs", "ps")
+
+
 @dataclass(frozen=True, kw_only=True)
 class InstancesConfig:
     """The EC2 instances behind the load balancer: how many (the deck's minimum of 2) and how
-    many vCPUs each has (tunable; 2 is a small general-purpose instance)."""
+    many vCPUs each has (tunable; 2 is a small general-purpose instance).
+
+    ``cpu_discipline`` is how Django's CPU bursts share the vCPUs (FACTS.md, "The kernel's
+    scheduler"): ``fcfs``, a burst holds one vCPU from start to end and the others wait in
+    line; ``ps``, the kernel time-slices, so the n bursts in progress share the vCPUs equally
+    (each at min(1, vcpus / n) of a core)."""
 
     count: int = 2
     vcpus: int = 2
+    cpu_discipline: Literal["fcfs", "ps"] = "fcfs"
 
     def __post_init__(self) -> None:
         check_int("count", self.count, maximum=MAX_INSTANCES)
         check_int("vcpus", self.vcpus, maximum=MAX_VCPUS)
+        check_one_of("cpu_discipline", self.cpu_discipline, CPU_DISCIPLINES)
 
 
 @dataclass(frozen=True, kw_only=True)

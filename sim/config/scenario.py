@@ -25,6 +25,7 @@ from sim.config.core import (
     PostgresConfig,
     RunConfig,
     TheoryConfig,
+    UsersConfig,
 )
 from sim.config.over_time import (
     AsgConfig,
@@ -45,6 +46,7 @@ class Scenario:
     description: str = ""
     run: RunConfig = field(default_factory=RunConfig)
     arrivals: ArrivalsConfig = field(default_factory=ArrivalsConfig)
+    users: UsersConfig = field(default_factory=UsersConfig)
     dns: DnsConfig = field(default_factory=DnsConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     load_balancer: LoadBalancerConfig = field(default_factory=LoadBalancerConfig)
@@ -62,6 +64,13 @@ class Scenario:
     timeseries: TimeseriesConfig = field(default_factory=TimeseriesConfig)
 
     def __post_init__(self) -> None:
+        if self.users.enabled and self.traffic.enabled:
+            raise ConfigError(
+                "users.enabled",
+                True,
+                "must be false when traffic.enabled is true: both say where the requests come"
+                " from (a closed population of users, or an open stream that follows a profile)",
+            )
         if self.theory.model == "mm_c":
             check_mm_c(self)
         check_schedule(self.failures, self.run.duration)
@@ -98,6 +107,8 @@ def check_mm_c(s: Scenario) -> None:
     own tails), so the model's queue has nothing the formula has not.
     """
     why = "for theory.model mm_c"
+    if s.users.enabled:  # an open Poisson stream, not a closed population
+        raise ConfigError("users.enabled", True, f"must be false {why}")
     for section in ("traffic", "health_check", "asg"):  # nothing over time
         if getattr(s, section).enabled:
             raise ConfigError(f"{section}.enabled", True, f"must be false {why}")

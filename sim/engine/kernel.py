@@ -28,7 +28,12 @@ The model reads the clock as ``env.now``; :class:`Environment` makes that a plai
 A journey may carry a deadline (:meth:`Journey.set_deadline`): whatever it waits for, if the
 deadline comes first the wait ends at the deadline, a place in a pool's line is given up, and
 the deadline's exception is thrown in. Gunicorn's arbiter killing a silent worker is such a
-deadline (``sim/model/instance.py``).
+deadline (``sim/model/instance.py``). (An event yielded as such is waited for whatever the
+deadline: time-sliced vCPUs enforce it on their bursts themselves, ``sim/model/cpu.py``.)
+
+:meth:`Journey.wait_instead` turns a wait for a delay into a wait for an event: time-sliced
+vCPUs let a burst with a vCPU to itself be waited out as a plain delay, and take it over when
+a join leaves it sharing.
 
 :func:`run_until` is ``env.run(until=...)`` with SimPy's step loop written out.
 ``tests/sim/test_sim_scheduling.py`` checks that all of this computes exactly what plain SimPy
@@ -202,6 +207,18 @@ class Journey:
                 self.done.succeed(stop.value)
             return
         self.target = target
+
+    def wait_instead(self, event: simpy.Event) -> None:
+        """Stop waiting for the delay the generator yielded and wait for ``event`` instead:
+        time-sliced vCPUs (``sim/model/cpu.py``) take over a burst whose request was waiting
+        out its work on a vCPU of its own. The delay's wake-up stays in SimPy's queue with
+        nothing to call; the deadline, if any, is now the event's business."""
+        target = self.target
+        if target is not None and target.callbacks is not None:
+            target.callbacks.remove(self.resume)
+        self.expired = False
+        self.target = event
+        event.callbacks.append(self.resume)
 
     def interrupt(self, cause: object = None) -> None:
         """Throw ``simpy.Interrupt(cause)`` into the generator, before anything else now."""

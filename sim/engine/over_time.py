@@ -24,6 +24,7 @@ from sim.config import Scenario
 from sim.engine.sampler import Sampler
 from sim.engine.world import Engine, Run, rng_for
 from sim.model.autoscaling import Activity, AutoScalingGroup
+from sim.model.cpu import SharedCores
 from sim.model.failures import Failures
 from sim.model.health import HealthChecker
 from sim.model.instance import BOOTING, DRAINING, IN_SERVICE, TERMINATED
@@ -128,11 +129,15 @@ def _health_request(env, inst, cpu: float):
         if workers.queued >= inst.backlog:
             return False  # the listen backlog is full: connection refused
         slot = yield workers.wait()
-    core = inst.vcpus.acquire()
-    if core is None:
-        core = yield inst.vcpus.wait()
-    yield env.timeout(cpu)
-    inst.vcpus.release(core)
+    vcpus = inst.vcpus
+    if isinstance(vcpus, SharedCores):  # time-sliced: its CPU time among the others'
+        yield vcpus.start(cpu).event
+    else:
+        core = vcpus.acquire()
+        if core is None:
+            core = yield vcpus.wait()
+        yield env.timeout(cpu)
+        vcpus.release(core)
     workers.release(slot)
     return inst.state != TERMINATED
 

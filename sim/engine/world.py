@@ -24,9 +24,11 @@ Extension points for the simulation over time (``over_time.py``):
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -34,7 +36,7 @@ import simpy
 
 from sim.config import Scenario
 from sim.engine.kernel import Environment, Journey, collector_paused, run_until
-from sim.model import routing
+from sim.model import routing, users
 from sim.model.app import Django
 from sim.model.database import Database
 from sim.model.distributions import make
@@ -56,6 +58,49 @@ def poisson_times(rate: float, rng: np.random.Generator, end: float) -> Iterator
             if t >= end:
                 return
             yield t
+
+
+class GiveUps:
+    """When users' clients get a 504 from a load balancer or an nginx that gave up waiting.
+
+    Every user request has such a moment (tens of seconds after it was sent), and nearly every
+    one is answered long before it: rather than a timer per request, the moments wait in a
+    heap, and one wake-up is planned, for the earliest moment of a request still unanswered.
+    When it comes, answered requests are dropped from the top and the due ones answered."""
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+        self._heap: list[tuple[float, int, simpy.Event]] = []
+        self._order = 0  # ties in order of arrival
+        self._wake = 0  # the number of the wake-up that counts
+        self._wake_at = math.inf
+
+    def add(self, answered: simpy.Event, at: float) -> None:
+        """``answered`` fires at ``at`` if nothing has fired it by then."""
+        self._order += 1
+        heappush(self._heap, (at, self._order, answered))
+        if at < self._wake_at:
+            self._plan(at)
+
+    def _plan(self, at: float) -> None:
+        self._wake += 1
+        self._wake_at = at
+        wake = self._wake
+        # (A moment already past, an idle timeout shorter than the hops to nginx: now.)
+        delay = max(at - self.env.now, 0.0)
+        self.env.timeout(delay).callbacks.append(lambda _: self._woken(wake))
+
+    def _woken(self, wake: int) -> None:
+        if wake != self._wake:  # an earlier one was planned since
+            return
+        self._wake_at = math.inf
+        heap, now = self._heap, self.env.now
+        while heap and (heap[0][0] <= now or heap[0][2].triggered):
+            answered = heappop(heap)[2]
+            if not answered.triggered:
+                answered.succeed()
+        if heap:
+            self._plan(heap[0][0])
 
 
 @dataclass
@@ -90,12 +135,17 @@ class Engine:
         self.replication = 0
         self.rng = rng if rng is not None else rng_for(s.run.seed)
         # One independent stream per component: changing how one of them samples does not
-        # shift the random numbers every other one sees.
-        r_arrivals, r_dns, r_net, r_route, r_app, r_db, r_clients = self.rng.spawn(7)
+        # shift the random numbers every other one sees. (A stream added at the end leaves
+        # the others as they were: child k of a spawn is the same whatever the count.)
+        streams = self.rng.spawn(8)
+        r_arrivals, r_dns, r_net, r_route, r_app, r_db, r_clients, r_users = streams
         self.env = env = Environment()
         self.db = Database(env, s.postgres, r_db)
         self.django = Django(env, s.django, self.db, r_app)
-        self.resolver = Resolver(s.dns, r_dns)
+        closed = s.users.enabled
+        # With a closed population each user is a browser of its own (users.py).
+        dns = replace(s.dns, clients=s.users.count) if closed else s.dns
+        self.resolver = Resolver(dns, r_dns)
         self.lb = LoadBalancer(
             env, s.load_balancer, routing.strategy(s.load_balancer.routing, r_route)
         )
@@ -104,11 +154,11 @@ class Engine:
         self.requests: list[Request] = []  # finished requests, in order of finishing
         self._created = 0  # requests made so far (their ids), some perhaps not yet arrived
         self._future: deque[float] = deque()  # arrival times of those not yet arrived
-        self.arrivals = (
-            poisson_times(s.arrivals.rate, r_arrivals, s.run.duration)
-            if arrivals is None
-            else arrivals
-        )
+        if arrivals is None:  # the built-in stream: open Poisson arrivals, none for users
+            arrivals = () if closed else poisson_times(s.arrivals.rate, r_arrivals, s.run.duration)
+        self.arrivals = arrivals
+        self._think = make(s.users.think_time).sampler(r_users) if closed else None
+        self._give_ups = GiveUps(env) if closed else None
         self._connect = make(s.network.connect).sampler(r_net)
         self._download = make(s.network.download).sampler(r_net)
         self._lb_hop = make(s.load_balancer.latency).sampler(r_route)
@@ -166,9 +216,18 @@ class Engine:
         self._future.append(arrival)
         req.journey = Journey(self.env, self._travel(req, None, False, arrival - self.env.now))
 
-    def _travel(self, req: Request, cached_dns: bool | None, wait: bool = True, ahead=0.0):
+    def _travel(
+        self,
+        req: Request,
+        cached_dns: bool | None,
+        wait: bool = True,
+        ahead=0.0,
+        answered: simpy.Event | None = None,
+    ):
         # A request's trip, from the browser to the instance and back: each component stamps
-        # its part on ``req``; this only strings them together.
+        # its part on ``req``; this only strings them together. ``answered`` (a user's
+        # request) fires when the client has its answer: at the end of the trip, or when the
+        # load balancer or nginx gives up and answers 504 while a worker goes on.
         req.dns, req.dns_outcome = self.resolver.resolve(req.client, req.arrival, cached_dns)
         req.connect = self._connect()
         req.lb_service = self._lb_hop()
@@ -179,18 +238,50 @@ class Engine:
         lb = self.lb
         at_lb = req.arrival + req.dns + req.connect
         target = lb.route()
+        answer_by = at_lb + lb.idle_timeout  # the load balancer's idle timeout
         if target.__class__ is not Instance:  # the surge queue, or refused
+            if answered is not None:  # the load balancer's timeout runs in the surge queue
+                self._answer_by(answered, answer_by)
             target = yield from lb.wait_in_surge(req, target, at_lb)
             if target is None:  # the load balancer answered itself
                 self.requests.append(req)
+                if answered is not None and not answered.triggered:
+                    answered.succeed()
                 return
-        yield from target.serve(req, at_lb + lb.idle_timeout)
+            if answered is not None and self.env.now + target.read_timeout < answer_by:
+                self._answer_by(answered, self.env.now + target.read_timeout)  # nginx's
+        elif answered is not None:  # whichever of the two gives up first
+            self._answer_by(answered, min(answer_by, self.env.now + target.read_timeout))
+        yield from target.serve(req, answer_by)
         if req.status == 200:
             req.download = self._download()
             if wait:
                 yield req.download
             req.end = req.app_end + req.download
         self.requests.append(req)
+        if answered is not None and not answered.triggered:
+            answered.succeed()
+
+    def _answer_by(self, answered: simpy.Event, at: float) -> None:
+        # The client has an answer by ``at`` (a 504) if the trip is not over by then.
+        self._give_ups.add(answered, at)
+
+    def _populate(self) -> None:
+        """Start the closed population of ``[users]`` (``sim/model/users.py``): one journey
+        per user for its whole life; each request travels in a journey of its own, and its
+        user waits for the event ``answered``, which fires when the client has its answer (at
+        the end of the trip, or at a 504 while a worker goes on with the request)."""
+        s, env = self.scenario, self.env
+
+        def trip(number: int):
+            req = Request(self._created, env.now, number)
+            self._created += 1
+            answered = env.event()
+            req.journey = Journey(env, self._travel(req, None, True, 0.0, answered))
+            yield answered
+
+        for number, start in enumerate(users.start_times(s.users.count, s.users.spawn_rate)):
+            Journey(env, users.life(env, number, start, self._think, trip, s.run.duration))
 
     def _arrive(self, batch: int = 64) -> None:
         """Start the built-in arrival stream. Requests are made in batches of ``batch``, each
@@ -227,6 +318,8 @@ class Engine:
         s, env = self.scenario, self.env
         warmup, duration = s.run.warmup, s.run.duration
         self._arrive()
+        if s.users.enabled:
+            self._populate()
         for factory in self.processes:
             env.process(factory(self))
         run_until(env, warmup) if warmup > 0 else None

@@ -11,10 +11,15 @@ shorter burst handling its rows. A query needs a database connection (opened per
 PostgreSQL") and one of the database's CPUs for its duration plus the round trip.
 
 All of it runs inside the request's own process (``yield from``): a vCPU or a database CPU is
-taken by yielding its pool, a burst or a query by yielding its duration in seconds.
+taken by yielding its pool, a burst or a query by yielding its duration in seconds. With the
+vCPUs time-sliced (``[instances] cpu_discipline = "ps"``, ``cpu.py``) a burst is handed to the
+instance's shared cores instead, and the request waits until they have given it its CPU time;
+the wall time beyond that CPU time is charged as waiting for a vCPU, as a wait in line is.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import simpy
@@ -22,6 +27,7 @@ import simpy
 from sim.config import DjangoConfig
 from sim.model.database import Database, TooManyClients
 from sim.model.distributions import make
+from sim.model.slots import Slots
 
 # Where a request's time in Django goes (and which phase a request cut short is charged).
 WAITING_FOR_CPU, ON_CPU, WAITING_FOR_DB, IN_DB = range(4)
@@ -43,14 +49,17 @@ class Django:
         self.cpu = make(config.cpu).sampler(rng)
         self.cpu_per_query = make(config.cpu_per_query).sampler(rng)
 
-    def handle(self, req, inst, slot: int):
+    def handle(self, req, inst, slot: int, deadline: float = math.inf):
         """Sub-process (``yield from``): serve ``req`` on ``inst``'s worker slot ``slot``.
 
         Stamps the ``app`` and ``db`` parts of ``req``. Lets :class:`WorkerKilled`,
         :class:`~sim.model.database.TooManyClients` or ``simpy.Interrupt`` (the instance
-        stopped) through, always after giving back what it held.
+        stopped) through, always after giving back what it held. ``deadline`` is when the
+        arbiter kills the worker (the engine enforces it on every wait; time-sliced vCPUs
+        need it too, to cut a burst short there).
         """
         env, db, vcpus, connections = self.env, self.db, inst.vcpus, inst.connections
+        shared = vcpus.__class__ is not Slots  # time-sliced vCPUs (cpu.py), else first come
         req.app_start = start = env.now
         db.expire(connections, slot, start)  # CONN_MAX_AGE: an old connection is closed first
         # Where the time goes: waiting for a vCPU, on one, waiting for the database's CPU, in
@@ -61,7 +70,7 @@ class Django:
         burst, queries_left = self.cpu(), self.queries  # middleware and the view first
         try:
             while True:
-                if burst > 0:  # a CPU burst on one of the instance's vCPUs
+                if burst > 0 and not shared:  # a CPU burst on one of the instance's vCPUs
                     core = vcpus.acquire()
                     if core is None:  # every vCPU busy: wait in line for one
                         phase, since = WAITING_FOR_CPU, env.now
@@ -73,6 +82,22 @@ class Django:
                     finally:
                         vcpus.release(core)
                     spent[ON_CPU] += burst
+                elif burst > 0:  # a CPU burst on the shared vCPUs
+                    phase, since = ON_CPU, env.now
+                    running = vcpus.start(burst, deadline, req.journey)
+                    try:
+                        # With a vCPU to itself it waits out its work like any delay (the
+                        # cores may take it over); shared, until the cores say it is done.
+                        yield burst if running.event is None else running.event
+                    finally:
+                        if running.running:  # done on a vCPU of its own, or cut off
+                            vcpus.leave(running)
+                        # The CPU time it got, and the rest of its time: waiting its turn.
+                        spent[ON_CPU] += running.attained
+                        spent[WAITING_FOR_CPU] += max(env.now - since - running.attained, 0.0)
+                        since = env.now
+                    if running.expired:
+                        raise WorkerKilled
                 if not queries_left:
                     break
                 queries_left -= 1

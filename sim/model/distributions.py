@@ -1,4 +1,5 @@
-"""Random durations: constant, exponential, lognormal and empirical, each exposing its mean.
+"""Random durations: constant, exponential, lognormal, empirical and uniform, each exposing its
+mean.
 
 Think of a deck of cards shuffled once and dealt one at a time: rather than asking numpy for
 one number per request (slow: each call costs microseconds), a sampler draws a batch of a few
@@ -106,6 +107,22 @@ class Empirical(Distribution):
         return f"Empirical(n={len(self.samples)}, mean={self.mean:g})"
 
 
+class Uniform(Distribution):
+    """Any value in ``[low, high]`` with equal chance: a load generator's ``between(low,
+    high)`` wait time. Mean the midpoint, variance (high - low)^2 / 12."""
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low, self.high = float(low), float(high)
+        self.mean = (self.low + self.high) / 2
+        self.variance = (self.high - self.low) ** 2 / 12
+
+    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.uniform(self.low, self.high, n)
+
+    def __repr__(self) -> str:
+        return f"Uniform(low={self.low:g}, high={self.high:g})"
+
+
 def make(config: DistributionConfig) -> Distribution:
     """The distribution a validated config describes."""
     if config.kind == "constant":
@@ -114,4 +131,7 @@ def make(config: DistributionConfig) -> Distribution:
         return Exponential(config.mean)
     if config.kind == "lognormal":
         return LogNormal(config.mean, config.sigma) if config.sigma > 0 else Constant(config.mean)
+    if config.kind == "uniform":
+        wide = config.high > config.low
+        return Uniform(config.low, config.high) if wide else Constant(config.low)
     return Empirical(config.samples)

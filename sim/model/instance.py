@@ -36,6 +36,7 @@ from sim.layers import (
     WORKER_TIMEOUT,
 )
 from sim.model.app import Django, WorkerKilled
+from sim.model.cpu import SharedCores
 from sim.model.database import Database, TooManyClients
 from sim.model.slots import Slots
 
@@ -64,7 +65,10 @@ class Instance:
         self.stopped_at = math.inf  # set by stop(): capacity is counted only in between
         self.django = django
         self.db = db
-        self.vcpus = Slots(env, scenario.instances.vcpus)
+        cores = scenario.instances.vcpus
+        # How the kernel shares the vCPUs among bursts (cpu.py): in line, or time-sliced.
+        shared = scenario.instances.cpu_discipline == "ps"
+        self.vcpus: Slots | SharedCores = SharedCores(env, cores) if shared else Slots(env, cores)
         self.workers = Slots(env, g.slots)
         self.worker_class = g.effective_worker_class
         self.backlog = g.backlog
@@ -138,9 +142,10 @@ class Instance:
             req.worker = slot
             req.queue_wait = started - arrived
             # The arbiter kills a sync worker silent for `timeout` seconds (inf for gthread).
-            req.journey.set_deadline(started + self.timeout, WorkerKilled)
+            deadline = started + self.timeout
+            req.journey.set_deadline(deadline, WorkerKilled)
             try:
-                yield from self.django.handle(req, self, slot)
+                yield from self.django.handle(req, self, slot, deadline)
             except WorkerKilled:
                 self.killed_workers += 1
                 self._restart(slot)

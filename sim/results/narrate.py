@@ -156,6 +156,15 @@ def _app(r: Record, group: list[Record], s: Scenario) -> str:
         return "the new release failed on its way out: Django answered 500"
     queries = s.django.queries
     waited = f", {_ms(r.wait)} ms waiting for one of {s.instances.vcpus} vCPUs" if r.wait else ""
+    if s.instances.cpu_discipline == "ps":  # time-sliced: stretched, not queued
+        n = s.instances.vcpus
+        vcpus = f"{n} vCPU{'s' if n != 1 else ''}"
+        waited = (
+            f", stretched by {_ms(r.wait)} ms sharing the {vcpus} with other requests (the"
+            " kernel time-slices them)"
+            if r.wait
+            else f", a vCPU to itself throughout (never more bursts than {vcpus})"
+        )
     work = (
         f"middleware, the view and {queries} rounds of handling query results"
         if queries

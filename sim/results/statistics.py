@@ -151,7 +151,7 @@ def summary(run: Run, records: list[Record]) -> dict:
         k: _r(run.busy[k] / run.capacity[k]) if run.capacity[k] else None
         for k in ("workers", "vcpus", "db_connections", "db_cpu")
     }
-    return {
+    doc = {
         "schema_version": SCHEMA_VERSION,
         "scenario": run.scenario.name,
         "seed": run.seed,
@@ -172,6 +172,32 @@ def summary(run: Run, records: list[Record]) -> dict:
             "killed_workers": run.counters["killed_workers"],
             "refused_db_connections": run.counters["refused_db_connections"],
         },
+    }
+    if run.scenario.users.enabled:
+        doc["users"] = users(run, records)
+    return doc
+
+
+def users(run: Run, records: list[Record]) -> dict:
+    """A closed population's numbers over the window: ``count`` users thinking ``think_time``
+    seconds on average, ``answered_per_s`` the answers of any status per second (X: the
+    requests they sent in the window, one per answer in a steady state), ``response_time``
+    their mean from sending to the last byte (R, errors included) and ``response_time_law``
+    N / X - Z, which R should match (the interactive response-time law)."""
+    start, end = run.window
+    u = run.scenario.users
+    spans = [
+        finished_at(g) - g[0].arrival
+        for g in by_request(records).values()
+        if start <= g[0].arrival < end
+    ]
+    x = len(spans) / (end - start)
+    return {
+        "count": u.count,
+        "think_time": _r(u.think_time.mean),
+        "answered_per_s": _r(x),
+        "response_time": _r(np.mean(spans)) if spans else None,
+        "response_time_law": _r(u.count / x - u.think_time.mean) if spans else None,
     }
 
 

@@ -77,6 +77,15 @@ def format_summary(document: dict) -> str:
                  _ms(across.get(f"latency.layers.{layer}.{k}", {}).get("mean"))
                  for k in ("mean", "p50", "p95", "p99", "wait", "service")]  # fmt: skip
         lines.append(f"  {layer:<10}" + "".join(f"{c:>9}" for c in cells))
+    if "users" in first:
+        n = first["users"]["count"]
+        z = first["users"]["think_time"]
+        lines.append(
+            f"  users       {n} users thinking {z:g} s on average:"
+            f" {value('users.answered_per_s', lambda x: f'{x:.2f}')} answers/s (X),"
+            f" response time {value('users.response_time', _ms)} ms (R);"
+            f" N/X - Z = {value('users.response_time_law', _ms)} ms"
+        )
     u = "utilisation."
     lines.append(
         f"  utilisation workers {value(u + 'workers', _pct)}, vCPUs {value(u + 'vcpus', _pct)},"

@@ -42,6 +42,10 @@ def overrides(draw) -> list[str]:
         f"postgres.vcpus={draw(st.integers(1, 3))}",
         f"dns.clients={draw(st.integers(1, 50))}",
         f"dns.packet_loss={draw(st.floats(0, 1))}",
+        f"instances.cpu_discipline={draw(st.sampled_from(['fcfs', 'ps']))}",
+        f"users.enabled={draw(st.sampled_from(['false', 'true']))}",
+        f"users.count={draw(st.integers(1, 40))}",
+        f'users.think_time={{ kind = "{draw(durations)}", mean = {draw(st.floats(0.01, 2))} }}',
     ]
 
 

@@ -187,7 +187,23 @@ SHORT = ["run.duration=120.0", "run.warmup=10.0"]
 
 @pytest.mark.parametrize(
     ("name", "sets"),
-    [("baseline", SHORT), ("db_bound", SHORT), ("instance_failure", []), ("slow_queries", [])],
+    [
+        ("baseline", SHORT),
+        ("db_bound", SHORT),
+        ("instance_failure", []),
+        ("slow_queries", []),
+        # Time-sliced vCPUs through a crash, with users instead of the traffic profile.
+        (
+            "instance_failure",
+            [
+                "instances.cpu_discipline=ps",
+                "traffic.enabled=false",
+                "users.enabled=true",
+                "users.count=60",
+                "run.duration=500",
+            ],
+        ),
+    ],
 )
 def test_shipped_scenarios_compute_the_same_as_with_plain_simpy(name, sets, monkeypatch):
     # The two with failures run in full: the crash and the slow queries come at 300 s.

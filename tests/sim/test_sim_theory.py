@@ -44,6 +44,18 @@ def test_lq_and_w_follow_from_wq():
     assert theory.mm1_ps_sojourn(0.5, 1.0) == 2.0
 
 
+def test_processor_sharing_formulas():
+    # M/G/1-PS: E[S] / (1 - rho) whatever the distribution; M/M/1-PS is its special case.
+    assert theory.mg1_ps_sojourn(0.5, 1.0) == theory.mm1_ps_sojourn(0.5, 1.0) == 2.0
+    assert theory.mg1_ps_sojourn(0.8, 0.5) == pytest.approx(0.5 / 0.6)
+    # One core shared is M/G/1-PS; c cores shared have M/M/c's mean sojourn (c = 2, lambda
+    # = 1, mu = 1: Wq = 1/3, so W = 4/3).
+    assert theory.mgc_ps_sojourn(1, 0.7, 1.0) == pytest.approx(theory.mg1_ps_sojourn(0.7, 1.0))
+    assert theory.mgc_ps_sojourn(2, 1.0, 1.0) == pytest.approx(4 / 3)
+    with pytest.raises(ValueError, match="rho"):
+        theory.mg1_ps_sojourn(1.0, 1.0)
+
+
 def test_erlang_c_refuses_an_unstable_queue():
     with pytest.raises(ValueError, match="rho"):
         theory.erlang_c(2, 2.0)
