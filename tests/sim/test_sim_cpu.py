@@ -233,10 +233,10 @@ OPEN = [
     *PS,
     "gunicorn.workers=200",  # every request on a worker at once: the CPU is the only queue
     "gunicorn.backlog=100000",
-    "gunicorn.timeout=1e9",
-    "nginx.proxy_read_timeout=1e9",
+    "gunicorn.timeout=2592000.0",
+    "nginx.proxy_read_timeout=2592000.0",
     "nginx.max_connections=100000",
-    "load_balancer.idle_timeout=1e9",
+    "load_balancer.idle_timeout=2592000.0",
 ]
 
 

@@ -152,7 +152,8 @@ def test_the_command_line_reports_failures_and_keeps_the_other_rows(tmp_path, mo
     monkeypatch.setattr(sweep, "run_sweep", fake)
     args = argparse.Namespace(
         scenario="instance_failure", seed=None, set=[], vary=["asg.min=1,2"], replications=1,
-        processes=2, scheduler=None, out=tmp_path / "out", no_progress=True, engine="des", allow_large=False,
+        processes=2, scheduler=None, out=tmp_path / "out", no_progress=True, engine="des",
+        allow_large=False,
     )  # fmt: skip
     assert sweep.main(args) == 1
     err = capsys.readouterr().err
