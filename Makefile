@@ -89,9 +89,13 @@ notebooks-sync: $(STAMP)
 	$(BIN)/nbstripout notebooks/*.ipynb
 
 # The local stack lab (demo_app/stack/README.md): DNS, nginx, Gunicorn under
-# supervisord on 127.0.0.1. Ports and sizes come from LAB_* variables (make lab-up LAB_INSTANCES=3).
+# supervisord on 127.0.0.1, and releases rolled over it by Ansible. Ports and sizes come from LAB_* variables (make lab-up LAB_INSTANCES=3).
 .PHONY: lab-up lab-down lab-status lab-load lab-drill lab-calibrate lab-compare
+.PHONY: lab-deploy lab-rollback lab-releases
 DRILL ?= all
+# make lab-deploy (the working tree), make lab-deploy REF=HEAD~1, make lab-deploy VERSION=<v>
+REF ?=
+VERSION ?=
 lab-up: $(STAMP)
 	$(BIN)/python -m demo_app.stack up
 lab-down: $(STAMP)
@@ -106,6 +110,12 @@ lab-calibrate: $(STAMP)
 	$(BIN)/python -m demo_app.stack calibrate
 lab-compare: $(STAMP)
 	$(BIN)/python -m demo_app.stack compare
+lab-deploy: $(STAMP)
+	$(BIN)/python -m demo_app.stack deploy $(if $(REF),--ref $(REF)) $(if $(VERSION),--version $(VERSION))
+lab-rollback: $(STAMP)
+	$(BIN)/python -m demo_app.stack rollback
+lab-releases: $(STAMP)
+	$(BIN)/python -m demo_app.stack releases
 
 # The demo app on SQLite (demo_app/README.md): migrate, seed if empty, serve with Gunicorn.
 .PHONY: app

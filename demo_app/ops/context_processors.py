@@ -1,4 +1,5 @@
-"""Puts the instance name and worker pid on every page (the footer shows who served it)."""
+"""Puts the instance name, worker pid and release on every page (the footer shows who served
+it, and which code)."""
 
 import os
 
@@ -6,4 +7,8 @@ from django.conf import settings
 
 
 def instance(request):
-    return {"instance_name": settings.INSTANCE_NAME, "worker_pid": os.getpid()}
+    return {
+        "instance_name": settings.INSTANCE_NAME,
+        "worker_pid": os.getpid(),
+        "release": settings.RELEASE,
+    }

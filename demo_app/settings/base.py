@@ -14,6 +14,7 @@ Generated state lives under the repository's ignored ``var/`` folder: the SQLite
 from __future__ import annotations
 
 import os
+import re
 import socket
 from pathlib import Path
 
@@ -63,7 +64,20 @@ def database_from_env() -> dict:
     return config
 
 
+def release_of(folder: Path) -> str:
+    """The release this code was shipped as: the one line of ``RELEASE`` at the root of a
+    release folder (the stack lab's deploy writes it), or ``dev`` in a checkout. Kept to
+    header-safe characters: it goes out in every response's ``X-Release``."""
+    try:
+        text = (folder / "RELEASE").read_text().strip()
+    except OSError:
+        return "dev"
+    return re.sub(r"[^\w.+-]", "_", text)[:64] or "dev"
+
+
 INSTANCE_NAME = os.environ.get("INSTANCE_NAME") or socket.gethostname()
+#: Which release answered: the ``X-Release`` header, the pages' footer, nginx's access log.
+RELEASE = release_of(REPO_DIR)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 DEBUG = False
@@ -88,6 +102,7 @@ INSTALLED_APPS = [
 TRACE_MIDDLEWARE = env_bool("TRACE_MIDDLEWARE", True)
 MIDDLEWARE = [
     *(["demo_app.tracing.middleware.TraceMiddleware"] if TRACE_MIDDLEWARE else []),
+    "demo_app.ops.release.ReleaseMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

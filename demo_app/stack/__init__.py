@@ -16,8 +16,10 @@ folder (``var/lab`` by default). Modules, in the order a request meets them:
 - ``client.py``, ``traffic.py``: a visitor through DNS + TLS, and light steady traffic;
   ``client.running_lab()``: is this checkout's lab up (its id, not just its port)?
 - ``load.py`` + ``locustfile.py`` + ``mix.py``: locust and the page mix;
-- ``drills.py``: instance failure, worker timeout, database down; ``accesslog.py``: nginx's
-  log fields and the one rule for a failed request;
+- ``releases.py``: releases built from git, one folder each, switched by a ``current`` link;
+  ``deploy/``: ``deploy``, ``rollback``, ``releases`` and the Ansible playbook they run;
+- ``drills.py``: instance failure, worker timeout, database down, a deploy and a bad deploy;
+  ``accesslog.py``: nginx's log fields and the one rule for a failed request;
 - ``calibrate.py``, ``compare.py``, ``cpu.py``: measured service times -> a sim scenario, and
   the sim's predictions against measurements.
 """

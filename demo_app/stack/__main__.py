@@ -1,8 +1,9 @@
 """``python -m demo_app.stack <command>``: the one entry point of the local stack lab.
 
 Commands: up, down, status, scale N, kill INSTANCE, dig NAME, load, drill KIND, calibrate,
-compare. ``--state-dir`` (or ``LAB_STATE_DIR``, default ``var/lab``) picks the lab; every
-command after `up` reads the plan `up` saved there, so ports are given once.
+compare, deploy, rollback, releases. ``--state-dir`` (or ``LAB_STATE_DIR``, default
+``var/lab``) picks the lab; every command after `up` reads the plan `up` saved there, so ports
+are given once.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from demo_app.stack.config import BALANCE_CHOICES, LabConfig, LabError, state_dir_default
 
-DRILLS = ("instance-failure", "worker-timeout", "db-down", "all")
+DRILLS = ("instance-failure", "worker-timeout", "db-down", "deploy", "bad-deploy", "all")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
     compare = sub.add_parser("compare", help="measured vs simulated at three load levels")
     compare.add_argument("--duration", type=int, default=30, help="seconds per level")
     compare.add_argument("--quick", action="store_true", help="small loads (CI)")
+    deploy = sub.add_parser(
+        "deploy", help="build a release (or pick one) and roll it over the instances (Ansible)"
+    )
+    which = deploy.add_mutually_exclusive_group()
+    which.add_argument("--version", metavar="V", help="an existing release (see `releases`)")
+    which.add_argument(
+        "--ref", metavar="GITREF", help="build this commit, branch or tag (default: working tree)"
+    )
+    sub.add_parser("rollback", help="roll the instances back to the previous release")
+    sub.add_parser("releases", help="the releases, and which one each instance runs")
     return parser
 
 
@@ -119,6 +130,12 @@ def run(args) -> int:
         return load.run_load(
             cfg, args.users, args.spawn_rate, args.duration, args.rate, args.name
         ).exit_code
+    if args.command in ("deploy", "rollback", "releases"):
+        from demo_app.stack import deploy
+
+        if args.command == "deploy":
+            return deploy.deploy(cfg, version=args.version, ref=args.ref)
+        return deploy.rollback(cfg) if args.command == "rollback" else deploy.show(cfg)
     if args.command == "drill":
         from demo_app.stack import drills
 

@@ -33,7 +33,7 @@ from pathlib import Path
 FIELDS = (
     "time", "client", "method", "uri", "status", "bytes", "request_time", "upstream_addr",
     "upstream_status", "upstream_response_time", "instance", "request_id", "end",
-    "content_length",
+    "content_length", "release",
 )  # fmt: skip
 
 #: The kinds of failed request, in the order they are checked.
@@ -85,6 +85,30 @@ def summary(counts: Counter) -> str:
         f"{total} requests, {errors} failed ({kinds}); "
         f"{counts['retried']} retried on another instance and answered"
     )
+
+
+def releases_over_time(lines: Iterable[str], step: float = 5.0) -> list[tuple[float, Counter]]:
+    """Which releases answered, per ``step`` seconds from the first line: a list of (start
+    second, release -> requests). Lines nginx answered itself (no release) are left out; a
+    window in which no instance answered is kept, empty."""
+    points = []
+    for line in lines:
+        release = field(line, 15)
+        try:
+            end = float(field(line, 13))
+        except ValueError:
+            continue
+        if release not in ("", "-"):
+            points.append((end, release))
+    if not points:
+        return []
+    t0 = min(t for t, _ in points)
+    windows: list[Counter] = [
+        Counter() for _ in range(int((max(t for t, _ in points) - t0) // step) + 1)
+    ]
+    for t, release in points:
+        windows[int((t - t0) // step)][release] += 1
+    return [(i * step, counts) for i, counts in enumerate(windows)]
 
 
 def main(argv: list[str] | None = None) -> int:

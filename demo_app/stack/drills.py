@@ -14,8 +14,18 @@ down who got out and how long it took, so the real thing is familiar. Three alar
 - ``db-down``: the instances restart pointed at a PostgreSQL port where nothing listens.
   Pages and /readyz answer 503, /healthz (liveness) still 200: the process is alive, the
   dependency is not. This is why a load balancer's health check should not hit the database.
+- ``deploy``: light traffic while ``deploy`` (the Ansible playbook) rolls a new build of the
+  working tree over the instances, one at a time. No request may fail, on the visitors' side
+  or in nginx's log; every instance must end on the new release. Prints which releases
+  answered, per 5 s, from nginx's log (its last field).
+- ``bad-deploy``: the same, with a release built with a fault: no ``collectstatic`` (the build
+  step a hurried hotfix skips), so its instances have no static files manifest, answer
+  /readyz 503 and would answer every page 500. The roll must stop at the first instance and
+  put it back on its release, nobody may see an error, and ``deploy`` must exit non-zero with
+  one line naming the instance and the reason.
 
-Every drill restores the lab's normal configuration before it returns, even when interrupted.
+Every failure drill restores the lab's normal configuration before it returns, even when
+interrupted; the deploy drill leaves the lab on its new release (``rollback`` goes back).
 
 Flow: running lab -> change (signal, or supervisord.conf overrides + update) -> traffic /
 probes -> printed results + matching log lines -> restore.
@@ -23,11 +33,13 @@ probes -> printed results + matching log lines -> restore.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from demo_app.stack import accesslog, lab, supervisor
+from demo_app.stack import accesslog, lab, releases, supervisor
 from demo_app.stack.accesslog import field
 from demo_app.stack.client import LabClient
 from demo_app.stack.config import HOST, LabConfig, free_ports
@@ -48,6 +60,8 @@ def run(cfg: LabConfig, kind: str) -> int:
         "instance-failure": instance_failure,
         "worker-timeout": worker_timeout,
         "db-down": db_down,
+        "deploy": deploy_drill,
+        "bad-deploy": bad_deploy,
     }
     chosen = list(drills) if kind == "all" else [kind]
     codes = []
@@ -197,6 +211,156 @@ def db_down(cfg: LabConfig) -> int:
             "pages and readiness 503, liveness 200: take the instance out, do not restart it"
             if ok
             else f"expected {expected}, got {results}"
+        )
+    )
+    return 0 if ok else 1
+
+
+# -- deploys ------------------------------------------------------------------------------------
+
+
+def run_stack_command(cfg: LabConfig, *args: str) -> tuple[int, list[str]]:
+    """``python -m demo_app.stack ARGS`` as a person would type it: its output (Ansible's)
+    streams through; its error lines are returned, for the drill to read the last one."""
+    sys.stdout.flush()
+    done = subprocess.run(
+        [sys.executable, "-m", "demo_app.stack", "--state-dir", str(cfg.state_dir), *args],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    errors = done.stderr.splitlines()
+    for line in errors:
+        say(f"  stderr: {line}")
+    return done.returncode, errors
+
+
+def answering(cfg: LabConfig) -> dict[str, str]:
+    """Instance name -> the release it answers as (X-Release of its own /healthz)."""
+    from demo_app.stack.deploy import answered_release
+
+    return {
+        name: answered_release(cfg.instance_port(i))
+        for i, name in enumerate(cfg.instance_names, start=1)
+    }
+
+
+def print_timeline(lines: list[str], names: dict[str, str], step: float = 5.0) -> None:
+    say(f"timeline  which release answered, per {step:.0f} s (nginx's access log, field 15):")
+    for label, version in names.items():
+        say(f"  {label} = {version}")
+    for start, counts in accesslog.releases_over_time(lines, step):
+        seen = ", ".join(
+            f"{next((k for k, v in names.items() if v == release), release)} {n}"
+            for release, n in sorted(counts.items(), key=lambda kv: kv[0] != names.get("old"))
+        )
+        window = f"{start:.0f}-{start + step:.0f} s"
+        say(f"  {window:>10}  {seen or 'none'}")
+
+
+def traffic_failures(cfg, traffic: Traffic, access: LogTail, event_at: float) -> int:
+    """Print both sides' counts; the larger number of failed requests."""
+    summary = summarize(traffic.samples, event_at)
+    for line in summary.lines():
+        say(line)
+    counts = accesslog.count(logged(access, len(traffic.samples)))
+    say(f"nginx log {accesslog.summary(counts)}")
+    return max(summary.failed, sum(counts[kind] for kind in accesslog.ERRORS))
+
+
+def deploy_drill(cfg: LabConfig, settle: float = 3.0) -> int:
+    from demo_app.stack.deploy import check_lab
+
+    say(f"drill     deploy: light traffic to {cfg.site}/ while a new release rolls out")
+    check_lab(cfg)  # before any traffic: a lab that cannot roll is one line, nothing changed
+    old = releases.linked_version(releases.lab_link(cfg))
+    # Built first, as CI builds the release before anyone deploys it: the traffic then spans
+    # the roll itself.
+    new = releases.build(cfg, say=say).version
+    access = LogTail(cfg.logs / "nginx-access.log")
+    with Traffic(cfg, path="/", threads=2, pause=0.05) as traffic:
+        time.sleep(settle)
+        event_at = traffic.now()
+        code, _ = run_stack_command(cfg, "deploy", "--version", new)
+        time.sleep(settle)
+    say(f"deploy    exit {code}")
+    failed = traffic_failures(cfg, traffic, access, event_at)
+    linked = releases.instance_releases(cfg)
+    live = answering(cfg)
+    for name in cfg.instance_names:
+        say(f"instance  {name} runs {linked[name]}, answers as {live[name]}")
+    print_timeline(access.new_lines(), {"old": old or "-", "new": new or "-"})
+    on_new = releases.linked_version(releases.lab_link(cfg)) == new and all(
+        linked[n] == new and live[n] == new for n in cfg.instance_names
+    )
+    ok = code == 0 and failed == 0 and on_new
+    say(
+        "result    "
+        + (
+            f"no request failed; every instance runs {new}"
+            if ok
+            else f"{failed} request(s) failed; deploy exit {code}; instances: {linked}"
+        )
+    )
+    return 0 if ok else 1
+
+
+#: The bad-deploy drill's fault, in one line (printed and documented).
+FAULT = (
+    "the release is built without collectstatic: no static files manifest, so /readyz answers"
+    " 503 and every page would be a 500"
+)
+
+
+def bad_deploy(cfg: LabConfig, settle: float = 3.0) -> int:
+    from demo_app.stack.deploy import check_lab, drained
+
+    say(f"drill     bad-deploy: {FAULT}")
+    check_lab(cfg)
+    before = releases.instance_releases(cfg)
+    lab_before = releases.linked_version(releases.lab_link(cfg))
+    pids = {name: info["pid"] for name, info in supervisor.processes(cfg).items()}
+    bad = releases.build(cfg, collect_static=False, say=say)
+    first = cfg.instance_names[0]
+    access = LogTail(cfg.logs / "nginx-access.log")
+    with Traffic(cfg, path="/", threads=2, pause=0.05) as traffic:
+        time.sleep(settle)
+        event_at = traffic.now()
+        code, errors = run_stack_command(cfg, "deploy", "--version", bad.version)
+        time.sleep(settle)
+    line = errors[-1] if errors else ""
+    say(f"deploy    exit {code}: {line}")
+    failed = traffic_failures(cfg, traffic, access, event_at)
+    after = releases.instance_releases(cfg)
+    live = answering(cfg)
+    now = {name: info["pid"] for name, info in supervisor.processes(cfg).items()}
+    for name in cfg.instance_names:
+        say(f"instance  {name} runs {after[name]}, answers as {live[name]}")
+    print_timeline(access.new_lines(), {"old": lab_before or "-", "bad": bad.version})
+    checks = {
+        "deploy exited non-zero": code != 0,
+        f"its one line names {first} and /readyz": line.startswith(
+            f"error: deploy stopped at {first}: "
+        )
+        and "/readyz" in line,
+        f"{first} is back on {before[first]}": after == before and live == before,
+        "the others were never restarted": all(
+            now[n] == pids[n] for n in cfg.instance_names if n != first
+        ),
+        "the lab's current release is unchanged": (
+            releases.linked_version(releases.lab_link(cfg)) == lab_before
+        ),
+        "every instance is in nginx's upstream": drained(cfg) == [],
+        "no request failed": failed == 0,
+    }
+    for what, held in checks.items():
+        say(f"check     {'ok  ' if held else 'MISS'} {what}")
+    ok = all(checks.values())
+    say(
+        "result    "
+        + (
+            f"the roll stopped at {first}, which is back on its release; nobody saw an error"
+            if ok
+            else "the bad release was not stopped as it should be"
         )
     )
     return 0 if ok else 1

@@ -6,7 +6,13 @@ Gunicorn. supervisord runs ``python -m demo_app.stack.instance web-1 --state-dir
 ``exec`` keeps the pid, so the pid supervisord watches (and `kill` signals) is the Gunicorn
 master itself.
 
-The app's own ``demo_app/gunicorn.conf.py`` stays the base config; the flags added here only
+The code is not the checkout's: each instance runs the release its
+``<state>/instances/web-N/current`` link points at (``releases.py``). The launcher resolves the
+link once, then puts that release folder first on the path, works in it and takes its
+``demo_app/gunicorn.conf.py`` and its collected static files; a deploy that switches the link
+later changes nothing in a running instance until its restart, as with a real server.
+
+The release's ``demo_app/gunicorn.conf.py`` stays the base config; the flags added here only
 pin what the lab must control (bind, workers, timeout); the log files go to the lab's log
 folder through the app's own ``GUNICORN_ACCESS_LOG``/``GUNICORN_ERROR_LOG``.
 
@@ -16,8 +22,8 @@ is busy). A master killed with SIGKILL leaves its workers running, still holding
 before binding, the launcher ends them (:func:`end_leftovers`): SIGTERM lets each finish the
 request it holds, for at most the Gunicorn timeout, then SIGKILL.
 
-Flow: lab.json + instance name (+ drill overrides) -> end leftovers of an earlier master ->
-environment + argv -> ``os.execve``.
+Flow: lab.json + instance name (+ drill overrides) -> its release (the ``current`` link) ->
+end leftovers of an earlier master -> environment + argv -> ``os.execve`` in the release.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import sys
 import time
 from pathlib import Path
 
+from demo_app.stack import releases
 from demo_app.stack.config import (
     HOST,
     MARKER,
@@ -40,9 +47,8 @@ from demo_app.stack.config import (
     write_new,
 )
 
-#: The repository root: Gunicorn's working directory, so ``demo_app`` imports.
+#: The repository root: where the lab's own tools run from (never the instances' code).
 REPO_DIR = Path(__file__).resolve().parents[2]
-GUNICORN_CONF = REPO_DIR / "demo_app" / "gunicorn.conf.py"
 
 
 def shared_environment(cfg: LabConfig, base: dict[str, str]) -> dict[str, str]:
@@ -89,16 +95,30 @@ def _lab_secret(cfg: LabConfig, name: str, size: int) -> str:
     return path.read_text().strip()
 
 
+def release_dir(cfg: LabConfig, name: str) -> Path:
+    """The release folder instance ``name`` runs: its ``current`` link, resolved now."""
+    link = releases.instance_link(cfg, name)
+    target = link.resolve() if link.is_symlink() else None
+    if target is None or not (target / "demo_app").is_dir():
+        raise LabError(
+            f"{name} has no release ({link} {'is missing' if target is None else 'is broken'}):"
+            " run `down`, then `up`"
+        )
+    return target
+
+
 def gunicorn_argv(
     cfg: LabConfig, name: str, timeout: int | None = None
 ) -> tuple[list[str], dict[str, str]]:
-    """(argv, extra environment) for instance ``name``."""
+    """(argv, extra environment) for instance ``name``, running its current release."""
     port = cfg.instance_port(instance_index(name, cfg.instances))
+    release = release_dir(cfg, name)
     timeout = timeout or cfg.timeout
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     argv = [gunicorn, "demo_app.wsgi:application"]
-    if GUNICORN_CONF.exists():
-        argv += ["--config", str(GUNICORN_CONF)]
+    conf = release / "demo_app" / "gunicorn.conf.py"
+    if conf.exists():
+        argv += ["--config", str(conf)]
     argv += [
         "--bind", f"{HOST}:{port}",
         "--workers", str(cfg.workers),
@@ -106,6 +126,8 @@ def gunicorn_argv(
         "--name", name,
     ]  # fmt: skip
     env = {
+        # The release first on the path, its manifest of hashed static files (releases.py).
+        **releases.release_environment({}, release),
         "INSTANCE_NAME": name,
         "GUNICORN_BIND": f"{HOST}:{port}",
         "WEB_CONCURRENCY": str(cfg.workers),
@@ -166,11 +188,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     end_leftovers(cfg, args.name, grace=float(args.timeout or cfg.timeout))
-    sys.stdout.flush()
+    print(f"{args.name}: release {extra['PYTHONPATH']}", flush=True)
     env = {**os.environ, **extra}
     if args.database_url is not None:
         env["DATABASE_URL"] = args.database_url
-    os.chdir(REPO_DIR)
+    os.chdir(extra["PYTHONPATH"])  # Gunicorn puts its working directory first on the path
     os.execve(command[0], command, env)
     return 0  # not reached
 

@@ -6,8 +6,9 @@ stock, staff, then the sign on the street), `status` is the walk around with a c
 fainting (the supervisor gets a replacement in), and `down` locks up and checks that nobody is
 left inside.
 
-Order of `up`: plan (lab.json) -> certificates -> database + sample data + static files ->
-nginx.conf (tested) -> supervisord.conf -> supervisord starts dns, web-1..N, nginx -> wait
+Order of `up`: plan (lab.json) -> certificates -> a release (the last deploy's, or a build of
+the working tree) -> database + sample data + static files, from that release -> nginx.conf
+(tested) -> supervisord.conf -> supervisord starts dns, web-1..N, nginx -> wait
 until each answers. Every step is safe to repeat; a second `up` only reports.
 """
 
@@ -22,8 +23,9 @@ import sys
 import time
 import xmlrpc.client
 from dataclasses import dataclass, replace
+from pathlib import Path
 
-from demo_app.stack import nginx, supervisor
+from demo_app.stack import nginx, releases, supervisor
 from demo_app.stack.certs import ensure_certificates
 from demo_app.stack.client import LabClient, get_plain
 from demo_app.stack.config import (
@@ -35,7 +37,7 @@ from demo_app.stack.config import (
     instance_index,
 )
 from demo_app.stack.dns import query
-from demo_app.stack.instance import REPO_DIR, shared_environment
+from demo_app.stack.instance import shared_environment
 
 READY_TIMEOUT_S = 90
 
@@ -47,16 +49,20 @@ def say(message: str) -> None:
 # -- preparation ------------------------------------------------------------------------------
 
 
-def manage(cfg: LabConfig, *args: str, environ: dict[str, str] | None = None) -> None:
-    """Run one ``manage.py`` command with the lab's environment; its output goes to a log."""
+def manage(
+    cfg: LabConfig, release: Path, *args: str, environ: dict[str, str] | None = None
+) -> None:
+    """Run one ``manage.py`` command of ``release`` with the lab's environment; its output
+    goes to a log."""
     env = environ or shared_environment(cfg, dict(os.environ))
+    env = {**env, "PYTHONPATH": str(release)}  # the release's code, not the checkout's
     with open(cfg.logs / "prepare.log", "a") as log:
-        log.write(f"$ manage.py {' '.join(args)}\n")
+        log.write(f"$ {release.name}: manage.py {' '.join(args)}\n")
         log.flush()
         done = subprocess.run(
-            [sys.executable, str(REPO_DIR / "demo_app" / "manage.py"), *args],
+            [sys.executable, str(release / "demo_app" / "manage.py"), *args],
             env=env,
-            cwd=REPO_DIR,
+            cwd=release,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -64,12 +70,15 @@ def manage(cfg: LabConfig, *args: str, environ: dict[str, str] | None = None) ->
         raise LabError(f"manage.py {args[0]} failed: see {cfg.logs / 'prepare.log'}")
 
 
-def prepare_app(cfg: LabConfig) -> str:
-    """Schema, deterministic sample data, the demo admin and collected static files, once for
-    every instance (``manage.py prepare_demo``, each step idempotent); returns the admin line
-    it printed, so ``up`` can show how to log in."""
+def prepare_app(cfg: LabConfig, release: Path) -> str:
+    """Schema, deterministic sample data and the demo admin, once for every instance
+    (``manage.py prepare_demo`` of the release they run, each step idempotent), then the
+    release's collected static files into the folder nginx serves; returns the admin line it
+    printed, so ``up`` can show how to log in."""
     env = shared_environment(cfg, dict(os.environ))
-    manage(cfg, "prepare_demo", "--url", f"{cfg.site}/", environ=env)
+    # The release collected its static files when it was built: publish those.
+    manage(cfg, release, "prepare_demo", "--url", f"{cfg.site}/", "--no-static", environ=env)
+    releases.publish_static(cfg, release)
     lines = (cfg.logs / "prepare.log").read_text().splitlines()
     admin = [line.strip() for line in lines if line.strip().startswith("Admin:")]
     return admin[-1] if admin else ""
@@ -110,8 +119,9 @@ def up(cfg: LabConfig) -> int:
     cfg.save()
     tls, made = ensure_certificates(cfg.path("tls"))
     say(f"tls       {'made' if made else 'kept'} {tls.cert} (CA {tls.ca})")
+    release = ensure_release(cfg)
     say("django    migrate, sample data, admin, collectstatic (log: logs/prepare.log)")
-    admin = prepare_app(cfg)
+    admin = prepare_app(cfg, release)
     nginx.write_conf(cfg, tls, cfg.path("static"))
     supervisor.write_conf(cfg)
     say(f"start     supervisord (socket {supervisor.socket_path(cfg)})")
@@ -130,6 +140,29 @@ def up(cfg: LabConfig) -> int:
         say(admin)
     say(f"logs in {cfg.logs}")
     return 0
+
+
+def ensure_release(cfg: LabConfig) -> Path:
+    """The release the instances run: the last deploy's (the lab's ``current`` link) when the
+    state folder has one, else a new build of the working tree. Every instance without a
+    release of its own gets it; one that has one (a lab stopped mid-way through a failed
+    deploy) keeps it, as a server keeps its code across a reboot."""
+    kept = releases.lab_link(cfg).resolve()
+    if releases.lab_link(cfg).is_symlink() and (kept / "RELEASE").is_file():
+        release = kept
+        say(f"release   {release.name} (kept: the last deploy's; `deploy` ships a new one)")
+    else:
+        release = releases.build(cfg, say=say).path
+        releases.point(releases.lab_link(cfg), release)
+    point_new_instances(cfg, release)
+    return release
+
+
+def point_new_instances(cfg: LabConfig, release: Path) -> None:
+    for name in cfg.instance_names:
+        link = releases.instance_link(cfg, name)
+        if not (link.is_symlink() and link.resolve().joinpath("RELEASE").is_file()):
+            releases.point(link, release)
 
 
 def _start_stopped(cfg: LabConfig) -> None:
@@ -265,6 +298,14 @@ def scale(cfg: LabConfig, n: int) -> int:
     if n > cfg.instances:
         added = new.instance_names[cfg.instances :]
         check_ports([p for p in new.ports() if p[2].split(" ")[0] in added])
+        # A new instance runs what the last deploy shipped, like a launch template's image.
+        shipped = releases.lab_link(cfg).resolve()
+        if not (shipped / "RELEASE").is_file():
+            raise LabError(
+                f"the lab in {cfg.state_dir} has no release ({releases.lab_link(cfg)}): it was"
+                " started before releases existed; run `down`, then `up`"
+            )
+        point_new_instances(new, shipped)
         new.save()
         supervisor.write_conf(new)
         supervisor.update(new)

@@ -27,6 +27,7 @@ class Sample:
     status: int  # 0: no HTTP answer at all (connection error)
     instance: str | None
     error: str = ""
+    release: str | None = None  # the app's X-Release: which code answered
 
     @property
     def failed(self) -> bool:
@@ -66,7 +67,8 @@ class Traffic:
             start = self.now()
             try:
                 reply = client.get(self.path)
-                sample = Sample(start, reply.seconds, reply.status, reply.instance)
+                release = reply.headers.get("x-release")
+                sample = Sample(start, reply.seconds, reply.status, reply.instance, "", release)
             # HTTPException: an answer cut short (IncompleteRead) or no answer at all.
             except (OSError, LookupError, http.client.HTTPException) as exc:
                 sample = Sample(start, self.now() - start, 0, None, type(exc).__name__)

@@ -29,3 +29,22 @@ def need_awk() -> str:
     if not found:
         skip_or_fail("awk is not installed (sudo apt-get install gawk)")
     return found
+
+
+@pytest.fixture(scope="session")
+def need_git() -> str:
+    found = shutil.which("git")
+    if not found:
+        skip_or_fail("git is not installed (sudo apt-get install git)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def need_ansible() -> str:
+    from demo_app.stack.config import LabError
+    from demo_app.stack.deploy import ansible_playbook
+
+    try:
+        return ansible_playbook()
+    except LabError as exc:
+        skip_or_fail(str(exc))
