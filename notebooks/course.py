@@ -522,3 +522,225 @@ def ch8_model_vs_lab(prediction: str | None, *, measured: float, simulated: floa
             "keeps growing when users do not wait for their answers.",
         },
     )
+
+
+# --- Chapter 10: servers and DevOps ------------------------------------------------------------
+
+
+def ch10_back_after_kill(
+    prediction_s: float | None, *, exited: float, spawned: float, running: float, startsecs: float
+) -> Feedback:
+    """Seconds from a SIGKILLed Gunicorn master's exit until supervisord's log says RUNNING.
+
+    The times are the log's own: ``exited`` (``exited: ... not expected``), ``spawned`` and
+    ``running`` (``success: ... startsecs``). An answer passes within a quarter of
+    ``startsecs``, so one that leaves startsecs out (an instant restart) cannot pass."""
+    took = running - exited
+    respawn_ms = (spawned - exited) * 1000
+    hint = (
+        f"supervisord restarts an exit it did not ask for at once (autorestart=true), but "
+        f"calls the new process RUNNING only once it has stayed up startsecs ({startsecs:g} s)."
+    )
+    if prediction_s is None:
+        return UNANSWERED
+    try:
+        value = float(prediction_s)
+    except (TypeError, ValueError):
+        return Feedback(False, f"{prediction_s!r} is not a number. {hint}")
+    if abs(value - took) <= 0.25 * startsecs:
+        return Feedback(
+            True,
+            f"{took:.2f} s: supervisord spawned web-1 again {respawn_ms:.0f} ms after it died, "
+            f"then waited startsecs ({startsecs:g} s) before calling it RUNNING "
+            f"({running - spawned:.2f} s after the spawn: it looks a few times a second).",
+        )
+    if value < took - 0.25 * startsecs:
+        hint = f"The spawn is that quick ({respawn_ms:.0f} ms); the wait is after it. {hint}"
+    else:
+        hint = f"Nothing is waited before the spawn: no timeout, no back-off. {hint}"
+    return Feedback(False, f"You said {value:g} s; the log says {took:.2f} s. {hint}")
+
+
+def ch10_cut_request(
+    prediction_s: float | None, *, started: float, term: float, killed: float, ended: float,
+    request_s: float, graceful_timeout: float
+) -> Feedback:  # fmt: skip
+    """How long the client of a ``request_s`` request waited when ``supervisorctl restart``
+    came during it: until supervisord's SIGKILL, ``stopwaitsecs`` after its TERM, whichever
+    Gunicorn's ``graceful_timeout`` would have allowed. Times are the recording's."""
+    lead, stopwaitsecs, waited = term - started, killed - term, ended - started
+    steps = {
+        "the request's time before the restart's TERM": lead,
+        "supervisord's stopwaitsecs before its SIGKILL": stopwaitsecs,
+    }
+    hint = (
+        f"TERM asks Gunicorn to finish its requests (it would allow graceful_timeout, "
+        f"{graceful_timeout:g} s), but supervisord sends SIGKILL to the whole group after "
+        f"stopwaitsecs ({stopwaitsecs:.0f} s). Which comes first?"
+    )
+    if prediction_s is None:
+        return UNANSWERED
+    try:
+        value = float(prediction_s)
+    except (TypeError, ValueError):
+        return Feedback(False, f"{prediction_s!r} is not a number. {hint}")
+    tolerance = 0.45 * min(steps.values())
+    if abs(value - waited) > tolerance:
+        if abs(value - request_s) <= tolerance:
+            return Feedback(
+                False,
+                f"You said {value:g} s: the request finishing. It got {waited:.1f} s. {hint}",
+            )
+        if abs(value - (lead + graceful_timeout)) <= tolerance:
+            return Feedback(
+                False,
+                f"You said {value:g} s: Gunicorn's graceful timeout after the TERM. "
+                f"It got {waited:.1f} s. {hint}",
+            )
+    return check_steps(
+        value,
+        steps,
+        expected=waited,
+        why=(
+            f"The client lost its connection after {waited:.1f} s without an answer: "
+            f"{lead:.1f} s before the TERM, then {stopwaitsecs:.1f} s of stopwaitsecs, and "
+            f"supervisord's SIGKILL ended the worker {request_s - waited:.1f} s before the "
+            f"request would have been done. Gunicorn's own {graceful_timeout:g} s never came "
+            "into it."
+        ),
+        hint=hint,
+    )
+
+
+def ch10_recap_ok(prediction: int | None, *, host: str, steps: dict[str, int]) -> Feedback:
+    """The ``ok=`` count of ``host`` in the play recap: its tasks that ran (changed or not;
+    skipped ones do not count), play by play. ``steps`` maps each play's share, named as the
+    hint should name it, to its count; a play left out is named."""
+    total = sum(steps.values())
+    feedback = check_steps(
+        prediction,
+        {k: float(v) for k, v in steps.items() if v > 0},
+        expected=float(total),
+        unit="tasks",
+        why=(
+            f"{host}: ok={total}: "
+            + " + ".join(f"{v} ({k})" for k, v in steps.items())
+            + ". A play with run_once runs its tasks once, on the first host of the batch; "
+            "serial: 1 runs the roll's tasks on each instance, one instance after the other."
+        ),
+        hint="Count by play: which plays ran on every instance, and which ran once, on the "
+        "first host? Skipped tasks are not ok.",
+    )
+    # A count is exact: one task off is a task miscounted, not a rounding.
+    if feedback.correct and float(prediction) != total:
+        return Feedback(False, f"Close, but a count is exact: it is {total}. {feedback.message}")
+    return feedback
+
+
+# --- Chapter 12: deployment --------------------------------------------------------------------
+
+
+def ch12_no_drain(
+    prediction: int | None, *, failed: int, rate: float, seconds: float, delay: float
+) -> Feedback:
+    """How many requests fail when an instance taking ``rate`` requests/s of ``seconds`` s
+    each leaves the load balancer with a deregistration delay of only ``delay`` s.
+
+    Little's law says about ``rate * (seconds - delay)`` are still running when it stops; the
+    run's own count is the answer, within a quarter of that estimate (so the whole in-flight
+    count, or only the ones the delay lets finish, do not pass)."""
+    estimate = rate * max(seconds - delay, 0.0)
+    hint = (
+        f"Little's law: the instance holds about {rate:g} x {seconds:g} = {rate * seconds:g} "
+        f"requests at once. The delay lets each of them run {delay:g} s more: which are "
+        "still running when it stops?"
+    )
+    if prediction is None:
+        return UNANSWERED
+    try:
+        value = float(prediction)
+    except (TypeError, ValueError):
+        return Feedback(False, f"{prediction!r} is not a number. {hint}")
+    tolerance = max(0.25 * estimate, 1.0)
+    if abs(value - failed) <= tolerance:
+        return Feedback(
+            True,
+            f"{failed} requests were cut (502). It held about {rate * seconds:g} at once; the "
+            f"{delay:g} s let those with less than {delay:g} s to go finish, and the ones that "
+            f"started in the last {seconds - delay:g} s, about {rate:g} x {seconds - delay:g} "
+            f"= {estimate:g}, were still running.",
+        )
+    if value == 0:
+        hint = f"A {delay:g} s delay waits {delay:g} s, not until the requests are done. {hint}"
+    elif abs(value - rate * seconds) <= tolerance:
+        hint = f"That is every request it held; the {delay:g} s let some finish. {hint}"
+    return Feedback(False, f"You said {value:g}; the run cut {failed}. {hint}")
+
+
+def ch12_web2_after_bad(prediction: str | None, *, web2: str, old: str, bad: str) -> Feedback:
+    """After the bad deploy stopped, does web-2 run the ``old`` release or the ``bad`` one?
+    ``web2`` is what the recording says it runs; the release names count as answers too."""
+    if prediction is not None and str(prediction).strip() in (old, bad):
+        prediction = "old" if str(prediction).strip() == old else "bad"
+    expected = "old" if web2 == old else "bad"
+    return check_choice(
+        prediction,
+        expected,
+        why=(
+            f"web-2 still runs {old}: with serial: 1 it waits for web-1 to finish, and "
+            "web-1's failure (max_fail_percentage: 0, any_errors_fatal) ended the play before "
+            "web-2's turn. web-1 itself went back to the old release before it rejoined nginx."
+            if expected == "old"
+            else f"web-2 runs {bad}: the roll went on past web-1."
+        ),
+        hints={
+            "bad": "The play rolls one instance at a time (serial: 1) and its first failure "
+            "stops everything (max_fail_percentage: 0): did web-2's turn ever come?",
+            "old": "Read the recap: which hosts did the roll play reach?",
+        },
+    )
+
+
+#: What an old release does against a schema a migration changed, and why.
+MIGRATIONS = {
+    "add a nullable column": ("works", "the old code never names the new column, and inserts "
+                              "leave it NULL"),
+    "add a table": ("works", "the old code never reads it"),
+    "add an index": ("works", "queries keep their meaning (build it CONCURRENTLY on a big "
+                    "table, or writes wait)"),
+    "rename a column": ("breaks", "the old code still selects the old name, which is gone: "
+                        "every query that names it fails"),
+    "drop a column": ("breaks", "the old code still selects it"),
+    "add a NOT NULL column without a default": ("breaks", "the old code inserts rows without "
+                                                "it, and the database refuses them"),
+}  # fmt: skip
+
+
+def ch12_migration(
+    prediction: str | None, *, operation: str, old_requests: int, overlap_s: float
+) -> Feedback:
+    """Migrations run before the roll; while it lasts the old release runs against the new
+    schema. Does it ``works`` or ``breaks`` after ``operation``? ``old_requests`` and
+    ``overlap_s`` are the recording's: the old release's answers after the new one's first."""
+    expected, reason = MIGRATIONS[operation]
+    during = (
+        f"In the recorded deploy the old release answered {old_requests} requests in the "
+        f"{overlap_s:.0f} s after the new one's first answer"
+    )
+    outcome = (
+        ": each of them would have been a 500. Expand first, contract a release later."
+        if expected == "breaks"
+        else ", and each of them worked."
+    )
+    return check_choice(
+        prediction,
+        expected,
+        why=f"It {expected}: {reason}. {during}{outcome}",
+        hints={
+            "works": "Migrations run before the first instance switches, so the old code meets "
+            f"the new schema for the whole roll. {during}. What does the old code still ask "
+            "the database for?",
+            "breaks": "Would the old code notice? Only a change to something it reads or writes "
+            f"can break it, and here {reason}.",
+        },
+    )
