@@ -577,3 +577,160 @@ def grep(pattern="502", file="nginx-access.log", max_lines=5) -> View:
         *(line[:160] for line in found.stdout.splitlines()),
     ]
     return View("\n".join(lines))
+
+
+# --- chapter 12: deployment --------------------------------------------------------------------
+
+#: Three instances behind health checks serve a slow page (each request waits `seconds` on the
+#: database: a report). A scale-in alarm that always holds (CPU below 100 %) makes the group
+#: remove one instance when it first evaluates, at 60 s: the model's way to take an instance
+#: out of the load balancer on schedule, as each step of a rolling deploy does. It leaves
+#: through the deregistration delay: draining, then stopped.
+LEAVE = """
+[run]
+duration = 90.0
+warmup = 0.0
+drain = 60.0
+[traffic]
+enabled = true
+profile = "constant"
+rate = {rate}
+sessions = false
+[django]
+cpu = {{ kind = "constant", mean = 0.01 }}
+queries = 1
+cpu_per_query = 0.0
+[postgres]
+query = {{ kind = "constant", mean = {seconds} }}
+vcpus = 256
+max_connections = 2000
+[gunicorn]
+worker_class = "gthread"
+workers = 4
+threads = 64
+[health_check]
+enabled = true
+interval = 10.0
+timeout = 5.0
+healthy_threshold = 2
+unhealthy_threshold = 2
+deregistration_delay = {delay}
+[asg]
+enabled = true
+min = 2
+max = 3
+desired = 3
+[[asg.policies]]
+kind = "simple"
+comparison = "<"
+threshold = 100.0
+period = 60.0
+evaluation_periods = 1
+adjustment = -1
+[timeseries]
+period = 5.0
+"""
+#: The chapter's settings: 15 requests/s over 3 instances, a 3 s page.
+LEAVE_STEP = {"rate": 15.0, "instances": 3, "seconds": 3.0}
+
+
+class Leaving(NamedTuple):
+    """The instance that left: its requests as (arrival, end, answered 200), when it was taken
+    out of the load balancer and when it stopped; and the run's failed requests."""
+
+    requests: list[tuple[float, float, bool]]
+    left_at: float
+    stopped_at: float
+    failed: int
+
+
+@remembered
+def leaving(delay: float, seconds: float) -> Leaving:
+    """One instance leaves with deregistration delay ``delay`` while each request takes
+    ``seconds``; only what the figure and the self-check need is kept."""
+    run = sim.run(sim.loads(LEAVE.format(rate=LEAVE_STEP["rate"], seconds=seconds, delay=delay)))
+    left_at, name = next((t, n) for t, n, state in run.log.health if state == "draining")
+    stopped_at = next(t for t, n, state in run.log.health if n == name and state == "unused")
+    which = int(name.split()[-1])
+    mine = []
+    for record in run.records:
+        if record.layer == "app" and record.instance == which:
+            mine.append((record.arrival, record.end, record.status == 200))
+    return Leaving(sorted(mine), left_at, stopped_at, run.summary["requests"]["errors"])
+
+
+def leaving_figure(ax, found: Leaving, delay: float, seconds: float) -> None:
+    """The leaving instance's requests around its exit, one line each: green answered, red cut."""
+    start = found.left_at - seconds - 4
+    shown = [r for r in found.requests if r[1] >= start]
+    # One collection for all the lines: a plot call per request costs most of a step.
+    ax.hlines(
+        range(len(shown)),
+        [r[0] for r in shown],
+        [r[1] for r in shown],
+        colors=["#1b7f3b" if ok else "#d62728" for *_, ok in shown],
+        lw=2,
+    )
+    ax.axvline(found.left_at, color="black", ls="--", lw=1)
+    ax.axvspan(found.left_at, found.stopped_at, color="#999999", alpha=0.25)
+    cut = sum(1 for *_, ok in shown if not ok)
+    ax.set_title(
+        f"deregistration delay {delay:g} s: out of the load balancer at {found.left_at:g} s, "
+        f"stopped at {found.stopped_at:g} s; {cut} cut",
+        loc="left",
+        fontsize=10,
+    )
+    ax.set_xlim(start, found.left_at + max(seconds, min(delay, seconds)) + 3)
+    ax.set_ylabel("its requests")
+    ax.set_yticks([])
+
+
+def drain(delay=1, seconds=3) -> View:
+    """Chapter 12: one instance leaves after ``delay`` s of deregistration delay, under
+    requests of ``seconds`` s each."""
+    found = leaving(float(delay), float(seconds))
+    fig, ax = _figure(10, 3.0)
+    leaving_figure(ax, found, float(delay), float(seconds))
+    ax.set_xlabel("simulated time (s); dashed: out of the load balancer; grey: draining")
+    per_instance = LEAVE_STEP["rate"] / LEAVE_STEP["instances"]
+    text = (
+        f"{found.failed} request(s) failed; it held about {per_instance * seconds:g} at once "
+        f"({per_instance:g} requests/s x {seconds:g} s)"
+    )
+    return View(text, fig)
+
+
+#: A release that answers every page with a 500 reaches one of two instances at 30 s and is
+#: rolled back by hand a minute later. Its health endpoint still answers 200, so the load
+#: balancer's checks keep it in service: the gate only asked "is the process up?".
+BAD_RELEASE = """
+[run]
+duration = 120.0
+warmup = 0.0
+drain = 60.0
+[traffic]
+enabled = true
+profile = "constant"
+rate = {rate}
+sessions = false
+[health_check]
+enabled = true
+interval = 10.0
+timeout = 5.0
+healthy_threshold = 2
+unhealthy_threshold = 2
+[[failures]]
+kind = "bad_deploy"
+at = 30.0
+duration = {seconds}
+instances = 1
+error_rate = 1.0
+"""
+
+
+@remembered
+def bad_release(rate: float = 20.0, minutes_to_rollback: float = 1.0) -> dict:
+    """Responses by status while one of two instances runs a release that fails every page,
+    until a rollback ``minutes_to_rollback`` later; and the failures' log."""
+    run = sim.run(sim.loads(BAD_RELEASE.format(rate=rate, seconds=minutes_to_rollback * 60)))
+    return {"status_counts": run.summary["status_counts"], "log": run.log.failures}
