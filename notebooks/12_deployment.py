@@ -124,8 +124,8 @@ print(
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # With 300 s it stops as soon as its last request is done. Now set the delay to AWS's
-# minimum, **1 s**, which is how a deploy without draining behaves: the instance is stopped a
-# second after it stops getting new requests.
+# minimum, **1 s**, as close as a load balancer lets you come to a deploy without draining:
+# the instance is stopped a second after it stops getting new requests.
 #
 # **Predict:** how many requests fail?
 

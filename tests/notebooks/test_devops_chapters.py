@@ -192,6 +192,9 @@ def test_the_kill_is_restarted_at_once_and_running_after_startsecs():
     assert lab_program()["autorestart"] == "true"
     assert spawned - exited < 0.5  # at once: no back-off for a process that was RUNNING
     assert startsecs <= running - spawned < startsecs + 0.5
+    # "the drill waits for more": a new master that answers /healthz comes after RUNNING
+    drill = (DATA / "kill-drill.txt").read_text()
+    assert float(re.search(r"healthy after ([\d.]+) s", drill).group(1)) > running - exited
 
 
 def test_the_kill_drill_failed_nobody_because_nginx_retried_and_then_left_web1_alone():
