@@ -336,11 +336,11 @@ else:
 # %% [markdown]
 # `ansible_connection: local` says: run each task right here, as a local process. The lab's
 # "servers" are programs on this machine, so Ansible needs no SSH: a host is only a name,
-# with its own variables (`instance_port`). In production each host is a machine: the inventory names it by address (from
-# EC2 itself, with the `amazon.aws.aws_ec2` inventory plugin and a tag such as
-# `role=web`), and Ansible connects by SSH as a deploy user, through the SSH bastion from
-# the talk's "Servers" slide, then runs each task's module with that machine's Python. A
-# sketch, not a real file:
+# with its own variables (`instance_port`). In production each host is a machine: the
+# inventory names it by address (from EC2 itself, with the `amazon.aws.aws_ec2` inventory
+# plugin and a tag such as `role=web`), and Ansible connects by SSH as a deploy user, through
+# the SSH bastion from the talk's "Servers" slide, then runs each task's module with that
+# machine's Python. A sketch, not a real file:
 #
 # ```yaml
 # instances:
