@@ -293,8 +293,9 @@ course.ch10_cut_request(
 # The timeline, from supervisord's log and the recording's clock:
 
 # %%
+back = first(EVENTS, r"success: web-1 entered RUNNING", after=killed)
 for t, level, message in EVENTS:
-    if asked <= t <= killed + 3:
+    if asked <= t <= back:
         print(f"{t - started:6.2f} s  {level:<5} {message}")
 _, ax = plt.subplots(figsize=(11, 2.8), layout="constrained")
 ax.barh(2, request_s, left=0, color="#cccccc", label=f"the request would need {request_s:g} s")

@@ -261,8 +261,8 @@ BAD_OLD, BAD = named(BAD_TEXT, "old"), named(BAD_TEXT, "bad")
 settings = yaml.safe_load((REPO / "demo_app/stack/deploy/group_vars/all.yml").read_text())
 retries = len(re.findall(r"FAILED - RETRYING: \[web-1\]: Wait for /readyz", BAD_TEXT))
 for line in BAD_TEXT.splitlines():
-    if re.match(r"(drill|build|deploy |check|result|PLAY \[Roll)", line):
-        print(line.strip()[:150])
+    if re.match(r"(drill|build|deploy |PLAY \[Roll)", line):  # the checks come after the question
+        print(line.strip())
 print(
     f"/readyz on web-1: {retries} retries, {retries + 1} answers in all "
     f"(group_vars: ready_unhealthy_checks = {settings['ready_unhealthy_checks']})"
@@ -279,9 +279,10 @@ web2_runs = re.search(r"^instance\s+web-2 runs (\S+),", BAD_TEXT, re.M).group(1)
 course.ch12_web2_after_bad(prediction_web2, web2=web2_runs, old=BAD_OLD, bad=BAD)
 
 # %% [markdown]
-# What the visitors met, per 5 s and per instance:
+# The drill's own checks, then what the visitors met, per 5 s and per instance:
 
 # %%
+print("\n".join(line for line in BAD_TEXT.splitlines() if re.match(r"(check|result)", line)))
 bad_lines, bad = access("bad-deploy-access.log")
 bad_answered = [f for f in bad if f[14] not in ("", "-")]
 b0 = min(float(f[12]) for f in bad_answered)
