@@ -307,6 +307,15 @@ def test_the_bad_release_never_answered_and_web2_stayed_on_the_old_one():
     assert retries + 1 == checks["ready_unhealthy_checks"]
 
 
+def test_the_deregistration_delay_the_chapter_names_is_the_default_and_1_s_the_minimum():
+    from sim.config import ConfigError, HealthCheckConfig
+
+    assert HealthCheckConfig().deregistration_delay == 300.0
+    assert HealthCheckConfig(deregistration_delay=1.0).deregistration_delay == 1.0
+    with pytest.raises(ConfigError):
+        HealthCheckConfig(deregistration_delay=0.5)
+
+
 def test_an_instance_that_leaves_drained_cuts_nothing_and_one_that_does_not_cuts_requests():
     step = explore.LEAVE_STEP
     drained = explore.leaving(300.0, step["seconds"])
