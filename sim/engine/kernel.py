@@ -43,6 +43,7 @@ a join leaves it sharing.
 from __future__ import annotations
 
 import gc
+import itertools
 import math
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
@@ -69,6 +70,54 @@ class Environment(simpy.Environment):
     def _now(self, value: float) -> None:
         self.now = value
 
+    def __init__(self, initial_time: float = 0) -> None:
+        super().__init__(initial_time)
+        # Deadlines of journeys waiting in a pool's line (see Journey._bound): filed here by
+        # when they fall due, with one look-out in SimPy's queue for the earliest.
+        self._book: list[tuple[float, int, Filed]] = []
+        self._filed = itertools.count()
+        self._lookouts = itertools.count(1)
+        self._lookout_at = math.inf
+
+    def schedule(self, event, priority=NORMAL, delay: float = 0) -> None:
+        """SimPy's ``schedule``, reading the clock as the attribute it is here."""
+        heappush(self._queue, (self.now + delay, priority, next(self._eid), event))
+
+    def _file(self, filed: Filed) -> None:
+        # A journey with a deadline waits in a pool's line for the first time: keep its
+        # deadline in the book, and make sure a look-out comes before it falls due.
+        heappush(self._book, (filed.at, next(self._filed), filed))
+        early = _early(filed.at)
+        if early < self._lookout_at:
+            self._plan_lookout(early)
+
+    def _plan_lookout(self, early: float) -> None:
+        self._lookout_at = early
+        # URGENT and a negative number: before anything else due then, so that the deadline
+        # hops it arms (due a little later, never earlier) are in the queue before their turn.
+        heappush(self._queue, (early, URGENT, -next(self._lookouts), Wake(self._look_out)))
+
+    def _look_out(self, _event) -> None:
+        # Deadlines about to fall due: arm those whose journeys wait in a line now; the others
+        # (finished, between waits, or their deadline changed) are dropped from the book.
+        now = self.now
+        if now == self._lookout_at:
+            self._lookout_at = math.inf
+        book = self._book
+        while book:
+            at, _, filed = book[0]
+            journey = filed.journey
+            if journey is not None:
+                if _early(at) > now:
+                    break
+                filed.journey = journey.filed = None
+                ticket = journey.ticket
+                if ticket is not None and ticket.eid is not None:
+                    ticket.arm()
+            heappop(book)
+        if book and _early(book[0][0]) < self._lookout_at:
+            self._plan_lookout(_early(book[0][0]))
+
 
 class Wake:
     """What a yielded delay puts in SimPy's queue: the least an event needs to be processed
@@ -80,6 +129,77 @@ class Wake:
 
     def __init__(self, callback) -> None:
         self.callbacks = [callback]
+
+
+def _early(at: float) -> float:
+    # A little before ``at``: a deadline waited for from ``now`` falls due at ``now + (at -
+    # now)``, as ``env.timeout`` computes it, which rounding may put an ulp or two before
+    # ``at``; the look-out comes this much earlier (it changes nothing, whenever it comes).
+    return at - abs(at) * 1e-13
+
+
+class Filed:
+    """A journey's deadline in the environment's book (``journey`` None: no longer due)."""
+
+    __slots__ = ("at", "journey")
+
+    def __init__(self, journey: Journey, at: float) -> None:
+        self.journey = journey
+        self.at = at
+
+
+class Ticket:
+    """A journey's place in a pool's line: what :meth:`Slots.release
+    <sim.model.slots.Slots.release>` hands a slot to (``succeed``). It goes into SimPy's queue
+    itself, where ``pool.wait()``'s event would, and resumes the journey when its turn comes.
+
+    With a deadline it stands for SimPy's ``ticket | env.timeout(deadline - now)``: whichever
+    of the two comes first (the slot handed over, or the deadline, armed by the environment's
+    look-out) triggers the condition, and the journey resumes when the condition's own event
+    would be processed; at once when nothing else is due at that instant, since that event
+    would be the very next one."""
+
+    __slots__ = ("armed", "at", "callbacks", "decided", "eid", "journey", "triggered", "value")
+    _ok = True
+    _value = None
+
+    def __init__(self, journey: Journey) -> None:
+        self.journey = journey
+        self.callbacks = [journey.resume]
+        self.triggered = False
+        self.value = None
+        self.eid: int | None = None  # with a deadline: the timeout's place among its equals
+        self.at = math.inf  # ... and when it falls due
+        self.decided = False  # the condition has triggered (or the wait was abandoned)
+        self.armed = False  # the deadline's hop is in the queue
+
+    def succeed(self, value: int) -> None:
+        """The pool hands slot ``value`` over now."""
+        self.triggered = True
+        self.value = value
+        env = self.journey.env
+        heappush(env._queue, (env.now, NORMAL, next(env._eid), self))
+
+    def arm(self) -> None:
+        """Put the deadline's hop in SimPy's queue, where the timeout would have been."""
+        if not self.armed:
+            self.armed = True
+            heappush(self.journey.env._queue, (self.at, NORMAL, self.eid, Wake(self.decide)))
+
+    def decide(self, _event=None) -> None:
+        # The first of the ticket's hop and the deadline's: the condition triggers now.
+        if self.decided:
+            return
+        self.decided = True
+        journey = self.journey
+        env = journey.env
+        queue = env._queue
+        if queue and queue[0][0] <= env.now:  # others due now: the condition's event waits
+            wake = Wake(journey.resume)
+            heappush(queue, (env.now, NORMAL, next(env._eid), wake))
+            journey.target = wake
+        else:
+            journey.resume(self)
 
 
 class _Start:
@@ -96,6 +216,7 @@ class Journey:
         "done",
         "env",
         "expired",
+        "filed",
         "generator",
         "on_deadline",
         "pool",
@@ -115,7 +236,8 @@ class Journey:
         self.on_deadline: type[BaseException] | None = None
         self.expired = False  # the wake-up now due is the deadline's
         self.pool: Slots | None = None  # waiting in this pool's line ...
-        self.ticket: simpy.Event | None = None  # ... with this ticket
+        self.ticket: Ticket | None = None  # ... with this ticket
+        self.filed: Filed | None = None  # the deadline in the environment's book
         # One bound method for the whole journey, not a new one at every event.
         self.resume = self._resume
         self._resume(_Start)
@@ -129,6 +251,8 @@ class Journey:
         then (``math.inf``: no deadline)."""
         self.deadline = at
         self.on_deadline = exception
+        if self.filed is not None:  # the one in the book is no longer due
+            self.filed.journey = self.filed = None
 
     def _resume(self, event) -> None:
         # The only function between SimPy's scheduler and the generator: it runs once per
@@ -137,7 +261,9 @@ class Journey:
         generator = self.generator
         # Woken by its own Wake, the journey is the only thing SimPy does at this instant
         # (a Wake has no other callback), which allows the shortcut below.
-        alone = event.__class__ is Wake
+        # (So is a ticket: it has no other callback either.)
+        cls = event.__class__
+        alone = cls is Wake or cls is Ticket
         try:
             if self.expired:
                 self.expired = False
@@ -145,7 +271,7 @@ class Journey:
             elif self.pool is not None:  # woken from a pool's line
                 pool, ticket, self.pool, self.ticket = self.pool, self.ticket, None, None
                 if ticket.triggered:
-                    target = generator.send(ticket._value)
+                    target = generator.send(ticket.value)
                 else:  # the deadline's timeout came first: give the place in line up
                     pool.cancel(ticket)
                     target = generator.throw(self.on_deadline())
@@ -187,13 +313,14 @@ class Journey:
                     if slot is not None:  # a free slot: taken at once, no event
                         target = generator.send(slot)
                         continue
-                    self.pool, ticket = target, target.wait()
+                    # Every slot taken: a place in line, its ticket an event of its own.
+                    ticket = Ticket(self)
+                    target.wait(ticket)
+                    self.pool = target
                     self.ticket = ticket
                     if self.deadline != math.inf:
-                        target = ticket | self.env.timeout(self.deadline - self.env.now)
-                    else:
-                        target = ticket
-                    target.callbacks.append(self.resume)
+                        self._bound(ticket)
+                    target = ticket
                     break
                 if target.callbacks is not None:
                     target.callbacks.append(self.resume)
@@ -203,10 +330,33 @@ class Journey:
             # Let go of the generator and of the bound method (which points back here): a
             # finished journey leaves no reference cycle behind (see Engine.run on the GC).
             self.generator = self.target = self.resume = None
+            if self.filed is not None:
+                self.filed.journey = self.filed = None
             if self.done is not None:
                 self.done.succeed(stop.value)
             return
         self.target = target
+
+    def _bound(self, ticket: Ticket) -> None:
+        # A place in line with a deadline: SimPy's ``ticket | env.timeout(deadline - now)``
+        # without the condition and the timeout. The timeout's place among events due at
+        # the same time is its event id, taken now as env.timeout would; its hop goes into
+        # the queue only if the journey is still in a line shortly before the deadline (the
+        # environment's look-out arms it then), so the queue does not fill with timeouts
+        # that never fire. A deadline that close already is armed at once.
+        env = self.env
+        now = env.now
+        delay = self.deadline - now
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")  # as env.timeout would
+        ticket.callbacks = [ticket.decide]
+        ticket.eid = next(env._eid)
+        ticket.at = now + delay
+        if now >= _early(self.deadline):
+            ticket.arm()
+        elif self.filed is None:
+            self.filed = Filed(self, self.deadline)
+            env._file(self.filed)
 
     def wait_instead(self, event: simpy.Event) -> None:
         """Stop waiting for the delay the generator yielded and wait for ``event`` instead:
@@ -232,12 +382,15 @@ class Journey:
         if self.generator is None:
             return
         target = self.target
-        if target is not None and target.callbacks is not None:
-            target.callbacks.remove(self.resume)
-        self.expired = False
         if self.pool is not None:  # leave the line it was waiting in
             pool, ticket, self.pool, self.ticket = self.pool, self.ticket, None, None
+            ticket.decided = True  # neither its hop nor the deadline's resumes anything now
+            if ticket.callbacks is not None:
+                ticket.callbacks.clear()
             pool.cancel(ticket)
+        if target is not None and target.callbacks:
+            target.callbacks.remove(self.resume)
+        self.expired = False
         failed = simpy.Event(self.env)
         failed._ok = False
         failed._value = simpy.Interrupt(cause)

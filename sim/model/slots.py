@@ -40,7 +40,7 @@ class Slots:
         self.capacity = capacity
         self.free = list(range(capacity - 1, -1, -1))  # pop() hands out slot 0 first
         self.busy = 0
-        self.waiters: deque[simpy.Event] = deque()
+        self.waiters: deque = deque()  # tickets, first come first served
         self._area = 0.0
         self._last = env.now
 
@@ -59,9 +59,12 @@ class Slots:
             return self.free.pop()
         return None
 
-    def wait(self) -> simpy.Event:
-        """Join the queue; the event's value is the slot number handed over."""
-        ticket = self.env.event()
+    def wait(self, ticket=None) -> simpy.Event:
+        """Join the queue; the event's value is the slot number handed over. ``ticket``: a
+        place in line of the caller's own making (anything with ``succeed(slot)``,
+        ``triggered`` and ``value``, as the engine's journeys bring), else a new event."""
+        if ticket is None:
+            ticket = self.env.event()
         self.waiters.append(ticket)
         return ticket
 
