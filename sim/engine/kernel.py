@@ -20,7 +20,9 @@ What a journey's generator may yield:
   wake-up that is the very next event anyway skips the queue. Delays must be non-negative
   Python floats.
 - a :class:`~sim.model.slots.Slots` pool: take one of its slots (its number is sent back), at
-  once when one is free (no event at all), else waiting in line.
+  once when one is free (no event at all), else waiting in line with a :class:`Ticket`, which
+  goes into SimPy's queue itself when the slot is handed over, where ``pool.wait()``'s event
+  would.
 - any SimPy event: wait for it.
 
 The model reads the clock as ``env.now``; :class:`Environment` makes that a plain attribute.
@@ -29,7 +31,14 @@ A journey may carry a deadline (:meth:`Journey.set_deadline`): whatever it waits
 deadline comes first the wait ends at the deadline, a place in a pool's line is given up, and
 the deadline's exception is thrown in. Gunicorn's arbiter killing a silent worker is such a
 deadline (``sim/model/instance.py``). (An event yielded as such is waited for whatever the
-deadline: time-sliced vCPUs enforce it on their bursts themselves, ``sim/model/cpu.py``.)
+deadline: time-sliced vCPUs enforce it on their bursts themselves, ``sim/model/cpu.py``.) A
+delay is simply cut at the deadline. A wait in line with a deadline means, in plain SimPy,
+``ticket | env.timeout(deadline - now)``: a timeout and a condition per wait, and the timeout
+stays in the queue until it falls due although the slot nearly always comes first. Here the
+deadline is filed in the environment's book instead (once per journey), and a look-out in
+SimPy's queue, shortly before it falls due, arms it (puts its hop in the queue, with the event
+id the timeout took) only if the journey is still in line then; the condition's hop is taken
+only when something else is due at that instant too (else it would be the very next event).
 
 :meth:`Journey.wait_instead` turns a wait for a delay into a wait for an event: time-sliced
 vCPUs let a burst with a vCPU to itself be waited out as a plain delay, and take it over when

@@ -6,6 +6,9 @@ when its wake-up is next anyway, takes a slot of a pool and enforces a deadline 
 cyclic garbage collector paused. Each is checked against SimPy doing the same thing its own
 way (``env.timeout``, ``pool.wait()``, ``event | env.timeout(...)``, ``env.run(until=...)``),
 first on small hand-made timelines with ties, then on the whole model with random scenarios.
+Places in line (the kernel's tickets) and deadlines on them are checked against SimPy's
+``pool.wait()`` events and ``ticket | env.timeout(...)`` conditions the same way: ties of
+hand-overs, deadlines and interrupts, deadlines firing and not, and none left in the queue.
 """
 
 from __future__ import annotations
@@ -304,3 +307,175 @@ def test_a_deadline_cuts_a_delay_and_a_wait_in_line_short():
     # line at 1.5; c, behind b, takes the slot at 2 and finishes at 3.
     assert log == [(1.5, "b", "late"), (2.0, "a", "late"), (3.0, "c", "done")]
     assert pool.busy == 0 and pool.queued == 0
+
+
+# Places in line and deadlines on them, against SimPy's own ``pool.wait()`` event and
+# ``ticket | env.timeout(deadline - now)`` condition: journeys on a coarse grid (so slots
+# are handed over, deadlines fall due and interrupts come at the same instants), some with
+# deadlines that fire and some that never do, a plain SimPy process sharing the pools, and
+# an interrupt that takes a journey out of its line.
+GRID = st.sampled_from([0.0, 0.5, 1.0, 1.5])
+waiter = st.tuples(
+    GRID,  # when it starts
+    st.one_of(st.none(), st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0])),  # its deadline, after
+    st.lists(st.tuples(st.integers(0, 1), GRID), min_size=1, max_size=3),  # (pool, hold)
+)
+
+
+def lines(plans, plain, interrupt, as_timeouts: bool, until: float = 20.0):
+    """Run the plans of journeys waiting in two pools' lines; returns the log and the pools'
+    books at the end."""
+    env = Environment()
+    pools = [Slots(env, 1), Slots(env, 2)]
+    log: list[tuple] = []
+    journeys: dict[str, Journey] = {}
+
+    def journey(name: str, start: float, deadline: float | None, waits):
+        try:
+            yield start
+            if deadline is not None:
+                journeys[name].set_deadline(env.now + deadline, Late)
+            for k, hold in waits:
+                slot = yield pools[k]
+                log.append((env.now, name, "got", k, slot))
+                try:
+                    yield hold
+                finally:
+                    pools[k].release(slot)
+            log.append((env.now, name, "done"))
+        except Late:
+            log.append((env.now, name, "late"))
+        except simpy.Interrupt:
+            log.append((env.now, name, "interrupted"))
+        finally:
+            journeys[name].set_deadline(math.inf)
+
+    def process(start: float, k: int, hold: float):
+        # Another user of the pool, as a health check is: SimPy's own ticket.
+        yield env.timeout(start)
+        slot = pools[k].acquire()
+        if slot is None:
+            slot = yield pools[k].wait()
+        log.append((env.now, "process", "got", k, slot))
+        yield env.timeout(hold)
+        pools[k].release(slot)
+
+    def interrupter(at: float, victim: str):
+        yield env.timeout(at)
+        if journeys[victim].is_alive:
+            journeys[victim].interrupt()
+
+    make = PlainJourney if as_timeouts else Journey
+    env.process(process(*plain))
+    for n, (start, deadline, waits) in enumerate(plans):
+        name = f"j{n}"
+        journeys[name] = make(env, journey(name, start, deadline, waits))
+    if interrupt is not None:
+        env.process(interrupter(interrupt[0], f"j{interrupt[1] % len(plans)}"))
+    run_until(env, until)
+    return log, [(p.busy, p.queued, sorted(p.free)) for p in pools]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(waiter, min_size=1, max_size=6),
+    st.tuples(GRID, st.integers(0, 1), GRID),
+    st.one_of(st.none(), st.tuples(st.sampled_from([0.5, 1.0, 1.5, 2.0]), st.integers(0, 5))),
+)
+def test_places_in_line_and_their_deadlines_run_as_simpy_conditions_would(plans, plain, stop):
+    fast = lines(plans, plain, stop, as_timeouts=False)
+    assert fast == lines(plans, plain, stop, as_timeouts=True)
+    assert sum(1 for entry in fast[0] if entry[1] != "process") >= len(plans)  # all logged
+
+
+def test_a_deadline_that_falls_due_as_the_slot_is_handed_over_gets_the_slot():
+    # a holds the slot until 1; b, in line behind it, has its deadline at 1 too. The slot is
+    # handed over first (the release is part of a's wake-up, due before b's deadline was
+    # set), so b's condition sees its ticket triggered: b gets the slot, and its 5 s hold is
+    # then cut short at once by the deadline.
+    def scene(as_timeouts: bool):
+        env = Environment()
+        pool = Slots(env, 1)
+        log = []
+
+        def a():
+            slot = yield pool
+            yield 1.0
+            pool.release(slot)
+            log.append((env.now, "a", "released"))
+
+        def b():
+            yield 0.0
+            journeys[1].set_deadline(1.0, Late)
+            try:
+                slot = yield pool
+                log.append((env.now, "b", "got", slot))
+                try:
+                    yield 5.0
+                finally:
+                    pool.release(slot)
+            except Late:
+                log.append((env.now, "b", "late"))
+
+        make = PlainJourney if as_timeouts else Journey
+        journeys = [make(env, a())]
+        journeys.append(make(env, b()))
+        run_until(env, 10.0)
+        return log, pool.busy, pool.queued
+
+    expected = ([(1.0, "a", "released"), (1.0, "b", "got", 0), (1.0, "b", "late")], 0, 0)
+    assert scene(as_timeouts=False) == expected
+    assert scene(as_timeouts=True) == expected
+
+
+def test_deadlines_that_never_fire_leave_nothing_in_the_queue():
+    # A thousand journeys each wait in line with a deadline 30 s ahead and are served within
+    # a second: SimPy would keep a thousand dead timeouts in its queue until they fell due;
+    # the book keeps them out of it, and the journeys are freed when they finish.
+    env = Environment()
+    pool = Slots(env, 4)
+    done = []
+
+    def journey(k):
+        yield k * 0.001
+        journeys[k].set_deadline(env.now + 30.0, Late)
+        slot = yield pool
+        yield 0.002
+        pool.release(slot)
+        journeys[k].set_deadline(math.inf)
+        done.append(k)
+
+    journeys = {}
+    for k in range(1000):
+        journeys[k] = Journey(env, journey(k))
+    run_until(env, 5.0)
+    assert len(done) == 1000
+    assert len(env._queue) <= 2  # the run's stop and at most one look-out
+    references = [sys.getrefcount(journeys[k]) for k in (0, 500, 999)]
+    assert references == [2, 2, 2]  # the dict's and getrefcount's argument
+
+
+def test_a_deadline_that_fires_in_line_gives_the_place_up():
+    env = Environment()
+    pool = Slots(env, 1)
+    log = []
+
+    def holder():
+        slot = yield pool
+        yield 40.0
+        pool.release(slot)
+        log.append((env.now, "holder", "released"))
+
+    def impatient():
+        yield 1.0
+        journey.set_deadline(31.0, Late)
+        try:
+            yield pool
+        except Late:
+            log.append((env.now, "impatient", "late", pool.queued))
+
+    Journey(env, holder())
+    journey = Journey(env, impatient())
+    run_until(env, 100.0)
+    assert log == [(31.0, "impatient", "late", 0), (40.0, "holder", "released")]
+    assert (pool.busy, pool.queued) == (0, 0)
