@@ -316,9 +316,12 @@ def simulate_over_time(scenario: Scenario, seed: int | None = None, replication:
             return engine.send(cached_dns=not resolve)
 
         def users(_engine):
-            yield from sessions(env, profile, shape, r_traffic, send, end=horizon)
+            # Visits are journeys, as requests are: a think time costs no Timeout object.
+            yield from sessions(
+                env, profile, shape, r_traffic, send, end=horizon, spawn=engine.start
+            )
 
-        engine.processes.append(users)
+        engine.journeys.append(users)
 
     run = engine.run()
     run.over_time = over_time_log(cp, s, engine)

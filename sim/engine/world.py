@@ -16,7 +16,9 @@ Extension points for the simulation over time (``over_time.py``):
 - ``arrivals``: any iterable of absolute arrival times (e.g. ``workload.arrival_times``), or
   ``()`` to switch the built-in stream off and call :meth:`Engine.send` from a process;
 - :attr:`Engine.processes`: factories ``f(engine)`` returning a SimPy generator, started by
-  :meth:`Engine.run` (append before running);
+  :meth:`Engine.run` (append before running); :attr:`Engine.journeys` the same for
+  generators the engine drives as it drives requests (floats: seconds to wait), and
+  :meth:`Engine.start` starts one now;
 - :meth:`Engine.launch` makes a new instance (any lifecycle state), :attr:`Engine.lb`,
   :attr:`Engine.db`, :attr:`Engine.instances` and :attr:`Engine.env` are public;
 - :meth:`Engine.send` starts one request now and returns an event that fires at its end.
@@ -151,6 +153,7 @@ class Engine:
         )
         self.instances: list[Instance] = []
         self.processes: list[ProcessFactory] = []
+        self.journeys: list[ProcessFactory] = []
         self.requests: list[Request] = []  # finished requests, in order of finishing
         self._created = 0  # requests made so far (their ids), some perhaps not yet arrived
         self._future: deque[float] = deque()  # arrival times of those not yet arrived
@@ -185,6 +188,11 @@ class Engine:
         if register:
             self.lb.register(instance)
         return instance
+
+    def start(self, generator: Generator) -> Journey:
+        """Drive ``generator`` from now on as a journey (``kernel.py``): it yields floats
+        (seconds to wait), pools or SimPy events."""
+        return Journey(self.env, generator)
 
     # -- requests -------------------------------------------------------------------------
     def send(self, cached_dns: bool | None = None, *, wait: bool = True) -> simpy.Event | None:
@@ -322,6 +330,8 @@ class Engine:
             self._populate()
         for factory in self.processes:
             env.process(factory(self))
+        for factory in self.journeys:
+            self.start(factory(self))
         run_until(env, warmup) if warmup > 0 else None
         start = self._snapshot()
         run_until(env, duration)

@@ -18,7 +18,7 @@ Data flows one way: profile -> arrival times -> sessions -> the engine's ``send`
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -214,6 +214,9 @@ class _PerSession:
 
 #: ``send(resolve_dns)`` starts one request and returns a SimPy event that fires when it ends.
 Send = Callable[[bool], object]
+#: ``spawn(generator)`` has the engine drive a generator from now on (a journey, which waits
+#: out the floats it yields as seconds and the events as events).
+Spawn = Callable[[Generator], object]
 
 
 def sessions(
@@ -223,8 +226,11 @@ def sessions(
     rng: np.random.Generator,
     send: Send,
     end: float = math.inf,
+    *,
+    spawn: Spawn,
 ):
-    """SimPy process: users arrive until ``end`` so that requests follow ``profile`` on average.
+    """Users arrive until ``end`` so that requests follow ``profile`` on average: a generator
+    the engine drives (floats: seconds to wait), starting each visit with ``spawn``.
 
     Sessions start at ``rate(t) / requests_per_session``; each sends a geometric number of
     requests (mean ``requests_per_session``), waits for each response, thinks for an
@@ -234,15 +240,17 @@ def sessions(
     """
     per_session = _PerSession(profile, shape.requests_per_session)
     p_stop = 1.0 / shape.requests_per_session
-    _already_browsing(env, per_session, shape, rng, send, end, p_stop)
+    _already_browsing(env, per_session, shape, rng, send, end, p_stop, spawn)
     for t in arrival_times(per_session, rng, end=end):
-        yield env.timeout(t - env.now)
+        yield t - env.now
         n = int(rng.geometric(p_stop))
         thinks = rng.exponential(shape.think_time_s, size=n - 1).tolist() if n > 1 else []
-        env.process(_session(env, shape, n, thinks, send, end))
+        spawn(_session(env, shape, n, thinks, send, end))
 
 
-def _already_browsing(env, per_session, shape, rng, send, end: float, p_stop: float) -> None:
+def _already_browsing(
+    env, per_session, shape, rng, send, end: float, p_stop: float, spawn: Spawn
+) -> None:
     """Start the sessions that began before ``t = 0`` and still have requests to send.
 
     Their starts are drawn over a window long enough that hardly any earlier session is still
@@ -255,7 +263,7 @@ def _already_browsing(env, per_session, shape, rng, send, end: float, p_stop: fl
         t, resolved_at = start, -math.inf
         for i in range(n):
             if t >= 0:
-                env.process(_session(env, shape, n - i, thinks[i:], send, end, t, resolved_at))
+                spawn(_session(env, shape, n - i, thinks[i:], send, end, t, resolved_at))
                 break
             if t - resolved_at >= shape.dns_cache_ttl_s:
                 resolved_at = t
@@ -273,8 +281,10 @@ def _session(
     first_at: float = 0.0,
     resolved_at: float = -math.inf,
 ):
+    # One visit (started with ``spawn``): floats are seconds to wait, ``send``'s event the
+    # response.
     if first_at > env.now:
-        yield env.timeout(first_at - env.now)
+        yield first_at - env.now
     for i in range(n):
         if env.now >= end:  # the run is over: users still browsing send nothing more
             return
@@ -283,7 +293,7 @@ def _session(
             resolved_at = env.now
         yield send(not fresh)
         if i < len(thinks):
-            yield env.timeout(thinks[i])
+            yield thinks[i]
 
 
 def profile_of(traffic) -> RateProfile:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import simpy
 
 from sim import loader
 from sim.config import ConfigError
+from sim.engine.kernel import Environment, Journey, run_until
 from sim.model.workload import (
     Constant,
     FlashCrowd,
@@ -92,8 +92,18 @@ def test_a_series_can_be_written_inline_as_points():
         loader.loads('[traffic]\nenabled = true\nprofile = "series"\npoints = [[0, 5], [60, -1]]\n')
 
 
+def visits(env, rate: float, shape: SessionShape, seed: int, send):
+    """Start the sessions of a constant profile, driven as the engine drives them."""
+
+    def spawn(generator):
+        return Journey(env, generator)
+
+    rng = np.random.default_rng(seed)
+    spawn(sessions(env, Constant(rate_per_s=rate), shape, rng, send, spawn=spawn))
+
+
 def test_dns_lookups_follow_users_not_requests():
-    env = simpy.Environment()
+    env = Environment()
     sent: list[tuple[float, bool]] = []
 
     def send(resolve: bool):
@@ -101,8 +111,8 @@ def test_dns_lookups_follow_users_not_requests():
         return env.timeout(0.2)
 
     shape = SessionShape(requests_per_session=8, think_time_s=5, dns_cache_ttl_s=60)
-    env.process(sessions(env, Constant(rate_per_s=20), shape, np.random.default_rng(3), send))
-    env.run(until=600)
+    visits(env, 20, shape, 3, send)
+    run_until(env, 600)
     lookups = sum(1 for _, r in sent if r)
     # Most sessions end within the 60 s cache: about one lookup per session (1/8 of the
     # requests), a little more for the long ones that resolve again; never one per request.
@@ -111,7 +121,7 @@ def test_dns_lookups_follow_users_not_requests():
 
 
 def test_a_long_session_resolves_again_after_the_cache_expires():
-    env = simpy.Environment()
+    env = Environment()
     sent: list[tuple[float, bool]] = []
 
     def send(resolve: bool):
@@ -120,13 +130,13 @@ def test_a_long_session_resolves_again_after_the_cache_expires():
 
     from sim.model.workload import _session
 
-    env.process(_session(env, SessionShape(dns_cache_ttl_s=60), 4, [29.0, 29.0, 29.0], send))
-    env.run()
+    Journey(env, _session(env, SessionShape(dns_cache_ttl_s=60), 4, [29.0, 29.0, 29.0], send))
+    run_until(env, 1000)
     assert sent == [(0, True), (30, False), (60, True), (90, False)]
 
 
 def test_users_are_already_browsing_at_the_start():
-    env = simpy.Environment()
+    env = Environment()
     sent: list[float] = []
 
     def send(resolve: bool):
@@ -134,8 +144,8 @@ def test_users_are_already_browsing_at_the_start():
         return env.timeout(0.2)
 
     shape = SessionShape(requests_per_session=8, think_time_s=10)
-    env.process(sessions(env, Constant(rate_per_s=20), shape, np.random.default_rng(5), send))
-    env.run(until=300)
+    visits(env, 20, shape, 5, send)
+    run_until(env, 300)
     first = sum(1 for t in sent if t < 30) / 30
     later = sum(1 for t in sent if 150 <= t < 300) / 150
     # Without the visitors already mid-visit the first half minute would run at about half rate.
