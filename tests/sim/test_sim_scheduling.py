@@ -193,6 +193,10 @@ SHORT = ["run.duration=120.0", "run.warmup=10.0"]
     [
         ("baseline", SHORT),
         ("db_bound", SHORT),
+        # Contention: nearly every burst waits in line for a vCPU, with the worker's deadline.
+        ("cpu_bound", SHORT),
+        # gthread workers, sessions and a group scaling out past max_connections.
+        ("too_many_workers", ["run.duration=600.0"]),
         ("instance_failure", []),
         ("slow_queries", []),
         # Time-sliced vCPUs through a crash, with users instead of the traffic profile.
