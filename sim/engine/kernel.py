@@ -130,7 +130,8 @@ class Environment(simpy.Environment):
 
 class Wake:
     """What a yielded delay puts in SimPy's queue: the least an event needs to be processed
-    (``callbacks``; ``_ok`` and ``_value`` say it succeeded with no value)."""
+    (``callbacks``; ``_ok`` and ``_value`` say it succeeded with no value). A journey uses
+    its own again once SimPy has processed it (``callbacks`` None)."""
 
     __slots__ = ("callbacks",)
     _ok = True
@@ -138,6 +139,18 @@ class Wake:
 
     def __init__(self, callback) -> None:
         self.callbacks = [callback]
+
+
+def _let_go(target, resume) -> None:
+    # Stop waiting for ``target`` (still to be processed): the kernel's own Wakes and Tickets
+    # get a new, empty list (a journey's list may be shared by its Wake and Tickets), any
+    # other event loses ``resume`` from its callbacks.
+    callbacks = target.callbacks
+    if callbacks:
+        if target.__class__ is Wake or target.__class__ is Ticket:
+            target.callbacks = []
+        else:
+            callbacks.remove(resume)
 
 
 def _early(at: float) -> float:
@@ -174,7 +187,7 @@ class Ticket:
 
     def __init__(self, journey: Journey) -> None:
         self.journey = journey
-        self.callbacks = [journey.resume]
+        self.callbacks = journey.calls
         self.triggered = False
         self.value = None
         self.eid: int | None = None  # with a deadline: the timeout's place among its equals
@@ -221,6 +234,7 @@ class Journey:
     """Drive ``generator`` (which yields floats, pools or SimPy events) from now on."""
 
     __slots__ = (
+        "calls",
         "deadline",
         "done",
         "env",
@@ -232,6 +246,7 @@ class Journey:
         "resume",
         "target",
         "ticket",
+        "wake",
     )
 
     def __init__(
@@ -247,8 +262,11 @@ class Journey:
         self.pool: Slots | None = None  # waiting in this pool's line ...
         self.ticket: Ticket | None = None  # ... with this ticket
         self.filed: Filed | None = None  # the deadline in the environment's book
-        # One bound method for the whole journey, not a new one at every event.
+        # One bound method for the whole journey, not a new one at every event, in one list
+        # its Wake and its Tickets share as their callbacks.
         self.resume = self._resume
+        self.calls = [self.resume]
+        self.wake: Wake | None = None  # its own Wake, used again once processed
         self._resume(_Start)
 
     @property
@@ -274,7 +292,9 @@ class Journey:
         cls = event.__class__
         alone = cls is Wake or cls is Ticket
         try:
-            if self.expired:
+            if alone and not self.expired and self.pool is None:  # the usual: a delay is over
+                target = generator.send(None)
+            elif self.expired:
                 self.expired = False
                 target = generator.throw(self.on_deadline())
             elif self.pool is not None:  # woken from a pool's line
@@ -312,7 +332,11 @@ class Journey:
                         else:
                             target = generator.send(None)
                         continue
-                    wake = Wake(self.resume)
+                    wake = self.wake
+                    if wake is not None and wake.callbacks is None:  # processed: use again
+                        wake.callbacks = self.calls
+                    else:
+                        wake = self.wake = Wake(self.resume)
                     # What env.timeout(delay) does, minus the Timeout object.
                     heappush(queue, (at, NORMAL, next(env._eid), wake))
                     target = wake
@@ -338,7 +362,7 @@ class Journey:
         except StopIteration as stop:
             # Let go of the generator and of the bound method (which points back here): a
             # finished journey leaves no reference cycle behind (see Engine.run on the GC).
-            self.generator = self.target = self.resume = None
+            self.generator = self.target = self.resume = self.calls = self.wake = None
             if self.filed is not None:
                 self.filed.journey = self.filed = None
             if self.done is not None:
@@ -372,9 +396,8 @@ class Journey:
         time-sliced vCPUs (``sim/model/cpu.py``) take over a burst whose request was waiting
         out its work on a vCPU of its own. The delay's wake-up stays in SimPy's queue with
         nothing to call; the deadline, if any, is now the event's business."""
-        target = self.target
-        if target is not None and target.callbacks is not None:
-            target.callbacks.remove(self.resume)
+        if self.target is not None:
+            _let_go(self.target, self.resume)
         self.expired = False
         self.target = event
         event.callbacks.append(self.resume)
@@ -395,10 +418,10 @@ class Journey:
             pool, ticket, self.pool, self.ticket = self.pool, self.ticket, None, None
             ticket.decided = True  # neither its hop nor the deadline's resumes anything now
             if ticket.callbacks is not None:
-                ticket.callbacks.clear()
+                ticket.callbacks = []
             pool.cancel(ticket)
-        if target is not None and target.callbacks:
-            target.callbacks.remove(self.resume)
+        if target is not None:
+            _let_go(target, self.resume)
         self.expired = False
         failed = simpy.Event(self.env)
         failed._ok = False
