@@ -7,7 +7,8 @@ process an initialisation event, a completion event and general-purpose bookkeep
 right for long-lived actors and a noticeable share of the cost for a request that lives a few
 hundred milliseconds and mostly waits. A :class:`Journey` starts its generator at once, hands
 each yielded event a callback that resumes it, and fires a ``done`` event at the end only if
-somebody asked for one. It keeps SimPy's semantics where the model needs them: values of events
+somebody asked for one (processed on the spot when it would be the very next event anyway, as
+a delay's wake-up is). It keeps SimPy's semantics where the model needs them: values of events
 are sent in, failed events are thrown in, and :meth:`Journey.interrupt` raises
 ``simpy.Interrupt`` inside the generator (scheduled as urgently as SimPy does).
 
@@ -59,7 +60,7 @@ from contextlib import contextmanager
 from heapq import heappop, heappush
 
 import simpy
-from simpy.events import NORMAL, URGENT
+from simpy.events import NORMAL, PENDING, URGENT
 
 from sim.model.slots import Slots
 
@@ -365,8 +366,21 @@ class Journey:
             self.generator = self.target = self.resume = self.calls = self.wake = None
             if self.filed is not None:
                 self.filed.journey = self.filed = None
-            if self.done is not None:
-                self.done.succeed(stop.value)
+            done = self.done
+            if done is not None:
+                queue = self.env._queue
+                if alone and (not queue or queue[0][0] > self.env.now):
+                    # ``done`` would be the very next event (nothing else is due now, and
+                    # nothing else is done at this instant): process it here, as SimPy's
+                    # step would, without the round trip through the queue.
+                    if done._value is not PENDING:
+                        raise RuntimeError(f"{done} has already been triggered") from None
+                    done._ok, done._value = True, stop.value
+                    callbacks, done.callbacks = done.callbacks, None
+                    for callback in callbacks:
+                        callback(done)
+                else:
+                    done.succeed(stop.value)
             return
         self.target = target
 

@@ -483,3 +483,40 @@ def test_a_deadline_that_fires_in_line_gives_the_place_up():
     run_until(env, 100.0)
     assert log == [(31.0, "impatient", "late", 0), (40.0, "holder", "released")]
     assert (pool.busy, pool.queued) == (0, 0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(delays, st.integers(0, 4)), min_size=2, max_size=6))
+def test_the_end_of_a_journey_resumes_who_waits_for_it_as_simpy_would(plans):
+    # Each journey waits out its delays, then perhaps waits for the end (the ``done`` event)
+    # of an earlier one, and waits out its delays again: ends at the same instant as other
+    # wake-ups, and ends with nothing else due (processed without the queue), in turn.
+    def scene(as_timeouts: bool):
+        env = Environment()
+        log: list[tuple] = []
+        done: list[simpy.Event] = []
+
+        def journey(k: int, plan: list[float], after: int):
+            for delay in plan:
+                yield delay
+                log.append((env.now, k, "woke"))
+            if after < k:
+                value = yield done[after]
+                log.append((env.now, k, "saw", value))
+            for delay in plan:
+                yield delay
+                log.append((env.now, k, "woke"))
+            return k
+
+        for k, (plan, after) in enumerate(plans):
+            generator = journey(k, plan, after)
+            if as_timeouts:
+                generator = with_timeouts(env, generator)
+            done.append(env.event())
+            Journey(env, generator, done[-1])
+        run_until(env, 100.0)
+        return log, [d.value for d in done]
+
+    fast = scene(as_timeouts=False)
+    assert fast == scene(as_timeouts=True)
+    assert fast[1] == list(range(len(plans)))
