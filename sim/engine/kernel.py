@@ -225,6 +225,10 @@ class Ticket:
             journey.resume(self)
 
 
+#: The callbacks of a ticket with a deadline: one tuple for all (SimPy only iterates them).
+_DECIDE = (Ticket.decide,)
+
+
 class _Start:
     # A succeeded "event" that starts the generator through the same path as every resume.
     _ok = True
@@ -396,7 +400,7 @@ class Journey:
         delay = self.deadline - now
         if delay < 0:
             raise ValueError(f"Negative delay {delay}")  # as env.timeout would
-        ticket.callbacks = [ticket.decide]
+        ticket.callbacks = _DECIDE
         ticket.eid = next(env._eid)
         ticket.at = now + delay
         if now >= _early(self.deadline):
