@@ -6,7 +6,8 @@ textbook SimPy M/M/c (a ``simpy.Resource``, one process per customer, a timeout 
 service). The runners:
 
 - ``full``: the whole request path on ``baseline`` (goal: 0.5 of the pacer's rate);
-- ``contention``: ``cpu_bound``, 9 workers queueing for 2 vCPUs (goal: 0.35);
+- ``contention``: ``cpu_bound``, 9 sync workers queueing for 2 vCPUs, nearly every burst in
+  line under the worker's deadline (goal: 0.35);
 - ``over-time``: twenty minutes of the ``weekday`` morning at about 48 requests/s, with user
   sessions, health checks, alarms and the auto-scaling group (goal: 0.45).
 
@@ -156,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     discrete = [n for n in args.only if n in RUNNERS]
     if discrete:
+        print(f"discrete-event engine: simulated requests per CPU second over the pacer's"
+              f" customers per CPU second, median of {args.repeat} alternating pairs")  # fmt: skip
         print(f"{'runner':<11}{'requests/s':>12}{'pacer/s':>10}{'ratio':>8}  spread       goal")
     for name in discrete:
         rate, pace, rs = ratios(name, args.repeat)
