@@ -483,11 +483,19 @@ def collector_paused() -> Iterator[None]:
     short-lived objects and keep a growing heap of finished requests: the collector's passes
     walk that heap again and again (a sixth of a run, half of building its records) to find
     almost nothing, since a finished request leaves no reference cycle. Memory is still freed
-    by reference counting."""
+    by reference counting.
+
+    When the block ends, the objects it left (the finished requests, the records) are moved to
+    the collector's oldest generation as they are (``gc.freeze`` then ``gc.unfreeze``), rather
+    than walked at once by the young generation's first pass after the pause, which would
+    examine every one of them for nothing; a full collection still looks at them, as at any
+    long-lived object."""
     paused = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if paused:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
