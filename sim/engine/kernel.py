@@ -154,11 +154,15 @@ def _let_go(target, resume) -> None:
             callbacks.remove(resume)
 
 
+#: How much earlier than a deadline (relative) its look-out comes.
+EARLY = 1e-13
+
+
 def _early(at: float) -> float:
     # A little before ``at``: a deadline waited for from ``now`` falls due at ``now + (at -
     # now)``, as ``env.timeout`` computes it, which rounding may put an ulp or two before
     # ``at``; the look-out comes this much earlier (it changes nothing, whenever it comes).
-    return at - abs(at) * 1e-13
+    return at - abs(at) * EARLY
 
 
 class Filed:
@@ -347,9 +351,9 @@ class Journey:
                     target = wake
                     break
                 if cls is Slots:
-                    slot = target.acquire()
-                    if slot is not None:  # a free slot: taken at once, no event
-                        target = generator.send(slot)
+                    if target.free and not target.waiters:  # (what acquire() looks at first)
+                        # A free slot: taken at once, no event.
+                        target = generator.send(target.acquire())
                         continue
                     # Every slot taken: a place in line, its ticket an event of its own.
                     ticket = Ticket(self)
@@ -403,7 +407,7 @@ class Journey:
         ticket.callbacks = _DECIDE
         ticket.eid = next(env._eid)
         ticket.at = now + delay
-        if now >= _early(self.deadline):
+        if now >= self.deadline - abs(self.deadline) * EARLY:  # _early(deadline), inline
             ticket.arm()
         elif self.filed is None:
             self.filed = Filed(self, self.deadline)
