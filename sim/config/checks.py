@@ -8,6 +8,7 @@ ranges, each saying in its message what it allows.
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import math
 from typing import Any
@@ -27,6 +28,8 @@ def show(value: Any) -> str:
         return "[" + ", ".join(show(v) for v in value) + "]"
     if isinstance(value, int) and abs(value) >= 10**16:
         return f"{value:.3g}"  # a 30-digit count is named by its size, not spelled out
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()  # TOML's own dates and times, as the file wrote them
     return repr(value)
 
 
@@ -72,6 +75,8 @@ MAX_REPLICATIONS = 1_000  # independent runs of one scenario at once
 
 def number_text(x: float) -> str:
     """A bound as people write it: ``2,592,000``, ``100,000``, ``0.5``."""
+    if isinstance(x, int):  # an exact bound stays exact (the largest seed has 19 digits)
+        return f"{x:,}"
     if float(x).is_integer() and abs(x) < 1e15:
         return f"{int(x):,}"
     return f"{x:g}"
