@@ -285,7 +285,7 @@ def loads(text: str, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
 
 
 #: Sections switched on by their ``enabled`` key: the rest of the section waits for it.
-SWITCHED = ("users", "traffic", "health_check", "asg")
+SWITCHED = ("users", "traffic", "health_check", "asg", "assets")
 
 
 def notes(s: Scenario, tables: dict[str, Any] | None = None) -> list[str]:

@@ -71,6 +71,10 @@ MAX_QUERIES = 1_000  # queries of one request
 MAX_SEED = 2**63 - 1
 MAX_SAMPLES = 1_000_000  # measured values of an empirical distribution
 MAX_REPLICATIONS = 1_000  # independent runs of one scenario at once
+MAX_ASSETS = 1_000  # static files of one page (the heaviest pages reference a few hundred)
+MAX_ASSET_BYTES = 100_000_000  # one static file: 100 MB (a large video is a download, not a page)
+MAX_BANDWIDTH = 100_000  # Mbit/s of a client's downlink: 100 Gbit/s
+MAX_CONNECTIONS_PER_HOST = 1_000  # a browser's connections to one host (Chromium: 6)
 
 
 def number_text(x: float) -> str:
