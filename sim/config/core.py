@@ -405,7 +405,7 @@ class AssetsConfig:
     rtt: DistributionConfig = field(default_factory=lambda: lognormal(0.030, 0.3))
     server: Literal["nginx", "django"] = "nginx"
     nginx_file: DistributionConfig = field(default_factory=lambda: constant(0.0002))
-    whitenoise_cpu: DistributionConfig = field(default_factory=lambda: constant(0.002))
+    whitenoise_cpu: DistributionConfig = field(default_factory=lambda: constant(0.001))
 
     def __post_init__(self) -> None:
         if not self.sizes or len(self.sizes) > MAX_ASSETS:

@@ -1,0 +1,228 @@
+"""A page's static files (``[assets]``, sim/model/assets.py): exact timelines worked out by hand,
+the refusals of bad settings, determinism, and the defaults measured on the demo app's files.
+
+Every cost is zero or a constant (tests/sim/sim_helpers.py). A file of 1,000 bytes over a
+connection of 8 Mbit/s takes 8,000 / 8,000,000 = 1 ms to arrive.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from sim_helpers import layer, quiet, run
+
+import sim
+from sim.cli import main
+from sim.config import ConfigError
+from sim.config.core import DEMO_PAGE_ASSETS
+
+REPO = Path(__file__).resolve().parents[2]
+
+#: Files of 1,000 bytes over 8 Mbit/s: 1 ms each.
+FILES = ["assets.enabled=true", "assets.bandwidth=8.0"]
+
+
+def sizes(n: int) -> str:
+    return "assets.sizes=[" + ", ".join(["1000.0"] * n) + "]"
+
+
+def timeline(result, page: int = 0) -> list[tuple]:
+    """(file, connection, source, start, end) of one page's files, to the microsecond."""
+    return [
+        (a.asset, a.connection, a.source, round(a.start, 6), round(a.end, 6))
+        for a in result.assets_of(page)
+    ]
+
+
+def cdn(*more: str):
+    # HTML: 1 s of Django; the edge: 10 ms a round trip, so a new connection costs 20 ms.
+    return quiet(*FILES, "assets.cdn=true", "assets.edge_latency=0.01", *more)
+
+
+def test_eight_files_over_six_connections_come_in_two_rounds():
+    _, result = run(cdn("assets.hit_ratio=1.0", sizes(8), "assets.connections=6"), [0.0])
+    # The HTML is in at 1.0. Round one: six new connections, each 20 ms to open, 10 ms to
+    # ask, 1 ms of bytes. Round two: files 7 and 8 on the two connections free first (the
+    # lowest numbers, all free at once), already open: 11 ms.
+    first = [(i, i, "edge-hit", 1.0, 1.031) for i in range(6)]
+    assert timeline(result) == [*first, (6, 0, "edge-hit", 1.031, 1.042),
+                                (7, 1, "edge-hit", 1.031, 1.042)]  # fmt: skip
+    assert result.run.requests[0].page_end == pytest.approx(1.042)
+    summary = result.summary["assets"]
+    assert summary["page_load"]["mean"] == pytest.approx(1.042)
+    assert summary["after_html"]["mean"] == pytest.approx(0.042)
+    assert summary["blocked"] == pytest.approx(2 * 0.031 / 8)  # files 7 and 8 waited 31 ms
+
+
+def test_one_connection_fetches_the_files_one_after_the_other():
+    _, result = run(cdn("assets.hit_ratio=1.0", sizes(3), "assets.connections=1"), [0.0])
+    assert [t[3:] for t in timeline(result)] == [(1.0, 1.031), (1.031, 1.042), (1.042, 1.053)]
+
+
+def test_a_cdn_miss_adds_the_origin_fetch():
+    hit = cdn("assets.hit_ratio=1.0", sizes(1), "assets.nginx_file=0.002")
+    miss = cdn("assets.hit_ratio=0.0", sizes(1), "assets.nginx_file=0.002",
+               "assets.origin_latency=0.02", "load_balancer.latency=0.001",
+               "nginx.latency=0.0005")  # fmt: skip
+    _, by_hit = run(hit, [0.0])
+    _, by_miss = run(miss, [0.0])
+    assert timeline(by_hit) == [(0, 0, "edge-hit", 1.0, 1.031)]
+    # The HTML itself now costs the two hops too (1.0015); the file: 20 ms to open, 10 ms to
+    # the edge, then the edge asks the region (20 ms), the load balancer (1 ms) and nginx
+    # (0.5 ms), nginx reads the file (2 ms), 1 ms of bytes.
+    assert timeline(by_miss) == [(0, 0, "edge-miss", 1.0015, 1.056)]
+    (record,) = by_miss.asset_records
+    assert record.instance == 0 and record.worker is None  # nginx: no Gunicorn worker
+
+
+def test_without_the_cdn_the_pages_own_connection_is_reused():
+    s = quiet(*FILES, "assets.cdn=false", "assets.rtt=0.01", "assets.nginx_file=0.002",
+              "network.connect=0.05", sizes(3), "assets.connections=2")  # fmt: skip
+    _, result = run(s, [0.0])
+    # The HTML: 50 ms to connect, 1 s of Django: in at 1.05. Connection 1 is the HTML's: file 1
+    # costs 10 + 2 + 1 ms; connection 2 is opened first (50 ms). File 3 takes connection 1
+    # again when it is free, at 1.063.
+    assert timeline(result) == [
+        (0, 0, "nginx", 1.05, 1.063),
+        (1, 1, "nginx", 1.05, 1.113),
+        (2, 0, "nginx", 1.063, 1.076),
+    ]
+    assert [a.connect for a in result.asset_records] == [0.0, 0.05, 0.0]
+
+
+def django_files(*more: str):
+    # One Gunicorn worker; each file takes it and 0.1 s of a vCPU; no round trips.
+    return quiet(*FILES, "assets.cdn=false", "assets.rtt=0.0", "assets.server=django",
+                 "assets.whitenoise_cpu=0.1", sizes(2), *more)  # fmt: skip
+
+
+def test_files_served_by_django_take_the_worker_from_the_pages():
+    s = django_files("django.cpu=0.1")
+    _, result = run(s, [0.0, 0.15])
+    # Page 0's HTML has the worker 0-0.1; its two files reach the instance at 0.1: file 1
+    # takes the worker until 0.2, file 2 waits for it until 0.3. Page 1's HTML, arriving at
+    # 0.15, queues behind both files: its worker from 0.3 to 0.4, then its own files.
+    assert timeline(result, 0) == [(0, 0, "django", 0.1, 0.201), (1, 1, "django", 0.1, 0.301)]
+    assert [round(a.wait, 6) for a in result.assets_of(0)] == [0.0, 0.1]
+    assert [a.worker for a in result.assets_of(0)] == [0, 0]
+    queue = {r.request: round(r.wait, 6) for r in layer(result, "queue")}
+    assert queue == {0: 0.0, 1: 0.15}
+    # The same pages with nginx serving the files: page 1's HTML waits for no file.
+    _, by_nginx = run(quiet(*FILES, "assets.cdn=false", "assets.rtt=0.0", sizes(2),
+                            "django.cpu=0.1"), [0.0, 0.15])  # fmt: skip
+    assert {r.request: round(r.wait, 6) for r in layer(by_nginx, "queue")} == {0: 0.0, 1: 0.0}
+
+
+def test_a_full_backlog_refuses_a_file_with_a_502():
+    _, result = run(django_files("django.cpu=0.1", "gunicorn.backlog=0"), [0.0])
+    (served, refused) = result.assets_of(0)
+    assert (served.status, served.outcome) == (200, "ok")
+    assert (refused.status, refused.outcome, round(refused.end, 6)) == (502, "backlog-full", 0.1)
+    assert result.summary["assets"]["failed"] == 1
+    assert result.summary["status_counts"]["200"] == 1  # the page's HTML was fine
+
+
+def test_django_files_share_time_sliced_vcpus():
+    s = django_files("django.cpu=0.1", "gunicorn.workers=2", "instances.vcpus=1",
+                     "instances.cpu_discipline=ps")  # fmt: skip
+    _, result = run(s, [0.0])
+    # Two bursts of 0.1 s on one vCPU, time-sliced: both done at 0.3, each stretched by 0.1.
+    assert timeline(result) == [(0, 0, "django", 0.1, 0.301), (1, 1, "django", 0.1, 0.301)]
+    assert [round(a.wait, 6) for a in result.asset_records] == [0.1, 0.1]
+
+
+def test_the_same_seed_gives_the_same_files_and_another_seed_others():
+    base = ["run.duration=30", "run.warmup=5", "assets.enabled=true"]
+    first = sim.run(sim.load("assets_cdn", base[:2]))
+    again = sim.run(sim.load("assets_cdn", base[:2]))
+    other = sim.run(sim.load("assets_cdn", [*base[:2], "run.seed=2"]))
+    assert first.files()["assets.csv"] == again.files()["assets.csv"]
+    assert first.files()["assets.csv"] != other.files()["assets.csv"]
+    assert first.summary["assets"]["fetched"] == 30 * first.summary["assets"]["pages"]
+
+
+def test_files_switched_off_change_nothing_and_say_so():
+    plain = sim.run(sim.load("baseline", ["run.duration=60", "run.warmup=10"]))
+    args = ["run.duration=60", "run.warmup=10", "assets.connections=2"]
+    scenario, notes = sim.loader.load_noted("baseline", args)
+    off = sim.run(scenario)
+    assert off.text() == plain.text()
+    assert "assets" not in off.summary and "assets.csv" not in off.files()
+    assert any(n.startswith("assets.connections changes nothing: [assets] is off") for n in notes)
+
+
+def test_files_leave_the_html_as_it_was():
+    # The files draw from a stream of their own: the pages' own layers do not move.
+    args = ["run.duration=60", "run.warmup=10"]
+    plain = sim.run(sim.load("baseline", args))
+    paged = sim.run(sim.load("baseline", [*args, "assets.enabled=true"]))
+    assert paged.records == plain.records
+    a = paged.summary["assets"]
+    assert a["page_load"]["p50"] > paged.summary["latency"]["end_to_end"]["p50"]
+    assert list(paged.summary)[-1] == "assets"
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("assets.sizes=[]", "assets.sizes = []: must list 1 to 1,000 file sizes in bytes"),
+        ("assets.sizes=[100.0, 0.0]", "assets.sizes[1] = 0.0: must be a number in (0, "),
+        ("assets.sizes=[2e8]", "assets.sizes[0] = 200000000.0: must be a number in (0, 100,000,"),
+        ("assets.connections=0", "assets.connections = 0: must be an integer in [1, 1,000]"),
+        ("assets.bandwidth=0", "assets.bandwidth = 0.0: must be a number in (0, 100,000] Mbit/s"),
+        ("assets.hit_ratio=1.5", "assets.hit_ratio = 1.5: must be a probability in [0, 1]"),
+        ("assets.server='whitenoise'", 'assets.server = "whitenoise": must be one of "nginx", "dj'),
+        ("assets.edge_latency=-1", "assets.edge_latency.mean = -1.0: must be a number in [0,"),
+    ],
+)  # fmt: skip
+def test_bad_settings_are_refused_naming_the_value_and_what_is_allowed(override, message):
+    with pytest.raises(ConfigError) as caught:
+        sim.load("assets_cdn", [override])
+    assert str(caught.value).startswith(message)
+
+
+def test_a_bad_setting_on_the_command_line_is_one_line_and_exit_status_2(capsys):
+    assert main(["run", "assets_cdn", "--set", "assets.connections=0"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip().splitlines() == [
+        "error: assets.connections = 0: must be an integer in [1, 1,000]"
+    ]
+
+
+def test_the_fluid_engine_refuses_files_in_one_line(capsys):
+    assert main(["run", "assets_django", "--engine", "fluid"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "assets.enabled = true" in err[0] and "--engine des" in err[0]
+
+
+def test_an_mm_c_scenario_refuses_files():
+    with pytest.raises(ConfigError, match=r"^assets.enabled = true: must be false for theory"):
+        sim.load("mm_c", ["assets.enabled=true"])
+
+
+def test_the_default_files_are_the_demo_apps_stylesheet_and_script():
+    base = (REPO / "demo_app" / "templates" / "base.html").read_text()
+    referenced = re.findall(r"\{% static '([^']+)' %\}", base)
+    assert referenced == ["demo_app/site.css", "demo_app/site.js"]
+    on_disk = [(REPO / "demo_app" / "static" / path).stat().st_size for path in referenced]
+    assert list(DEMO_PAGE_ASSETS) == on_disk
+    assert sim.loads("[assets]\nenabled = true").assets.sizes == DEMO_PAGE_ASSETS
+
+
+def test_the_trace_and_the_waterfall_show_the_files():
+    result = sim.run(sim.load("assets_cdn", ["run.duration=20", "run.warmup=5"]))
+    told = result.trace()
+    assert "The page's static files: 30 over at most 6 connections" in told
+    assert told.count(" file ") >= 30 and "page loaded (the HTML and its files)" in told
+    assert "waiting for a free connection" in told  # 30 files, 6 connections: five rounds
+    from sim.figures import plots
+
+    rid = sim.results.narrate.pick(result.records, "typical", result.run.window)
+    fig = plots.waterfall(result.records, rid, "t", result.assets_of(rid))
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels[:7] == ["dns", "connect", "lb", "queue", "app", "db", "download"]
+    assert labels[7:] == [f"file {i} ({s})" for i, s in zip(range(1, 31), ["26 KB"] * 24 +
+                          ["20 KB"] * 4 + ["66 KB"] * 2, strict=True)]  # fmt: skip
