@@ -208,7 +208,10 @@ def test_the_default_files_are_the_demo_apps_stylesheet_and_script():
     referenced = re.findall(r"\{% static '([^']+)' %\}", base)
     assert referenced == ["demo_app/site.css", "demo_app/site.js"]
     on_disk = [(REPO / "demo_app" / "static" / path).stat().st_size for path in referenced]
-    assert list(DEMO_PAGE_ASSETS) == on_disk
+    assert list(DEMO_PAGE_ASSETS) == on_disk == [7408, 582]  # as FACTS.md says
+    assert sum(on_disk) == 7990
+    trace = REPO / "demo_app" / "tracing" / "static" / "tracing" / "trace.js"
+    assert trace.stat().st_size == 6696  # the trace page's own script
     assert sim.loads("[assets]\nenabled = true").assets.sizes == DEMO_PAGE_ASSETS
 
 
@@ -226,3 +229,30 @@ def test_the_trace_and_the_waterfall_show_the_files():
     assert labels[:7] == ["dns", "connect", "lb", "queue", "app", "db", "download"]
     assert labels[7:] == [f"file {i} ({s})" for i, s in zip(range(1, 31), ["26 KB"] * 24 +
                           ["20 KB"] * 4 + ["66 KB"] * 2, strict=True)]  # fmt: skip
+
+
+def _kept(name: str) -> dict[str, tuple[str, str]]:
+    """The numbers of a kept output the README's table quotes, as printed."""
+    text = (REPO / "sim" / "scenarios" / f"{name}.out").read_text()
+    page = re.search(r"page load   mean ([\d.]+) ms, p50 [\d.]+, p95 ([\d.]+)", text)
+    file = re.search(r"a file mean ([\d.]+) ms, p95 ([\d.]+) ms", text)
+    html = re.search(r"latency     mean [\d.]+ ms, p50 [\d.]+, p95 ([\d.]+)", text)
+    util = re.search(r"utilisation workers ([\d.]+) %, vCPUs ([\d.]+) %", text)
+    return {
+        "page load, mean / p95": (f"{page[1]} / {page[2]} ms",),
+        "a file, mean / p95": (f"{file[1]} / {file[2]} ms",),
+        "the HTML alone, p95": (f"{html[1]} ms",),
+        "Gunicorn workers busy": (f"{util[1]} %",),
+        "vCPUs busy": (f"{util[2]} %",),
+    }
+
+
+def test_the_readme_quotes_the_kept_outputs_of_the_two_scenarios():
+    readme = (REPO / "sim" / "README.md").read_text()
+    cdn, django = _kept("assets_cdn"), _kept("assets_django")
+    for row in cdn:
+        line = f"| {row} | {cdn[row][0]} | {django[row][0]} |"
+        assert line in readme, line
+    # "the instances' vCPUs are twice as busy"
+    ratio = float(django["vCPUs busy"][0][:-2]) / float(cdn["vCPUs busy"][0][:-2])
+    assert "twice as busy" in readme and 1.9 <= ratio <= 2.1
