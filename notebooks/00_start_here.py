@@ -127,4 +127,5 @@ course.ch0_capacity(prediction, instances=instances, workers=workers_per_instanc
 # | 8 | The whole path: the model against reality |
 # | 9 | Developer access: reading the logs |
 # | 10 | Servers and DevOps: what runs on an instance, supervisord, Ansible |
+# | 11 | The frontend: page weight, static files, the CDN against Django, Resource Timing |
 # | 12 | How code gets deployed: draining, the rolling deploy, a bad release, rollback |

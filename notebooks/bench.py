@@ -44,6 +44,7 @@ def steps() -> dict[str, Callable[[], explore.View]]:
         "07_postgresql   connections": explore.connections,
         "08_whole_path   calibrated": explore.calibrated,
         "09_dev_access   grep": explore.grep,
+        "11_frontend     page": explore.page,
         "12_deployment   drain": explore.drain,
     }
 

@@ -637,6 +637,89 @@ def ch10_recap_ok(prediction: int | None, *, host: str, steps: dict[str, int]) -
     return feedback
 
 
+# --- Chapter 11: the frontend -----------------------------------------------------------------
+
+
+def ch11_rounds(prediction_ms: float | None, *, steps: dict[str, float]) -> Feedback:
+    """How long after its HTML is a page of 8 files loaded over 6 connections per host?
+
+    ``steps`` are the run's own rounds, in order, each with its length in ms: the first six
+    files side by side (each opening its connection), then the last two on connections already
+    open. An answer passes within less than half the shorter round, so one that forgets the
+    second round (or counts a round per file) fails, and the hint names what it left out."""
+    plan = " + ".join(f"{v:.1f}" for v in steps.values())
+    return check_steps(
+        prediction_ms,
+        steps,
+        unit="ms",
+        why=(
+            "Six connections carry six files at once; the 7th and 8th wait for two of them: "
+            + "; ".join(f"{name} {v:.1f} ms" for name, v in steps.items())
+            + f" ({plan} = {sum(steps.values()):.1f} ms)."
+        ),
+        hint="The browser opens at most 6 connections to a host: count the rounds, and what "
+        "each round costs (a new connection costs more than one already open).",
+    )
+
+
+#: How much busier the instances' vCPUs may be for each choice of ``ch11_django_cpu``.
+CPU_CHOICES = {"the same": (0.0, 1.25), "double": (1.25, 3.0), "ten times": (3.0, math.inf)}
+
+
+def ch11_django_cpu(prediction: str | None, *, vcpus: dict[str, float]) -> Feedback:
+    """Moving a typical page's files from the CDN to Django: the instances' vCPUs are busy
+    ``the same``, ``double`` or ``ten times``? ``vcpus`` holds the two runs' utilisations
+    (``cdn`` and ``django``); the answer is the choice their ratio falls in."""
+    ratio = vcpus["django"] / vcpus["cdn"]
+    expected = next(k for k, (low, high) in CPU_CHOICES.items() if low <= ratio < high)
+    said = f"{vcpus['cdn']:.0%} with the CDN, {vcpus['django']:.0%} with Django: x{ratio:.1f}."
+    return check_choice(
+        prediction,
+        expected,
+        why=f"{said} Each file costs little CPU, but a page has many files, and every page"
+        " brings them all: a CDN takes that work off the instances entirely.",
+        hints={
+            "the same": f"{said} One file is cheap for WhiteNoise, but count the files per page"
+            " against the one HTML they come with.",
+            "double": f"{said} Each file is cheap; it is their number that adds up.",
+            "ten times": f"{said} The HTML's own Django work (its view, its queries) stays the"
+            " bigger part of each page's CPU than you thought.",
+        },
+    )
+
+
+def ch11_cached_bytes(
+    prediction: int | None, *, again: int, encoded: int, decoded: int, files: int
+) -> Feedback:
+    """On the second visit to the trace page, how many bytes did the browser transfer for its
+    ``files`` static files? ``again`` is what the recording says (the sum of their
+    ``transferSize``); ``encoded`` and ``decoded`` the first visit's compressed and
+    uncompressed body sizes, the two near misses."""
+    if prediction is None:
+        return UNANSWERED
+    try:
+        value = int(prediction)
+    except (TypeError, ValueError):
+        return Feedback(False, f"{prediction!r} is not a whole number of bytes.")
+    why = (
+        f"{again:,} bytes: the {files} files came from the browser's own cache (deliveryType"
+        ' "cache"). Their names carry a hash of their content and WhiteNoise sends them with a'
+        " far-future Cache-Control, so the browser does not even ask whether they changed."
+    )
+    if value == again:
+        return Feedback(True, why)
+    if value == encoded:
+        return Feedback(False, f"{encoded:,} bytes is what the compressed files weighed on the"
+                        " first visit; the second time nothing crossed the network for them."
+                        " Look at deliveryType.")  # fmt: skip
+    if value == decoded:
+        return Feedback(False, f"{decoded:,} bytes is the files' size once uncompressed, on the"
+                        " first visit; what did the second visit transfer? Look at deliveryType"
+                        " and transferSize.")  # fmt: skip
+    return Feedback(False, f"You said {value:,}; the recording says {again:,}. Look at the"
+                    " second visit's transferSize and deliveryType.")  # fmt: skip
+
+
 # --- Chapter 12: deployment --------------------------------------------------------------------
 
 

@@ -579,6 +579,137 @@ def grep(pattern="502", file="nginx-access.log", max_lines=5) -> View:
     return View("\n".join(lines))
 
 
+# --- chapter 11: the frontend -----------------------------------------------------------------
+
+#: A typical page's static files (``sim/scenarios/assets_cdn.toml``: the median desktop page's
+#: scripts, stylesheets and fonts, 30 files).
+TYPICAL_PAGE = sim.load("assets_cdn").assets.sizes
+#: Where the files come from: the settings of ``[assets]`` for each choice of the control.
+WHERE = {
+    "CDN": ["assets.cdn=true"],
+    "nginx": ["assets.cdn=false", 'assets.server="nginx"'],
+    "Django": ["assets.cdn=false", 'assets.server="django"'],
+}
+#: The control's run: ``assets_cdn``'s 30 pages a second for 30 s (25 measured), so a step
+#: stays under a second with 30 files a page. Its lesson (where the time and the CPU go) is a
+#: steady state's, which the first seconds already show: the scenarios' own 300 s give the same
+#: means to within a few per cent (``tests/notebooks/test_frontend_chapter.py``).
+PAGE_STEP = ["run.duration=30", "run.warmup=5"]
+
+
+def page_sizes(files: int) -> str:
+    """``assets.sizes`` for a page of ``files`` files, the typical page's taken in turn."""
+    sizes = [TYPICAL_PAGE[i % len(TYPICAL_PAGE)] for i in range(files)]
+    return "assets.sizes=[" + ", ".join(f"{x:g}" for x in sizes) + "]"
+
+
+@remembered
+def page_summary(where: str, files: int, connections: int, *step: str) -> dict:
+    """The summary of ``assets_cdn`` with ``files`` files a page over ``connections``
+    connections, served from ``where`` (a key of :data:`WHERE`)."""
+    overrides = [*step, *WHERE[where], page_sizes(files), f"assets.connections={connections}"]
+    return sim.run(sim.load("assets_cdn", overrides)).summary
+
+
+def page(where="CDN", files=30, connections=6) -> View:
+    """Chapter 11: a page's load time, HTML and files, and what serving them costs the
+    instances."""
+    s = page_summary(where, int(files), int(connections), *PAGE_STEP)
+    a, u = s["assets"], s["utilisation"]
+    html = s["latency"]["end_to_end"]["mean"] * 1000
+    after = a["after_html"]["mean"] * 1000
+    fig, (left, right) = _figure(10, 2.6, 1, 2, width_ratios=[3, 2])
+    left.barh(0, html, height=0.6, color=COLORS["app"], label=f"the HTML {html:.0f} ms")
+    left.barh(0, after, left=html, height=0.6, color="#F0E442",
+              label=f"its files after it {after:.0f} ms")  # fmt: skip
+    p95 = a["page_load"]["p95"] * 1000
+    left.axvline(p95, color="black", linestyle="-.", linewidth=1, label=f"p95 {p95:.0f} ms")
+    left.set_yticks([])
+    left.set_ylim(-0.4, 1.3)  # room above the bar for the legend
+    left.set_xlim(0, max(p95 * 1.15, 700))
+    left.set_xlabel("mean page load (ms): Enter to the last file in")
+    left.legend(frameon=False, fontsize=8, loc="upper left", ncols=3)
+    names, values = ["workers", "vCPUs"], [u["workers"] * 100, u["vcpus"] * 100]
+    right.barh(names, values, color=[COLORS["queue"], COLORS["app"]])
+    for y, v in enumerate(values):
+        right.text(v, y, f" {v:.0f} %", va="center", fontsize=9)
+    right.set_xlim(0, 100)
+    right.set_xlabel("busy on the instances (%)")
+    fig.suptitle(f"{files} files a page from {where}, {connections} connections per host",
+                 x=0.01, ha="left", fontsize=10)  # fmt: skip
+    text = (
+        f"{where}: page load mean {a['page_load']['mean'] * 1000:.0f} ms, p95 {p95:.0f} ms"
+        f" ({a['per_page']} files, {a['bytes_per_page'] / 1000:,.0f} KB); vCPUs busy"
+        f" {u['vcpus']:.0%}, workers busy {u['workers']:.0%}"
+    )
+    return View(text, fig)
+
+
+#: One user opens one page, then thinks for longer than the run: exactly one page, its files
+#: from an edge that holds them all, every cost constant (the rounds exercise).
+ONE_PAGE = [
+    "users.enabled=true",
+    "users.count=1",
+    "users.think_time=100.0",
+    "run.duration=1.0",
+    "run.warmup=0.0",
+    "assets.enabled=true",
+    "assets.cdn=true",
+    "assets.hit_ratio=1.0",
+    "assets.edge_latency=0.015",
+    "assets.bandwidth=20.0",
+]
+
+
+def one_page(files: int = 8, connections: int = 6, size: float = 25500.0):
+    """One page of ``files`` files of ``size`` bytes over ``connections`` connections: the
+    run's result (``result.asset_records`` are its files)."""
+    sizes = "assets.sizes=[" + ", ".join([f"{size:g}"] * files) + "]"
+    return sim.run(sim.load("baseline", [*ONE_PAGE, sizes, f"assets.connections={connections}"]))
+
+
+def resource_timing() -> dict:
+    """The recorded Resource Timing of the demo app's trace page (``data/README.md``)."""
+    import json
+
+    return json.loads((DATA / "resource-timing.json").read_text())
+
+
+#: Parts of a resource's time in the browser's own words (Resource Timing), coloured as the
+#: model's waterfall colours a file's parts.
+TIMING_PARTS = (
+    ("queued in the browser", "startTime", "connectStart", "#BBBBBB"),
+    ("connecting", "connectStart", "connectEnd", "#0072B2"),
+    ("request to first byte", "requestStart", "responseStart", "#009E73"),
+    ("the bytes", "responseStart", "responseEnd", "#F0E442"),
+)
+
+
+def timing_figure(visits: dict) -> Figure:
+    """The recorded page loads as the browser measured them: the HTML (navigation) and each
+    static file (resources), one panel per visit."""
+    fig, axes = _figure(10, 1.4 + 1.1 * len(visits), len(visits), 1, sharex=True)
+    first = next(iter(visits))
+    titles = {"first": "first visit (an empty cache)", "again": "second visit (the same browser)"}
+    for ax, (visit, entries) in zip(np.atleast_1d(axes), visits.items(), strict=True):
+        rows = [("the HTML", entries["navigation"][0])]
+        rows += [(e["name"].rsplit("/", 1)[-1], e) for e in entries["resources"]]
+        for y, (_, e) in enumerate(reversed(rows)):
+            for label, start, end, color in TIMING_PARTS:
+                a = e[start] if start != "connectStart" or e["connectStart"] else e["startTime"]
+                b = e[end] if e[end] else a
+                ax.barh(y, max(b - a, 0.0), left=a, color=color, height=0.6,
+                        label=label if visit == first and y == 0 else None)  # fmt: skip
+            cached = " (from the cache)" if e.get("deliveryType") == "cache" else ""
+            ax.text(e["responseEnd"], y, f" {e['transferSize']:,} B{cached}", va="center",
+                    fontsize=8)  # fmt: skip
+        ax.set_yticks(range(len(rows)), [name for name, _ in reversed(rows)], fontsize=8)
+        ax.set_title(titles.get(visit, visit), loc="left", fontsize=9)
+    ax.set_xlabel("ms since the navigation started (the browser's clock); label: bytes transferred")
+    fig.legend(loc="upper right", fontsize=8, frameon=False, ncols=4)
+    return fig
+
+
 # --- chapter 12: deployment --------------------------------------------------------------------
 
 #: Three instances behind health checks serve a slow page (each request waits `seconds` on the

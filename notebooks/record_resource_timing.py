@@ -28,8 +28,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "notebooks" / "data" / "resource-timing.json"
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 #: What the page's script sets once it has drawn its waterfall (``tracing/trace.js``).
 READY = "body[data-trace-ready=true]"
 ENTRIES = """() => ({
@@ -52,7 +60,9 @@ def wait_until_up(url: str, seconds: float = 30.0) -> None:
                 return
         except OSError:
             if time.monotonic() > deadline:
-                raise SystemExit(f"error: the demo app did not answer at {url} in {seconds:g} s")
+                raise SystemExit(
+                    f"error: the demo app did not answer at {url} in {seconds:g} s"
+                ) from None
             time.sleep(0.2)
 
 
