@@ -122,7 +122,7 @@ def asset_sentence(f: AssetRecord, s: Scenario) -> str:
         EDGE_MISS: "from the CDN's edge, which fetched it from the instances first (a miss)",
         DJANGO: f"from Django (WhiteNoise) on instance {f.instance}, worker {f.worker}",
     }.get(f.source, f"from nginx on instance {f.instance}, read from disk")
-    if f.source == DJANGO and f.wait > 0:
+    if f.source == DJANGO and round(f.wait * 1000, 1) > 0:
         where += f", {_ms(f.wait)} ms waiting for the worker and a vCPU"
     return f"{size} {where}, over {conn}{queued}; {_ms(f.transfer)} ms of it the bytes"
 

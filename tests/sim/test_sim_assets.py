@@ -256,3 +256,20 @@ def test_the_readme_quotes_the_kept_outputs_of_the_two_scenarios():
     # "the instances' vCPUs are twice as busy"
     ratio = float(django["vCPUs busy"][0][:-2]) / float(cdn["vCPUs busy"][0][:-2])
     assert "twice as busy" in readme and 1.9 <= ratio <= 2.1
+
+
+def test_settings_the_chosen_path_never_reads_say_so():
+    _, notes = sim.loader.load_noted(
+        "assets_cdn", ["assets.rtt=0.05", "assets.whitenoise_cpu=0.01"]
+    )
+    assert notes == [
+        "assets.rtt changes nothing: assets.cdn is true: files come from the edge"
+        " (assets.edge_latency)",
+        'assets.whitenoise_cpu changes nothing: assets.server is "nginx": no file reaches Django',
+    ]
+    _, notes = sim.loader.load_noted("assets_django", ["assets.hit_ratio=0.5"])
+    assert notes == [
+        "assets.hit_ratio changes nothing: assets.cdn is false: every file comes from the instances"
+    ]
+    for name in ("assets_cdn", "assets_django"):  # the shipped scenarios use what they set
+        assert sim.loader.load_noted(name)[1] == []
