@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sim_helpers import layer, quiet, run
 
 import sim
@@ -273,3 +275,57 @@ def test_settings_the_chosen_path_never_reads_say_so():
     ]
     for name in ("assets_cdn", "assets_django"):  # the shipped scenarios use what they set
         assert sim.loader.load_noted(name)[1] == []
+
+
+@st.composite
+def with_files(draw) -> list[str]:
+    n = draw(st.integers(1, 14))
+    sizes = ", ".join(str(draw(st.floats(1.0, 200_000.0))) for _ in range(n))
+    kind = draw(st.sampled_from(["constant", "exponential", "lognormal"]))
+    return [
+        "run.duration=10",
+        "run.warmup=1",
+        f"arrivals.rate={draw(st.floats(0.5, 40))}",
+        f"instances.vcpus={draw(st.integers(1, 3))}",
+        f"instances.cpu_discipline={draw(st.sampled_from(['fcfs', 'ps']))}",
+        f"gunicorn.workers={draw(st.integers(1, 4))}",
+        f"gunicorn.backlog={draw(st.integers(0, 20))}",
+        f"users.enabled={draw(st.sampled_from(['false', 'true']))}",
+        f"users.count={draw(st.integers(1, 20))}",
+        "assets.enabled=true",
+        f"assets.sizes=[{sizes}]",
+        f"assets.connections={draw(st.integers(1, 8))}",
+        f"assets.bandwidth={draw(st.floats(0.5, 100))}",
+        f"assets.cdn={draw(st.sampled_from(['true', 'false']))}",
+        f"assets.hit_ratio={draw(st.floats(0, 1))}",
+        f'assets.server="{draw(st.sampled_from(["nginx", "django"]))}"',
+        f'assets.edge_latency={{ kind = "{kind}", mean = {draw(st.floats(1e-4, 0.05))} }}',
+        f'assets.rtt={{ kind = "{kind}", mean = {draw(st.floats(1e-4, 0.08))} }}',
+        f'assets.whitenoise_cpu={{ kind = "{kind}", mean = {draw(st.floats(1e-4, 0.05))} }}',
+    ]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(with_files(), st.integers(0, 2**32 - 1))
+def test_random_pages_with_files_never_crash_and_their_files_add_up(sets, seed):
+    result = sim.run(sim.load("baseline", sets), seed)
+    s = result.scenario.assets
+    assert result.run.counters["sent"] == result.run.counters["finished"]
+    pages = {r.id: r for r in result.run.requests if r.status == 200}
+    by_page: dict[int, list] = {}
+    for f in result.asset_records:
+        by_page.setdefault(f.page, []).append(f)
+        assert f.status in (200, 502) and f.start >= f.ready
+        parts = f.connect + f.service + f.wait + f.transfer
+        assert parts == pytest.approx(f.end - f.start, abs=1e-9)
+    assert set(by_page) == set(pages)  # every page that loaded fetched its files, no other
+    for page, files in by_page.items():
+        assert [f.asset for f in files] == list(range(len(s.sizes)))
+        assert pages[page].page_end == pytest.approx(max(f.end for f in files))
+        # never more files in flight at once than the browser's connections
+        events = sorted([(f.start, 1) for f in files] + [(f.end, -1) for f in files])
+        in_flight = peak = 0
+        for _, step in events:
+            in_flight += step
+            peak = max(peak, in_flight)
+        assert peak <= s.connections
