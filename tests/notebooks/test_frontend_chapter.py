@@ -186,3 +186,20 @@ def test_chapter_11_is_in_the_map_the_readme_and_the_benchmark():
     deck = (REPO / "slides" / "deck.md").read_text()
     frontend = deck[deck.index("## Frontend Stack") : deck.index("## How Code Gets Deployed")]
     assert "notebooks/11_frontend" in frontend
+
+
+def test_what_the_chapter_says_of_its_runs_is_what_they_run():
+    text = (NOTEBOOKS / "11_frontend.py").read_text()
+    one = sim.load("baseline", [*explore.ONE_PAGE, "assets.sizes=[25500.0]"]).assets
+    assert one.edge_latency.kind == "constant" and one.edge_latency.mean == 0.015
+    assert one.bandwidth == 20.0 and one.hit_ratio == 1.0
+    assert "One page, 8 files of 25.5 KB" in text and "costs 15 ms" in text
+    assert "at 20 Mbit/s" in text
+    assert "explore.one_page(files=8, connections=6)" in text
+    cdn, django = sim.load("assets_cdn"), sim.load("assets_django")
+    assert cdn.arrivals.rate == django.arrivals.rate == 30.0 and "30 pages a second" in text
+    assert cdn.assets.hit_ratio == 0.95 and "95 % edge hits" in text
+    assert cdn.assets.server == "nginx" and "misses from nginx" in text
+    assert django.assets.whitenoise_cpu.mean == 0.001 and "1 ms of a vCPU per file" in text
+    assert len(cdn.assets.sizes) / cdn.assets.connections == 5 and "five rounds" in text
+    assert "run.duration=30" in explore.PAGE_STEP and "for 30 simulated seconds" in text
