@@ -329,3 +329,11 @@ def test_random_pages_with_files_never_crash_and_their_files_add_up(sets, seed):
             in_flight += step
             peak = max(peak, in_flight)
         assert peak <= s.connections
+
+
+def test_the_size_estimate_counts_the_files_of_each_page():
+    from sim.engine import size
+
+    plain, paged = sim.load("assets_cdn", ["assets.enabled=false"]), sim.load("assets_cdn")
+    extra = size.estimate(paged).bytes - size.estimate(plain).bytes
+    assert extra == pytest.approx(size.expected_requests(paged) * 30 * size.BYTES_PER_FILE)
