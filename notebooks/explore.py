@@ -297,17 +297,12 @@ def health(interval=10, threshold=2) -> View:
 
 # --- chapter 3: auto-scaling -------------------------------------------------------------------
 
-#: The shipped `weekday` morning made light enough for a slider: a twentieth of the requests,
-#: each twenty times heavier (the same CPU on average), from 09:00 to the 10:00 peak.
-SCALE = 20
-START_H, HOURS = 9.0, 1.0
-LIGHTER = [
-    f"traffic.rate={2.0 / SCALE:g}",
-    f"traffic.peak={30.0 / SCALE:g}",
-    f'django.cpu={{kind="lognormal", mean={0.06 * SCALE:g}, sigma=0.5}}',
-    f"traffic.start_clock_h={START_H}",
-    f"run.duration={HOURS * 3600:g}",
-]
+#: Chapter 3's runs over hours use the fluid engine (sim/README.md, "Long horizons"): the
+#: shipped `weekday` morning itself, 08:00 to 10:30, in a fraction of a second a run. How far
+#: it agrees with the discrete-event engine on this scenario is sim/FLUID.md's first row, and
+#: the chapter shows the comparison.
+ENGINE = "fluid"
+#: The knobs' first position: the `weekday` scenario's own policy and group.
 POLICY_DEFAULTS = {
     "policy": "target tracking", "target": 50, "periods": 3, "cooldown": 300, "warmup": 300,
     "boot_time": 60, "max_instances": 8,
@@ -325,13 +320,14 @@ def policies(policy: str, target: float, periods: int) -> str:
     return f"asg.policies=[{out}, {calm}]"
 
 
-def weekday(*overrides: str):
-    return sim.run(sim.load("weekday", [*LIGHTER, *overrides]))
+def weekday(*overrides: str, engine: str = ENGINE):
+    """The shipped `weekday` scenario with ``overrides``, on ``engine``."""
+    return sim.run(sim.load("weekday", list(overrides)), engine=engine)
 
 
 class Morning(NamedTuple):
     """A morning and the numbers chapter 3 prints about it. The run is kept whole (the
-    dashboard draws it): a few megabytes a setting."""
+    dashboard draws it): a fluid run has no per-request records, so it is small."""
 
     result: Any
     instance_hours: float
@@ -348,15 +344,15 @@ def morning(policy, target, periods, cooldown, warmup, boot_time, max_instances)
     )  # fmt: skip
     s = run.summary
     return Morning(run, run.log.instance_hours, s["latency"]["end_to_end"]["p95"],
-                   s["requests"]["errors"])  # fmt: skip
+                   round(s["requests"]["errors"]))  # fmt: skip
 
 
 def autoscaling(**settings: Any) -> View:
-    """Chapter 3: the lighter morning under these policy knobs."""
+    """Chapter 3: the weekday morning under these policy knobs (one fluid run)."""
     knobs = {**POLICY_DEFAULTS, **settings}
     m = morning(*knobs.values())
     table = m.result.table
-    text = f"instance-hours {m.instance_hours:.1f}, p95 {m.p95:.2f} s, errors {m.errors}"
+    text = f"instance-hours {m.instance_hours:.1f}, p95 {m.p95 * 1000:.0f} ms, errors {m.errors}"
     minutes = [row["t"] / 60 for row in table]
     fig, (top, bottom) = _figure(10, 4.5, rows=2, sharex=True)
     top.step(minutes, [row["desired"] for row in table], where="post", color="black",
@@ -374,10 +370,92 @@ def autoscaling(**settings: Any) -> View:
     top.set_title(f"{policy} at {knobs['target']} %, {extra}warm-up {knobs['warmup']} s, "
                   f"boot {knobs['boot_time']} s", loc="left")  # fmt: skip
     bottom.plot(minutes, [row["p95"] * 1000 for row in table], color="#d62728")
+    bottom.axhline(LIMIT_S * 1000, color="black", lw=1, ls=":")
     _log(bottom, "y")
     bottom.set_ylabel("p95 latency (ms)")
-    bottom.set_xlabel(f"minutes since {START_H:02.0f}:00")
+    clock = m.result.scenario.traffic.start_clock_h
+    bottom.set_xlabel(f"minutes since {clock:02.0f}:00 (dotted: {LIMIT_S * 1000:.0f} ms)")
     return View(text, fig)
+
+
+def fluid_validation(scenario: str = "weekday") -> dict[str, str]:
+    """``scenario``'s row of the fluid engine's validation table (sim/FLUID.md, written by
+    ``python -m sim validate-fluid``), by column heading."""
+    lines = (Path(sim.__file__).parent / "FLUID.md").read_text().splitlines()
+    table = [line for line in lines if line.startswith("| ")]
+    heading = [c.strip() for c in table[0].strip("|").split("|")]
+    for line in table[1:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0] == scenario:
+            return dict(zip(heading, cells, strict=True))
+    raise KeyError(f"{scenario} is not in sim/FLUID.md")
+
+
+#: The week-long policy search: every target x minimum below, a simulated week each on the
+#: fluid engine, precomputed by the command in notebooks/data/README.md into WEEK_POLICIES.
+WEEK = 7 * 24 * 3600
+TARGET_KEY, MIN_KEY = "asg.policies[0].target", "asg.min"
+WEEK_TARGETS, WEEK_MINIMUMS = (30, 40, 50, 60, 70), (2, 3, 4)
+WEEK_POLICIES = DATA / "week-policies.csv"
+#: What every minute's p95 must stay under (the sweep's ``p95_peak``: the worst minute).
+LIMIT_S = 0.300
+
+
+def week_policies(path: Path = WEEK_POLICIES) -> list[dict[str, Any]]:
+    """The stored sweep's rows, numbers read back as numbers (``sweep.csv``'s columns)."""
+    import csv
+
+    def number(text: str) -> Any:
+        if text == "":
+            return float("nan")
+        value = float(text)
+        return int(value) if value.is_integer() and "." not in text else value
+
+    with path.open(newline="") as f:
+        return [{k: number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def cheapest(rows: list[dict[str, Any]], limit: float = LIMIT_S) -> dict[str, Any] | None:
+    """The row with the fewest instance-hours whose worst minute stays under ``limit``."""
+    ok = [r for r in rows if r["p95_peak"] < limit]
+    return min(ok, key=lambda r: r["instance_hours"]) if ok else None
+
+
+def policy_row(target: float, minimum: int, duration: float | None = WEEK,
+               engine: str = ENGINE) -> dict[str, Any]:  # fmt: skip
+    """One setting's row, run now through the project's sweep API (``sim.sweep``), as
+    ``python -m sim sweep`` writes it: over ``duration`` seconds (None: the scenario's
+    morning) on ``engine``."""
+    from sim import sweep
+
+    overrides = [] if duration is None else [f"run.duration={duration:g}"]
+    runs = sweep.settings("weekday", [(TARGET_KEY, [target]), (MIN_KEY, [minimum])], overrides)
+    return sweep.sweep(runs, replications=1, engine=engine)[0]
+
+
+def policy_figure(rows: list[dict[str, Any]], limit: float = LIMIT_S) -> Figure:
+    """Cost against the worst minute's p95, a point per setting, the limit as a line."""
+    fig, ax = _figure(9, 4.5)
+    colors = dict(zip(WEEK_MINIMUMS, ("#D55E00", "#0072B2", "#009E73"), strict=False))
+    for minimum in sorted({r[MIN_KEY] for r in rows}):
+        mine = sorted((r for r in rows if r[MIN_KEY] == minimum), key=lambda r: r[TARGET_KEY])
+        ax.plot([r["instance_hours"] for r in mine], [r["p95_peak"] * 1000 for r in mine],
+                "o-", color=colors.get(minimum, "black"), ms=8, label=f"min {minimum}")  # fmt: skip
+        for r in mine:
+            ax.annotate(f"{r[TARGET_KEY]:g} %", (r["instance_hours"], r["p95_peak"] * 1000),
+                        textcoords="offset points", xytext=(6, 4), fontsize=8)  # fmt: skip
+    ax.axhline(limit * 1000, color="#b3261e", lw=2, ls="--", label=f"{limit * 1000:.0f} ms")
+    best = cheapest(rows, limit)
+    if best is not None:
+        ax.scatter(best["instance_hours"], best["p95_peak"] * 1000, s=260, facecolors="none",
+                   edgecolors="black", lw=2, zorder=3, label="cheapest under the line")  # fmt: skip
+    ax.set_xlabel("cost: instance-hours in the week")
+    ax.set_ylabel("worst minute's p95 (ms)")
+    ax.set_title("A simulated week per setting: target CPU % (labels) and minimum size",
+                 loc="left")  # fmt: skip
+    ax.legend(frameon=False)
+    ax.grid(alpha=0.3)
+    return fig
 
 
 # --- chapter 4: nginx --------------------------------------------------------------------------
