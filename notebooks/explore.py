@@ -441,9 +441,15 @@ def policy_figure(rows: list[dict[str, Any]], limit: float = LIMIT_S) -> Figure:
         mine = sorted((r for r in rows if r[MIN_KEY] == minimum), key=lambda r: r[TARGET_KEY])
         ax.plot([r["instance_hours"] for r in mine], [r["p95_peak"] * 1000 for r in mine],
                 "o-", color=colors.get(minimum, "black"), ms=8, label=f"min {minimum}")  # fmt: skip
+        # One label per point (settings that ran the same week share it), alternately above
+        # and below the line so that neighbours do not print over each other.
+        points: dict[tuple[float, float], list[str]] = {}
         for r in mine:
-            ax.annotate(f"{r[TARGET_KEY]:g} %", (r["instance_hours"], r["p95_peak"] * 1000),
-                        textcoords="offset points", xytext=(6, 4), fontsize=8)  # fmt: skip
+            where = (round(r["instance_hours"], 1), round(r["p95_peak"] * 1000, 1))
+            points.setdefault(where, []).append(f"{r[TARGET_KEY]:g}")
+        for i, ((x, y), names) in enumerate(points.items()):
+            ax.annotate(f"{', '.join(names)} %", (x, y), textcoords="offset points",
+                        xytext=(6, 4 if i % 2 == 0 else -12), fontsize=8)  # fmt: skip
     ax.axhline(limit * 1000, color="#b3261e", lw=2, ls="--", label=f"{limit * 1000:.0f} ms")
     best = cheapest(rows, limit)
     if best is not None:
