@@ -122,7 +122,7 @@ def test_the_fluid_validation_row_is_read_from_fluid_md():
 def test_the_stored_week_sweep_is_the_grid_the_chapter_names():
     rows = explore.week_policies()
     grid = {(r[explore.TARGET_KEY], r[explore.MIN_KEY]) for r in rows}
-    assert len(rows) == len(grid)  # one replication each
+    assert len(rows) == len(grid) == 15  # one replication each; notebooks/README.md: fifteen
     assert grid == set(itertools.product(explore.WEEK_TARGETS, explore.WEEK_MINIMUMS))
     seed = sim.load("weekday").run.seed
     assert all(r["seed"] == seed and r["replication"] == 0 for r in rows)
