@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
 
 import sim
 from sim.layers import COLORS
@@ -360,6 +361,7 @@ def autoscaling(**settings: Any) -> View:
     top.step(minutes, [row["healthy"] for row in table], where="post", color="#2ca02c",
              lw=2, label="in service")  # fmt: skip
     top.set_ylabel("instances")
+    top.yaxis.set_major_locator(MaxNLocator(integer=True))
     top.legend(frameon=False)
     policy = knobs["policy"]
     extra = (
@@ -369,9 +371,15 @@ def autoscaling(**settings: Any) -> View:
     )
     top.set_title(f"{policy} at {knobs['target']} %, {extra}warm-up {knobs['warmup']} s, "
                   f"boot {knobs['boot_time']} s", loc="left")  # fmt: skip
-    bottom.plot(minutes, [row["p95"] * 1000 for row in table], color="#d62728")
+    p95_ms = [row["p95"] * 1000 for row in table]
+    bottom.plot(minutes, p95_ms, color="#d62728")
     bottom.axhline(LIMIT_S * 1000, color="black", lw=1, ls=":")
     _log(bottom, "y")
+    # At least 100 ms to 1 s, ticked at 1, 2 and 5: a knob that makes it slow still fits.
+    shown = [v for v in p95_ms if v == v]  # NaN: a window without answers
+    bottom.set_ylim(min([100.0, *shown]), max([1000.0, *(v * 1.2 for v in shown)]))
+    bottom.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    bottom.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     bottom.set_ylabel("p95 latency (ms)")
     clock = m.result.scenario.traffic.start_clock_h
     bottom.set_xlabel(f"minutes since {clock:02.0f}:00 (dotted: {LIMIT_S * 1000:.0f} ms)")
@@ -437,19 +445,19 @@ def policy_figure(rows: list[dict[str, Any]], limit: float = LIMIT_S) -> Figure:
     """Cost against the worst minute's p95, a point per setting, the limit as a line."""
     fig, ax = _figure(9, 4.5)
     colors = dict(zip(WEEK_MINIMUMS, ("#D55E00", "#0072B2", "#009E73"), strict=False))
-    for minimum in sorted({r[MIN_KEY] for r in rows}):
+    for line, minimum in enumerate(sorted({r[MIN_KEY] for r in rows})):
         mine = sorted((r for r in rows if r[MIN_KEY] == minimum), key=lambda r: r[TARGET_KEY])
         ax.plot([r["instance_hours"] for r in mine], [r["p95_peak"] * 1000 for r in mine],
                 "o-", color=colors.get(minimum, "black"), ms=8, label=f"min {minimum}")  # fmt: skip
         # One label per point (settings that ran the same week share it), alternately above
-        # and below the line so that neighbours do not print over each other.
+        # and below, starting on the other side on the next line, so neighbours stay apart.
         points: dict[tuple[float, float], list[str]] = {}
         for r in mine:
             where = (round(r["instance_hours"], 1), round(r["p95_peak"] * 1000, 1))
             points.setdefault(where, []).append(f"{r[TARGET_KEY]:g}")
         for i, ((x, y), names) in enumerate(points.items()):
             ax.annotate(f"{', '.join(names)} %", (x, y), textcoords="offset points",
-                        xytext=(6, 4 if i % 2 == 0 else -12), fontsize=8)  # fmt: skip
+                        xytext=(6, 4 if (i + line) % 2 == 0 else -12), fontsize=8)  # fmt: skip
     ax.axhline(limit * 1000, color="#b3261e", lw=2, ls="--", label=f"{limit * 1000:.0f} ms")
     best = cheapest(rows, limit)
     if best is not None:
