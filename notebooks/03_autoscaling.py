@@ -132,6 +132,7 @@ print(
     f" engine against itself with the next seed (FLUID.md):"
     f" {stored['DES with the next seed: CPU RMSE, changes, worst offset']}"
 )
+print(f"targets met on weekday (FLUID.md): {stored['targets met']}")
 print(f"desired capacity, discrete-event: {changes(check.changes_des)}")
 print(f"desired capacity, fluid:          {changes(check.changes_fluid)}")
 print(
@@ -180,7 +181,9 @@ plt.show()
 # threshold for 15 minutes). Change the target or threshold, the periods, the cooldown, the
 # warm-up and the boot time. A lower target buys latency with more instances; a long boot or
 # a long cooldown makes the morning ramp hurt. (Each step runs the morning once on the fluid
-# engine; a setting you have tried before is drawn again at once.)
+# engine; a setting you have tried before is drawn again at once. Where the fleet saturates,
+# the fluid engine's formulas are rough, and the step says so under its numbers: a setting to
+# check with the discrete-event engine.)
 
 # %%
 knobs = explore.POLICY_DEFAULTS

@@ -354,6 +354,9 @@ def autoscaling(**settings: Any) -> View:
     m = morning(*knobs.values())
     table = m.result.table
     text = f"instance-hours {m.instance_hours:.1f}, p95 {m.p95 * 1000:.0f} ms, errors {m.errors}"
+    # Where the fluid engine's approximation is weak (a saturated fleet, a cascade), it says so.
+    for warning in getattr(m.result.runs[0], "warnings", []):
+        text += f"\n{warning}"
     minutes = [row["t"] / 60 for row in table]
     fig, (top, bottom) = _figure(10, 4.5, rows=2, sharex=True)
     top.step(minutes, [row["desired"] for row in table], where="post", color="black",

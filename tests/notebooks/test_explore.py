@@ -89,6 +89,14 @@ def test_the_weekday_step_runs_the_shipped_morning_on_the_fluid_engine():
     assert explore.autoscaling().figure is not None
 
 
+def test_the_weekday_step_says_where_the_fluid_engine_is_rough():
+    """A setting that saturates the fleet (two instances at most, a 90 % target, a 10-minute
+    boot) gets the fluid run's warning under its numbers; the defaults get none."""
+    saturated = explore.autoscaling(target=90, max_instances=2, boot_time=600).text
+    assert "saturated in" in saturated and "rough" in saturated
+    assert "\n" not in explore.autoscaling().text
+
+
 def test_the_knobs_first_position_is_the_scenarios_own_policy():
     group = sim.load("weekday").asg
     knobs = explore.POLICY_DEFAULTS
@@ -184,6 +192,7 @@ def test_what_chapter_3_says_of_the_fluid_engine_on_the_weekday():
     ):
         assert to_d == to_f and abs(td - tf) <= 10 * 60
     assert fluid.log.instance_hours == pytest.approx(des.log.instance_hours, rel=0.1)
+    assert min(check.p50_share, check.p95_share) >= 0.9  # "within 25 % minute by minute"
     by_t = {round(row["t"]): row for row in fluid.table}
     start, end = des.run.window
     ratio = np.array([
