@@ -8,8 +8,9 @@ the controls' values and returns a :class:`View` (a line of text and, most often
 
 What a re-run costs on the defaults is what ``make bench`` prints (``notebooks/bench.py``):
 one simulation per step, kept lighter than the chapter's main runs where the lesson survives
-it, or run on the fluid engine where a step covers hours (each chapter says why). Runs are kept by their settings (:func:`remembered`), most of
-them only what the figure needs, not the run's records.
+it, or run on the fluid engine where a step covers hours (each chapter says why). Runs are
+kept by their settings (:func:`remembered`), most of them only what the figure needs, not the
+run's records.
 """
 
 from __future__ import annotations
