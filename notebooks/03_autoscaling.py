@@ -187,7 +187,7 @@ plt.show()
 
 # %%
 knobs = explore.POLICY_DEFAULTS
-explore.interact(
+controls = explore.interact(
     explore.autoscaling,
     policy=widgets.ToggleButtons(options=["target tracking", "simple scaling"]),
     target=widgets.IntSlider(value=knobs["target"], min=20, max=90, step=5,
@@ -202,6 +202,30 @@ explore.interact(
     max_instances=widgets.IntSlider(value=knobs["max_instances"], min=2, max=10,
                                     description="max"),
 )  # fmt: skip
+display(controls)
+
+# %% [markdown]
+# A setting near a limit deserves the slow engine. The button runs the morning the knobs show
+# again on the discrete-event engine, request by request, and draws both engines together:
+# much longer than a step (`make bench` prints how long), so it is a button, not a slider.
+
+# %%
+check_button = widgets.Button(description="check with the discrete-event engine (slow)",
+                              layout=widgets.Layout(width="auto"))  # fmt: skip
+checked = widgets.Output()
+
+
+def check_setting(_):
+    with checked:
+        checked.clear_output(wait=True)
+        print("running the morning request by request ...")
+        view = explore.check_with_des(**controls.kwargs)
+        checked.clear_output(wait=True)
+        explore.show(view)
+
+
+check_button.on_click(check_setting)
+display(check_button, checked)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Why min 2?

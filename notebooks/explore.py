@@ -337,13 +337,19 @@ class Morning(NamedTuple):
     errors: int
 
 
-@remembered
-def morning(policy, target, periods, cooldown, warmup, boot_time, max_instances) -> Morning:
-    run = weekday(
+def knob_overrides(policy, target, periods, cooldown, warmup, boot_time, max_instances):
+    """The knobs as `--set` overrides of the `weekday` scenario."""
+    return [
         policies(policy, float(target), int(periods)), f"asg.default_cooldown={float(cooldown)}",
         f"asg.warmup={float(warmup)}", f"asg.boot_time={float(boot_time)}",
         f"asg.max={int(max_instances)}",
-    )  # fmt: skip
+    ]  # fmt: skip
+
+
+@remembered
+def morning(policy, target, periods, cooldown, warmup, boot_time, max_instances) -> Morning:
+    run = weekday(*knob_overrides(policy, target, periods, cooldown, warmup, boot_time,
+                                  max_instances))  # fmt: skip
     s = run.summary
     return Morning(run, run.log.instance_hours, s["latency"]["end_to_end"]["p95"],
                    round(s["requests"]["errors"]))  # fmt: skip
@@ -387,6 +393,61 @@ def autoscaling(**settings: Any) -> View:
     bottom.set_ylabel("p95 latency (ms)")
     clock = m.result.scenario.traffic.start_clock_h
     bottom.set_xlabel(f"minutes since {clock:02.0f}:00 (dotted: {LIMIT_S * 1000:.0f} ms)")
+    return View(text, fig)
+
+
+class Checked(NamedTuple):
+    """A morning as chapter 3's check draws it: its time series and numbers (a discrete-event
+    run's records are tens of megabytes; the check keeps none of them)."""
+
+    table: list[dict[str, Any]]
+    instance_hours: float
+    p95: float
+    p95_peak: float
+
+
+def _checked(run) -> Checked:
+    from sim.results.statistics import peak_p95
+
+    start, end = run.run.window
+    t = [row for row in run.table if row["t"] <= end]  # the drain after the morning left out
+    peak = peak_p95([r["t"] for r in t], [r["p95"] for r in t], [r["completed"] for r in t],
+                    start, end)  # fmt: skip
+    return Checked(t, run.log.instance_hours, run.summary["latency"]["end_to_end"]["p95"], peak)
+
+
+@remembered
+def morning_des(policy, target, periods, cooldown, warmup, boot_time, max_instances) -> Checked:
+    """The knobs' morning on the discrete-event engine, every request an event: the check of
+    a setting, not a step (it takes the discrete-event engine's time)."""
+    knobs = (policy, target, periods, cooldown, warmup, boot_time, max_instances)
+    return _checked(weekday(*knob_overrides(*knobs), engine="des"))
+
+
+def check_with_des(**settings: Any) -> View:
+    """Chapter 3's button: the knobs' morning on both engines, drawn together."""
+    knobs = {**POLICY_DEFAULTS, **settings}
+    engines = {
+        "fluid": _checked(morning(*knobs.values()).result),
+        "discrete-event": morning_des(*knobs.values()),
+    }
+    fig, (top, bottom) = _figure(10, 4.5, rows=2, sharex=True)
+    for (name, found), color in zip(engines.items(), ("#0072B2", "black"), strict=True):
+        minutes = [row["t"] / 60 for row in found.table]
+        top.step(minutes, [row["desired"] for row in found.table], where="post", color=color,
+                 label=name)  # fmt: skip
+        bottom.plot(minutes, [row["p95"] * 1000 for row in found.table], color=color)
+    top.set_ylabel("desired instances")
+    top.yaxis.set_major_locator(MaxNLocator(integer=True))
+    top.legend(frameon=False)
+    bottom.axhline(LIMIT_S * 1000, color="#b3261e", lw=1, ls="--")
+    bottom.set_ylabel("p95 per minute (ms)")
+    bottom.set_xlabel(f"minutes since 08:00; dashed: {LIMIT_S * 1000:.0f} ms")
+    text = "\n".join(
+        f"{name:>14}: worst minute {c.p95_peak * 1000:.0f} ms, p95 {c.p95 * 1000:.0f} ms,"
+        f" instance-hours {c.instance_hours:.1f}"
+        for name, c in engines.items()
+    )
     return View(text, fig)
 
 

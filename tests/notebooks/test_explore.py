@@ -97,6 +97,37 @@ def test_the_weekday_step_says_where_the_fluid_engine_is_rough():
     assert "\n" not in explore.autoscaling().text
 
 
+def test_the_check_runs_the_knobs_morning_on_the_discrete_event_engine(monkeypatch):
+    """The button's check: the knobs' setting on the discrete-event engine, drawn beside the
+    fluid run, each engine's worst minute named (the run itself replaced by the fluid one here:
+    the engine asked for is what is checked)."""
+    asked = []
+    fluid_weekday = explore.weekday
+
+    def weekday(*overrides, engine=explore.ENGINE):
+        asked.append((overrides, engine))
+        return fluid_weekday(*overrides)
+
+    monkeypatch.setattr(explore, "weekday", weekday)
+    explore.morning.clear()
+    explore.morning_des.clear()
+    try:
+        view = explore.check_with_des(target=40)
+        engines = [engine for _, engine in asked]
+        assert sorted(engines) == ["des", "fluid"]
+        des_overrides = next(o for o, engine in asked if engine == "des")
+        assert any("target=40.0" in o for o in des_overrides)
+        lines = view.text.splitlines()
+        assert [line.split(":")[0].strip() for line in lines] == ["fluid", "discrete-event"]
+        assert all("worst minute" in line and " ms" in line for line in lines)
+        assert len(view.figure.axes[0].get_lines()) == 2
+        explore.check_with_des(target=40)
+        assert len(asked) == 2  # a setting checked before is drawn again, not run
+    finally:
+        explore.morning.clear()
+        explore.morning_des.clear()
+
+
 def test_the_knobs_first_position_is_the_scenarios_own_policy():
     group = sim.load("weekday").asg
     knobs = explore.POLICY_DEFAULTS
