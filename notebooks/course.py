@@ -397,6 +397,76 @@ def ch3_outage(prediction_s: float | None, *, outage_s: float, steps: dict[str, 
     )
 
 
+def ch3_cheapest_policy(
+    prediction: tuple[float, int] | None,
+    *,
+    settings: dict[tuple[float, int], tuple[float, float]],
+    limit_s: float,
+) -> Feedback:
+    """Of the week's sweep, which (target CPU %, minimum instances) is the cheapest that keeps
+    every minute's p95 under ``limit_s``?
+
+    ``settings`` maps each setting swept to what its week measured: (the worst minute's p95 in
+    seconds, instance-hours). A choice among them, so no tolerance: only the cheapest setting
+    under the line passes. A cheaper one is told its worst minute (over the line), a dearer
+    one the instance-hours it costs on top."""
+    if prediction is None:
+        return UNANSWERED
+    targets = sorted({t for t, _ in settings})
+    minimums = sorted({m for _, m in settings})
+    swept = (
+        f"targets {', '.join(f'{t:g}' for t in targets)} % and minimums "
+        f"{', '.join(str(m) for m in minimums)}, written (target, minimum), e.g. "
+        f"({targets[0]:g}, {minimums[0]})"
+    )
+    try:
+        target, minimum = (float(x) for x in prediction)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        return Feedback(False, f"{prediction!r} is not a setting of the sweep: {swept}.")
+    said = next(
+        (k for k in settings if math.isclose(k[0], target) and math.isclose(k[1], minimum)), None
+    )
+    if said is None:
+        return Feedback(False, f"{prediction!r} is not a setting of the sweep: {swept}.")
+    under = {k: v for k, v in settings.items() if v[0] < limit_s}
+    if not under:
+        return Feedback(False, f"No setting of the sweep stays under {limit_s * 1000:.0f} ms.")
+    best = min(under, key=lambda k: under[k][1])
+    peak, hours = settings[said]
+    name = f"{said[0]:g} % with min {said[1]}"
+    hint = (
+        "The worst minute is a morning's climb, while the group is still launching and warming"
+        " up: a lower target or a higher minimum leaves headroom for it, and both cost"
+        " instance-hours."
+    )
+    if peak < limit_s and hours <= under[best][1]:
+        cheaper = {k: v for k, v in settings.items() if v[1] < hours}
+        closest = min(cheaper, key=lambda k: cheaper[k][0]) if cheaper else None
+        why = (
+            f"{name}: {hours:.0f} instance-hours for the week, its worst minute"
+            f" {peak * 1000:.0f} ms."
+        )
+        if closest is not None:
+            why += (
+                f" Every cheaper setting crosses the line somewhere in the week; the closest,"
+                f" {closest[0]:g} % with min {closest[1]}, reaches"
+                f" {cheaper[closest][0] * 1000:.0f} ms."
+            )
+        return Feedback(True, why)
+    if peak >= limit_s:
+        return Feedback(
+            False,
+            f"{name} costs {hours:.0f} instance-hours, but its worst minute reaches"
+            f" {peak * 1000:.0f} ms, over {limit_s * 1000:.0f} ms. {hint}",
+        )
+    return Feedback(
+        False,
+        f"{name} stays under the line ({peak * 1000:.0f} ms) but costs {hours:.0f}"
+        f" instance-hours, {hours - under[best][1]:.0f} more than the cheapest setting that"
+        f" also does. {hint}",
+    )
+
+
 # --- Chapter 4: nginx --------------------------------------------------------------------------
 
 

@@ -8,8 +8,9 @@ the controls' values and returns a :class:`View` (a line of text and, most often
 
 What a re-run costs on the defaults is what ``make bench`` prints (``notebooks/bench.py``):
 one simulation per step, kept lighter than the chapter's main runs where the lesson survives
-it (each chapter says why). Runs are kept by their settings (:func:`remembered`), most of
-them only what the figure needs, not the run's records.
+it, or run on the fluid engine where a step covers hours (each chapter says why). Runs are
+kept by their settings (:func:`remembered`), most of them only what the figure needs, not the
+run's records.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
 
 import sim
 from sim.layers import COLORS
@@ -297,17 +299,12 @@ def health(interval=10, threshold=2) -> View:
 
 # --- chapter 3: auto-scaling -------------------------------------------------------------------
 
-#: The shipped `weekday` morning made light enough for a slider: a twentieth of the requests,
-#: each twenty times heavier (the same CPU on average), from 09:00 to the 10:00 peak.
-SCALE = 20
-START_H, HOURS = 9.0, 1.0
-LIGHTER = [
-    f"traffic.rate={2.0 / SCALE:g}",
-    f"traffic.peak={30.0 / SCALE:g}",
-    f'django.cpu={{kind="lognormal", mean={0.06 * SCALE:g}, sigma=0.5}}',
-    f"traffic.start_clock_h={START_H}",
-    f"run.duration={HOURS * 3600:g}",
-]
+#: Chapter 3's runs over hours use the fluid engine (sim/README.md, "Long horizons"): the
+#: shipped `weekday` morning itself, 08:00 to 10:30, in a fraction of a second a run. How far
+#: it agrees with the discrete-event engine on this scenario is sim/FLUID.md's first row, and
+#: the chapter shows the comparison.
+ENGINE = "fluid"
+#: The knobs' first position: the `weekday` scenario's own policy and group.
 POLICY_DEFAULTS = {
     "policy": "target tracking", "target": 50, "periods": 3, "cooldown": 300, "warmup": 300,
     "boot_time": 60, "max_instances": 8,
@@ -325,13 +322,14 @@ def policies(policy: str, target: float, periods: int) -> str:
     return f"asg.policies=[{out}, {calm}]"
 
 
-def weekday(*overrides: str):
-    return sim.run(sim.load("weekday", [*LIGHTER, *overrides]))
+def weekday(*overrides: str, engine: str = ENGINE):
+    """The shipped `weekday` scenario with ``overrides``, on ``engine``."""
+    return sim.run(sim.load("weekday", list(overrides)), engine=engine)
 
 
 class Morning(NamedTuple):
     """A morning and the numbers chapter 3 prints about it. The run is kept whole (the
-    dashboard draws it): a few megabytes a setting."""
+    dashboard draws it): a fluid run has no per-request records, so it is small."""
 
     result: Any
     instance_hours: float
@@ -339,24 +337,33 @@ class Morning(NamedTuple):
     errors: int
 
 
-@remembered
-def morning(policy, target, periods, cooldown, warmup, boot_time, max_instances) -> Morning:
-    run = weekday(
+def knob_overrides(policy, target, periods, cooldown, warmup, boot_time, max_instances):
+    """The knobs as `--set` overrides of the `weekday` scenario."""
+    return [
         policies(policy, float(target), int(periods)), f"asg.default_cooldown={float(cooldown)}",
         f"asg.warmup={float(warmup)}", f"asg.boot_time={float(boot_time)}",
         f"asg.max={int(max_instances)}",
-    )  # fmt: skip
+    ]  # fmt: skip
+
+
+@remembered
+def morning(policy, target, periods, cooldown, warmup, boot_time, max_instances) -> Morning:
+    run = weekday(*knob_overrides(policy, target, periods, cooldown, warmup, boot_time,
+                                  max_instances))  # fmt: skip
     s = run.summary
     return Morning(run, run.log.instance_hours, s["latency"]["end_to_end"]["p95"],
-                   s["requests"]["errors"])  # fmt: skip
+                   round(s["requests"]["errors"]))  # fmt: skip
 
 
 def autoscaling(**settings: Any) -> View:
-    """Chapter 3: the lighter morning under these policy knobs."""
+    """Chapter 3: the weekday morning under these policy knobs (one fluid run)."""
     knobs = {**POLICY_DEFAULTS, **settings}
     m = morning(*knobs.values())
     table = m.result.table
-    text = f"instance-hours {m.instance_hours:.1f}, p95 {m.p95:.2f} s, errors {m.errors}"
+    text = f"instance-hours {m.instance_hours:.1f}, p95 {m.p95 * 1000:.0f} ms, errors {m.errors}"
+    # Where the fluid engine's approximation is weak (a saturated fleet, a cascade), it says so.
+    for warning in getattr(m.result.runs[0], "warnings", []):
+        text += f"\n{warning}"
     minutes = [row["t"] / 60 for row in table]
     fig, (top, bottom) = _figure(10, 4.5, rows=2, sharex=True)
     top.step(minutes, [row["desired"] for row in table], where="post", color="black",
@@ -364,6 +371,7 @@ def autoscaling(**settings: Any) -> View:
     top.step(minutes, [row["healthy"] for row in table], where="post", color="#2ca02c",
              lw=2, label="in service")  # fmt: skip
     top.set_ylabel("instances")
+    top.yaxis.set_major_locator(MaxNLocator(integer=True))
     top.legend(frameon=False)
     policy = knobs["policy"]
     extra = (
@@ -373,11 +381,160 @@ def autoscaling(**settings: Any) -> View:
     )
     top.set_title(f"{policy} at {knobs['target']} %, {extra}warm-up {knobs['warmup']} s, "
                   f"boot {knobs['boot_time']} s", loc="left")  # fmt: skip
-    bottom.plot(minutes, [row["p95"] * 1000 for row in table], color="#d62728")
+    p95_ms = [row["p95"] * 1000 for row in table]
+    bottom.plot(minutes, p95_ms, color="#d62728")
+    bottom.axhline(LIMIT_S * 1000, color="black", lw=1, ls=":")
     _log(bottom, "y")
+    # At least 100 ms to 1 s, ticked at 1, 2 and 5: a knob that makes it slow still fits.
+    shown = [v for v in p95_ms if v == v]  # NaN: a window without answers
+    bottom.set_ylim(min([100.0, *shown]), max([1000.0, *(v * 1.2 for v in shown)]))
+    bottom.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    bottom.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     bottom.set_ylabel("p95 latency (ms)")
-    bottom.set_xlabel(f"minutes since {START_H:02.0f}:00")
+    clock = m.result.scenario.traffic.start_clock_h
+    bottom.set_xlabel(f"minutes since {clock:02.0f}:00 (dotted: {LIMIT_S * 1000:.0f} ms)")
     return View(text, fig)
+
+
+class Checked(NamedTuple):
+    """A morning as chapter 3's check draws it: its time series and numbers (a discrete-event
+    run's records are tens of megabytes; the check keeps none of them)."""
+
+    table: list[dict[str, Any]]
+    instance_hours: float
+    p95: float
+    p95_peak: float
+
+
+def _checked(run) -> Checked:
+    from sim.results.statistics import peak_p95
+
+    start, end = run.run.window
+    t = [row for row in run.table if row["t"] <= end]  # the drain after the morning left out
+    peak = peak_p95([r["t"] for r in t], [r["p95"] for r in t], [r["completed"] for r in t],
+                    start, end)  # fmt: skip
+    return Checked(t, run.log.instance_hours, run.summary["latency"]["end_to_end"]["p95"], peak)
+
+
+@remembered
+def morning_des(policy, target, periods, cooldown, warmup, boot_time, max_instances) -> Checked:
+    """The knobs' morning on the discrete-event engine, every request an event: the check of
+    a setting, not a step (it takes the discrete-event engine's time)."""
+    knobs = (policy, target, periods, cooldown, warmup, boot_time, max_instances)
+    return _checked(weekday(*knob_overrides(*knobs), engine="des"))
+
+
+def check_with_des(**settings: Any) -> View:
+    """Chapter 3's button: the knobs' morning on both engines, drawn together."""
+    knobs = {**POLICY_DEFAULTS, **settings}
+    engines = {
+        "fluid": _checked(morning(*knobs.values()).result),
+        "discrete-event": morning_des(*knobs.values()),
+    }
+    fig, (top, bottom) = _figure(10, 4.5, rows=2, sharex=True)
+    for (name, found), color in zip(engines.items(), ("#0072B2", "black"), strict=True):
+        minutes = [row["t"] / 60 for row in found.table]
+        top.step(minutes, [row["desired"] for row in found.table], where="post", color=color,
+                 label=name)  # fmt: skip
+        bottom.plot(minutes, [row["p95"] * 1000 for row in found.table], color=color)
+    top.set_ylabel("desired instances")
+    top.yaxis.set_major_locator(MaxNLocator(integer=True))
+    top.legend(frameon=False)
+    bottom.axhline(LIMIT_S * 1000, color="#b3261e", lw=1, ls="--")
+    bottom.set_ylabel("p95 per minute (ms)")
+    bottom.set_xlabel(f"minutes since 08:00; dashed: {LIMIT_S * 1000:.0f} ms")
+    text = "\n".join(
+        f"{name:>14}: worst minute {c.p95_peak * 1000:.0f} ms, p95 {c.p95 * 1000:.0f} ms,"
+        f" instance-hours {c.instance_hours:.1f}"
+        for name, c in engines.items()
+    )
+    return View(text, fig)
+
+
+def fluid_validation(scenario: str = "weekday") -> dict[str, str]:
+    """``scenario``'s row of the fluid engine's validation table (sim/FLUID.md, written by
+    ``python -m sim validate-fluid``), by column heading."""
+    lines = (Path(sim.__file__).parent / "FLUID.md").read_text().splitlines()
+    table = [line for line in lines if line.startswith("| ")]
+    heading = [c.strip() for c in table[0].strip("|").split("|")]
+    for line in table[1:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0] == scenario:
+            return dict(zip(heading, cells, strict=True))
+    raise KeyError(f"{scenario} is not in sim/FLUID.md")
+
+
+#: The week-long policy search: every target x minimum below, a simulated week each on the
+#: fluid engine, precomputed by the command in notebooks/data/README.md into WEEK_POLICIES.
+WEEK = 7 * 24 * 3600
+TARGET_KEY, MIN_KEY = "asg.policies[0].target", "asg.min"
+WEEK_TARGETS, WEEK_MINIMUMS = (30, 40, 50, 60, 70), (2, 3, 4)
+WEEK_POLICIES = DATA / "week-policies.csv"
+#: What every minute's p95 must stay under (the sweep's ``p95_peak``: the worst minute).
+LIMIT_S = 0.300
+
+
+def week_policies(path: Path = WEEK_POLICIES) -> list[dict[str, Any]]:
+    """The stored sweep's rows, numbers read back as numbers (``sweep.csv``'s columns)."""
+    import csv
+
+    def number(text: str) -> Any:
+        if text == "":
+            return float("nan")
+        value = float(text)
+        return int(value) if value.is_integer() and "." not in text else value
+
+    with path.open(newline="") as f:
+        return [{k: number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def cheapest(rows: list[dict[str, Any]], limit: float = LIMIT_S) -> dict[str, Any] | None:
+    """The row with the fewest instance-hours whose worst minute stays under ``limit``."""
+    ok = [r for r in rows if r["p95_peak"] < limit]
+    return min(ok, key=lambda r: r["instance_hours"]) if ok else None
+
+
+def policy_row(target: float, minimum: int, duration: float | None = WEEK,
+               engine: str = ENGINE) -> dict[str, Any]:  # fmt: skip
+    """One setting's row, run now through the project's sweep API (``sim.sweep``), as
+    ``python -m sim sweep`` writes it: over ``duration`` seconds (None: the scenario's
+    morning) on ``engine``."""
+    from sim import sweep
+
+    overrides = [] if duration is None else [f"run.duration={duration:g}"]
+    runs = sweep.settings("weekday", [(TARGET_KEY, [target]), (MIN_KEY, [minimum])], overrides)
+    return sweep.sweep(runs, replications=1, engine=engine)[0]
+
+
+def policy_figure(rows: list[dict[str, Any]], limit: float = LIMIT_S) -> Figure:
+    """Cost against the worst minute's p95, a point per setting, the limit as a line."""
+    fig, ax = _figure(9, 4.5)
+    colors = dict(zip(WEEK_MINIMUMS, ("#D55E00", "#0072B2", "#009E73"), strict=False))
+    for line, minimum in enumerate(sorted({r[MIN_KEY] for r in rows})):
+        mine = sorted((r for r in rows if r[MIN_KEY] == minimum), key=lambda r: r[TARGET_KEY])
+        ax.plot([r["instance_hours"] for r in mine], [r["p95_peak"] * 1000 for r in mine],
+                "o-", color=colors.get(minimum, "black"), ms=8, label=f"min {minimum}")  # fmt: skip
+        # One label per point (settings that ran the same week share it), alternately above
+        # and below, starting on the other side on the next line, so neighbours stay apart.
+        points: dict[tuple[float, float], list[str]] = {}
+        for r in mine:
+            where = (round(r["instance_hours"], 1), round(r["p95_peak"] * 1000, 1))
+            points.setdefault(where, []).append(f"{r[TARGET_KEY]:g}")
+        for i, ((x, y), names) in enumerate(points.items()):
+            ax.annotate(f"{', '.join(names)} %", (x, y), textcoords="offset points",
+                        xytext=(6, 4 if (i + line) % 2 == 0 else -12), fontsize=8)  # fmt: skip
+    ax.axhline(limit * 1000, color="#b3261e", lw=2, ls="--", label=f"{limit * 1000:.0f} ms")
+    best = cheapest(rows, limit)
+    if best is not None:
+        ax.scatter(best["instance_hours"], best["p95_peak"] * 1000, s=260, facecolors="none",
+                   edgecolors="black", lw=2, zorder=3, label="cheapest under the line")  # fmt: skip
+    ax.set_xlabel("cost: instance-hours in the week")
+    ax.set_ylabel("worst minute's p95 (ms)")
+    ax.set_title("A simulated week per setting: target CPU % (labels) and minimum size",
+                 loc="left")  # fmt: skip
+    ax.legend(frameon=False)
+    ax.grid(alpha=0.3)
+    return fig
 
 
 # --- chapter 4: nginx --------------------------------------------------------------------------
