@@ -251,6 +251,7 @@ class FleetResult:
     users: int
     seconds: float
     requests: int
+    mean_ms: float  # a request's mean time, as the clients saw it (DNS, TLS, nginx, Django)
     failed: int  # no answer or 5xx, as the clients saw it
     refused: int  # PostgreSQL's refusals, from the instances' logs
     threads_started: int  # pool threads the workers started during the load
@@ -362,6 +363,7 @@ def run_fleet(
         users=users,
         seconds=round(seconds, 1),
         requests=len(t.samples),
+        mean_ms=round(1000 * sum(x.seconds for x in t.samples) / max(len(t.samples), 1), 1),
         failed=sum(s.failed for s in t.samples),
         refused=refusals(logs),
         threads_started=started,
