@@ -12,11 +12,12 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from .conftest import skip_or_fail
-from .test_lab import cli, consecutive_free_ports
 
 from demo_app.stack import connections
 from demo_app.stack.config import LabConfig, LabError, free_ports
+
+from .conftest import skip_or_fail
+from .test_lab import cli, consecutive_free_ports
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow, pytest.mark.postgres]
 
