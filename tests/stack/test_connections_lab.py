@@ -22,7 +22,7 @@ from .test_lab import cli, consecutive_free_ports
 pytestmark = [pytest.mark.lab, pytest.mark.slow, pytest.mark.postgres]
 
 INSTANCES, WORKERS, THREADS = 2, 2, 2
-USERS = 12  # more requests in flight than the fleet's 8 threads: every thread starts
+USERS = 16  # twice the fleet's 8 threads in flight: every thread starts
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,8 @@ def test_every_started_thread_holds_one_connection(pg_lab, tmp_path):
 def test_the_connection_limit_refuses_for_real(pg_lab, tmp_path):
     limit = INSTANCES * WORKERS * THREADS - 3
     row = experiment(pg_lab, limit, tmp_path)
-    assert row.threads_started == INSTANCES * WORKERS * THREADS
+    # Refused requests end at once, so fewer may be in flight: at least more than the limit.
+    assert limit < row.threads_started <= INSTANCES * WORKERS * THREADS
     assert row.peak_held == limit  # PostgreSQL let no more in
     assert row.refused > 0  # "too many connections for database" in the instances' logs
     assert row.failed >= row.refused  # each such request failed (the app's 503)
