@@ -165,8 +165,8 @@ explore.interact(
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## What the lab measured
 #
-# The text once said every thread holds a connection; the model said only the threads that
-# started. The stack lab settled it (`python -m demo_app.stack connections`): real nginx,
+# Which is it: does every thread hold a connection, or only the threads that started? The
+# stack lab settles it (`python -m demo_app.stack connections`): real nginx,
 # Gunicorn `gthread` workers and PostgreSQL, persistent connections, and a low limit on the
 # lab's own database (`ALTER DATABASE ... CONNECTION LIMIT`, which PostgreSQL enforces as it
 # does `max_connections`). The same users at 2, 3 and 4 instances, each asking for a page that
@@ -194,8 +194,9 @@ print(explore.connections_lab_text(explore.connections_lab_and_model()))
 # stock Django answers 500, as the model does. The model of the same run (the lab's users,
 # workers, threads and limit, its 200 ms wait as a round trip to the database) starts a thread
 # per request in flight and holds a connection per thread started, as the lab did. It counts
-# refusals too, but not the same number: a refused user in the model asks again at once, while
-# the lab's clients, sharing two cores with every instance, took their time.
+# more refusals: a refused request ends in milliseconds in the model and its user asks again,
+# while the lab's clients, sharing the machine's cores with nginx and every instance, took far
+# longer over each request (the recording's `mean_ms`), refused or not.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Query latency: where the database time goes
