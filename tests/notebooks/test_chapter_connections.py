@@ -129,3 +129,12 @@ def test_ch7_the_lab_text_is_formatted_from_the_recording(lab_and_model):
             f" the {r['threads_configured']:.0f} threads"
         ) in text
     assert f"{lab_and_model[0]['cores']:.0f} cores" in text
+
+
+def test_db_bound_starts_more_threads_than_its_max_connections():
+    # sim/scenarios/db_bound.toml: "the bursts of 150 requests/s start more than 40".
+    s = sim.load("db_bound")
+    counters = sim.run(s).run.counters
+    assert s.arrivals.rate == 150 and s.postgres.max_connections == 40
+    assert s.postgres.max_connections < counters["threads_started"] <= s.gunicorn.slots * 3
+    assert counters["peak_db_connections"] == s.postgres.max_connections
