@@ -136,5 +136,9 @@ def test_db_bound_starts_more_threads_than_its_max_connections():
     s = sim.load("db_bound")
     counters = sim.run(s).run.counters
     assert s.arrivals.rate == 150 and s.postgres.max_connections == 40
-    assert s.postgres.max_connections < counters["threads_started"] <= s.gunicorn.slots * 3
+    assert (
+        s.postgres.max_connections
+        < counters["threads_started"]
+        <= s.gunicorn.slots * s.instances.count
+    )
     assert counters["peak_db_connections"] == s.postgres.max_connections
