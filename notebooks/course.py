@@ -205,11 +205,38 @@ def ch7_connections_needed(
         need,
         rel_tol=0.0,
         why=(
-            f"Every worker thread keeps its own connection: {instances} instances x {workers} "
-            f"workers x {threads} threads = {need}."
+            f"Every worker thread, once started, keeps its own connection: at most"
+            f" {instances} instances x {workers} workers x {threads} threads = {need}."
         ),
         hint=hint,
     )
+
+
+def ch7_threads_started(answer: str | None, *, rows: list[dict[str, float]]) -> Feedback:
+    """Did the lab's load start ``"all"`` the threads of its largest fleet, or ``"fewer"``?
+    ``rows``: the recorded connections experiment (``explore.connections_measured``)."""
+    last = max(rows, key=lambda r: r["instances"])
+    started, configured = int(last["threads_started"]), int(last["threads_configured"])
+    expected = "fewer" if started < configured else "all"
+    why = (
+        f"At {last['instances']:.0f} instances the {last['users']:.0f} users started {started}"
+        f" of the {configured} threads: a gthread worker starts a thread only when a request"
+        " finds none of its started threads idle, so each worker has as many threads (and"
+        " connections) as it ever had requests at once, not one per thread configured."
+    )
+    if expected == "all":
+        why = (
+            f"At {last['instances']:.0f} instances the {last['users']:.0f} users kept enough"
+            f" requests in flight to start all {configured} threads, each holding a connection."
+        )
+    hints = {
+        "all": (
+            "Threads are started as requests need them: count the requests that can be in"
+            f" flight at once ({last['users']:.0f} users, one request each)."
+        ),
+        "fewer": "Count the requests in flight against the threads of every worker.",
+    }
+    return check_choice(answer, expected, why=why, hints=hints)
 
 
 def ch7_persistent_saving(

@@ -673,8 +673,8 @@ def connections(instances=3, workers=5, threads=4, max_connections=40, conn_max_
     need = instances * workers * threads
     counts = s["status_counts"]
     fig, (left, right) = _figure(10, 3.2, cols=2)
-    left.bar(["needed", "allowed"], [need, max_connections], color=["#CC79A7", "#999999"])
-    left.set_title("connections (persistent: one per thread)")
+    left.bar(["at most", "allowed"], [need, max_connections], color=["#CC79A7", "#999999"])
+    left.set_title("connections (at most: one per thread)")
     codes = [c for c in counts if counts[c] or c in ("200", "500")]
     right.bar(codes, [counts[c] for c in codes],
               color=["#1b7f3b" if c == "200" else "#b3261e" for c in codes])  # fmt: skip
@@ -686,6 +686,176 @@ def connections(instances=3, workers=5, threads=4, max_connections=40, conn_max_
         f" {s['latency']['end_to_end']['p95'] * 1000:.0f} ms"
     )
     return View(text, fig)
+
+
+@remembered
+def connections_counters(instances: int) -> dict[str, int]:
+    """db_bound at ``instances`` instances: the threads started, the most connections held at
+    once and the refusals, over the chapter's 40 s."""
+    result = sim.run(sim.load("db_bound", [*CONNECTIONS_STEP, f"instances.count={instances}"]))
+    c = result.run.counters
+    return {"threads_started": c["threads_started"], "peak_held": c["peak_db_connections"],
+            "refused": c["refused_db_connections"]}  # fmt: skip
+
+
+def connections_scaling(sizes=(2, 3, 4)) -> list[dict[str, int]]:
+    """Chapter 7: db_bound scaled out to each of ``sizes`` instances, same load."""
+    g = sim.load("db_bound").gunicorn
+    return [
+        {"instances": n, "configured": n * g.workers * g.threads, **connections_counters(n)}
+        for n in sizes
+    ]
+
+
+def connections_scaling_text(rows: list[dict[str, int]], scenario) -> str:
+    """One line per fleet size, and which sizes ran out of connections."""
+    lines = [
+        f"db_bound, {scenario.arrivals.rate:g} requests/s, max_connections"
+        f" {scenario.postgres.max_connections}:"
+    ]
+    for r in rows:
+        lines.append(
+            f"  {r['instances']} instances: {r['threads_started']} of {r['configured']} threads"
+            f" started, at most {r['peak_held']} connections held, {r['refused']} refused"
+        )
+    short = [str(r["instances"]) for r in rows if r["refused"]]
+    enough = [str(r["instances"]) for r in rows if not r["refused"]]
+    lines.append(
+        f"ran out of connections with {', '.join(short) or 'no fleet'} instances;"
+        f" enough with {', '.join(enough) or 'no fleet'}"
+    )
+    return "\n".join(lines)
+
+
+#: The lab's connections experiment, recorded (demo_app/stack/connections.py; data/README.md).
+CONNECTIONS_CSV = DATA / "connections.csv"
+
+
+def connections_measured(path: Path = CONNECTIONS_CSV) -> list[dict[str, float]]:
+    """The recorded run, one row per fleet size: the csv's columns as numbers."""
+    import csv
+
+    with open(path, newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def client_gap(row: dict[str, float]) -> float:
+    """Seconds a lab client spent between an answer and its next request, on average: its
+    cycle (users x seconds / requests) less a request's mean time as it saw it. The clients
+    share the machine's cores with the lab, so this is not zero; the model's users think
+    that long."""
+    cycle = row["users"] * row["seconds"] / max(row["requests"], 1)
+    return max(cycle - row["mean_ms"] / 1000, 0.0)
+
+
+def lab_connections_overrides(row: dict[str, float]) -> list[str]:
+    """The lab's experiment as the model's settings, from a row of the recording: ``users``
+    clients asking again after the gap the lab's clients took (:func:`client_gap`), gthread
+    workers,
+    persistent connections, the database's limit as ``max_connections``. The page runs one
+    query, then waits 200 ms without the CPU holding its thread and connection: the model's
+    round trip to the database stands in for that wait (with a CPU per database connection,
+    so it queues for nothing else)."""
+    return [
+        f"run.duration={row['seconds']:.0f}",
+        "run.warmup=0",
+        f"instances.count={row['instances']:.0f}",
+        "load_balancer.routing=round_robin",  # nginx's default, as in the lab
+        'network.connect={kind="constant", mean=0.0}',  # the clients are on the same machine
+        'network.download={kind="constant", mean=0.0}',
+        "users.enabled=true",
+        f"users.count={row['users']:.0f}",
+        f'users.think_time={{kind="constant", mean={client_gap(row):.4f}}}',
+        'gunicorn.worker_class="gthread"',
+        f"gunicorn.workers={row['workers']:.0f}",
+        f"gunicorn.threads={row['threads']:.0f}",
+        'django.cpu={kind="constant", mean=0.003}',
+        "django.queries=1",
+        'django.cpu_per_query={kind="constant", mean=0.0}',
+        f"postgres.max_connections={row['limit']:.0f}",
+        "postgres.conn_max_age=600",
+        'postgres.query={kind="constant", mean=0.0005}',
+        "postgres.rtt=0.2",
+        "postgres.vcpus=64",
+    ]
+
+
+@remembered
+def connections_model_counters(overrides: tuple[str, ...]) -> dict[str, int]:
+    counters = sim.run(sim.load("baseline", list(overrides))).run.counters
+    return {k: counters[k] for k in ("threads_started", "peak_db_connections",
+                                     "refused_db_connections")}  # fmt: skip
+
+
+def connections_lab_and_model(path: Path = CONNECTIONS_CSV) -> list[dict[str, float]]:
+    """Per fleet size of the recording: the lab's numbers and the model's of the same run."""
+    rows = []
+    for row in connections_measured(path):
+        model = connections_model_counters(tuple(lab_connections_overrides(row)))
+        rows.append(
+            {
+                **row,
+                "model_threads_started": model["threads_started"],
+                "model_peak_held": model["peak_db_connections"],
+                "model_refused": model["refused_db_connections"],
+            }
+        )
+    return rows
+
+
+def connections_lab_text(rows: list[dict[str, float]]) -> str:
+    """The recorded run in sentences, every number from the recording or the model."""
+    lines = []
+    for r in rows:
+        lines.append(
+            f"{r['instances']:.0f} instances: the users started {r['threads_started']:.0f} of"
+            f" the {r['threads_configured']:.0f} threads (model {r['model_threads_started']}),"
+            f" {r['peak_held']:.0f} held a connection (model {r['model_peak_held']}),"
+            f" PostgreSQL refused {r['refused']:.0f} (model: {r['model_refused']})."
+        )
+    first = rows[0]
+    lines.append(
+        f"The machine: {first['cores']:.0f} cores, 1-minute load average"
+        f" {min(r['load_1min'] for r in rows):.1f} to {max(r['load_1min'] for r in rows):.1f}"
+        " during the recording."
+    )
+    return "\n".join(lines)
+
+
+def connections_lab(path: Path = CONNECTIONS_CSV) -> View:
+    """Chapter 7: threads configured, started and connections held, lab against model."""
+    rows = connections_lab_and_model(path)
+    fig, ax = _figure(9, 3.4)
+    x = np.arange(len(rows))
+    bars = (
+        ("threads configured", "threads_configured", "#999999"),
+        ("started, lab", "threads_started", "#0072B2"),
+        ("started, model", "model_threads_started", "#56B4E9"),
+        ("held, lab", "peak_held", "#CC79A7"),
+        ("held, model", "model_peak_held", "#E69F00"),
+    )
+    width = 0.16
+    for i, (label, key, colour) in enumerate(bars):
+        ax.bar(x + (i - 2) * width, [r[key] for r in rows], width, label=label, color=colour)
+    ax.axhline(rows[0]["limit"], color="#b3261e", linestyle="--", linewidth=1)
+    ax.text(len(rows) - 0.5, rows[0]["limit"], " limit", color="#b3261e", va="bottom")
+    ax.set_xticks(x, [f"{r['instances']:.0f} instances" for r in rows])
+    ax.set_ylabel("threads / connections")
+    ax.set_title(f"{rows[0]['users']:.0f} users, persistent connections: lab and model")
+    ax.legend(frameon=False, ncols=3, fontsize=8, loc="upper left")
+    ax.set_ylim(0, max(r["threads_configured"] for r in rows) * 1.35)
+    lines = [
+        f"{'fleet':>5} {'threads':>8} {'started lab/model':>18} {'held lab/model':>15}"
+        f" {'refused, lab':>13}"
+    ]
+    for r in rows:
+        started = f"{r['threads_started']:.0f} / {r['model_threads_started']}"
+        held = f"{r['peak_held']:.0f} / {r['model_peak_held']}"
+        lines.append(
+            f"{r['instances']:>5.0f} {r['threads_configured']:>8.0f} {started:>18}"
+            f" {held:>15} {r['refused']:>13.0f}"
+        )
+    return View("\n".join(lines), fig)
 
 
 # --- chapter 8: the whole path -----------------------------------------------------------------

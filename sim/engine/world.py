@@ -378,6 +378,9 @@ class Engine:
             "spillover": self.lb.spillover,
             "killed_workers": sum(i.killed_workers for i in self.instances),
             "refused_db_connections": self.db.refused,
+            # What the lab's connections experiment measures (demo_app/stack/connections.py).
+            "peak_db_connections": self.db.peak,
+            "threads_started": sum(i.started for i in self.instances),
         }
         return Run(
             s, self.seed, done, (warmup, duration), busy, capacity, counters, self.replication

@@ -275,6 +275,23 @@ def test_ch7_connections_needed_right_near_miss_and_wrong():
     assert one_instance.correct is False and "leaves out the instances (2)" in one_instance.message
 
 
+def fleet(instances, started, users=24):
+    return {"instances": instances, "users": users, "threads_started": started,
+            "threads_configured": instances * 8}  # fmt: skip
+
+
+def test_ch7_threads_started_right_and_wrong_from_the_rows():
+    rows = [fleet(2, 16), fleet(4, 23)]  # the largest fleet started 23 of 32
+    right = course.ch7_threads_started("fewer", rows=rows)
+    assert right.correct is True and "started 23 of the 32 threads" in right.message
+    wrong = course.ch7_threads_started("all", rows=rows)
+    assert wrong.correct is False and "24 users, one request each" in wrong.message
+    every = [fleet(2, 16), fleet(4, 32, users=48)]  # a load that started every thread
+    assert course.ch7_threads_started("all", rows=every).correct is True
+    assert course.ch7_threads_started("some", rows=rows).correct is False
+    assert course.ch7_threads_started(None, rows=rows).correct is None
+
+
 DB_MS = {"per_request": 40.0, "persistent": 25.0}
 
 
