@@ -3,8 +3,9 @@
 Like a restaurant's roster: how many cooks (``workers``: ``WEB_CONCURRENCY``, else 2 x cores + 1,
 Gunicorn's own advice, sim/FACTS.md "Gunicorn"), which door they serve
 (``GUNICORN_BIND``, else 127.0.0.1:8000), and how long an order may take before its cook is
-replaced (``GUNICORN_TIMEOUT``, else 30 s). Sync workers, one request at a time each: the
-model's Gunicorn layer.
+replaced (``GUNICORN_TIMEOUT``, else 30 s). Sync workers, one request at a time each, unless
+``GUNICORN_THREADS`` is above 1 (Gunicorn's default is 1): then gthread workers with that many
+threads each. The model's Gunicorn layer.
 
 The access log has one request per line, fields separated by single spaces, none containing a
 space except the last (the timestamp), so ``awk '{print $6}'`` is the request time::
@@ -80,6 +81,9 @@ pythonpath = _repo
 bind = os.environ.get("GUNICORN_BIND") or "127.0.0.1:8000"
 workers = _env_int("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count() + 1, 1, 256)
 timeout = _env_int("GUNICORN_TIMEOUT", 30, 1, 3600)
+# Gunicorn's default is 1 thread (sync); more than 1 makes a sync worker a gthread one, whose
+# pool starts its threads as concurrency needs them (sim/FACTS.md, "Gunicorn").
+threads = _env_int("GUNICORN_THREADS", 1, 1, 64)
 proc_name = os.environ.get("INSTANCE_NAME") or "demo_app"
 _check_django_settings()  # after the numbers: the cheap checks first
 

@@ -119,7 +119,7 @@ course.ch0_capacity(prediction, instances=instances, workers=workers_per_instanc
 # |---|---|
 # | 1 | DNS: caches, TTLs, cold vs warm lookups |
 # | 2 | Load balancing: routing strategies and health checks |
-# | 3 | Auto-scaling: alarms, cooldowns, and why the minimum is 2 |
+# | 3 | Auto-scaling: alarms, cooldowns, why the minimum is 2, a week of policies |
 # | 4 | nginx: the reverse proxy, HTTPS, 502 vs 504 |
 # | 5 | Gunicorn: workers, cores, the backlog and the 30 s timeout |
 # | 6 | Django: the request trace and the N+1 query |
@@ -127,4 +127,5 @@ course.ch0_capacity(prediction, instances=instances, workers=workers_per_instanc
 # | 8 | The whole path: the model against reality |
 # | 9 | Developer access: reading the logs |
 # | 10 | Servers and DevOps: what runs on an instance, supervisord, Ansible |
+# | 11 | The frontend: page weight, static files, the CDN against Django, Resource Timing |
 # | 12 | How code gets deployed: draining, the rolling deploy, a bad release, rollback |

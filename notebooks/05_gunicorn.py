@@ -30,10 +30,16 @@
 #
 # | setting | default | what it means |
 # |---|---|---|
-# | `workers` | (2 x cores) + 1 | processes; with `sync` each serves **one request at a time** |
+# | `workers` | 1 | processes; with `sync` each serves **one request at a time** |
 # | `worker_class` | `sync` | `gthread` gives each worker `threads` threads |
+# | `threads` | 1 | more than 1 turns `sync` into `gthread`, whose threads start as needed |
 # | `backlog` | 2048 | connections waiting for a free worker; past it, connect errors |
 # | `timeout` | 30 s | a worker silent this long is killed and restarted |
+#
+# Gunicorn starts **one** worker unless told otherwise (or unless `WEB_CONCURRENCY` says);
+# its documentation advises **(2 x cores) + 1** as a starting point, which is what this
+# course's instances run (5 on 2 vCPUs). Defaults from Gunicorn's settings documentation
+# (`sim/FACTS.md`, "Gunicorn").
 #
 # The talk says Gunicorn "depends on how many processors a server has". This chapter shows
 # why, with the simulation (`sim`): two instances, each with 2 vCPUs.

@@ -33,6 +33,7 @@
 # | setting | default | what it means |
 # |---|---|---|
 # | `CONN_MAX_AGE` (Django) | 0 | 0: a new connection per request; > 0: kept that long (s) |
+# | `CONN_HEALTH_CHECKS` (Django) | `False` | `True`: a kept connection is tested before reuse |
 # | `max_connections` (PostgreSQL) | 100 | fixed at server start; past it, FATAL |
 # | connection set-up | 10-30 ms | across a LAN with TLS and SCRAM (a few ms locally) |
 #
@@ -109,11 +110,12 @@ plt.show()
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Running out of connections
 #
-# Kept connections are not free: **every thread holds one**, busy or idle. The `db_bound`
-# scenario runs 3 instances of Gunicorn with 5 `gthread` workers of 4 threads each, keeps
-# connections (`CONN_MAX_AGE = 600`), and its PostgreSQL allows `max_connections = 40`.
+# Kept connections are not free: **every thread that has started holds one**, busy or idle.
+# The `db_bound` scenario runs 3 instances of Gunicorn with 5 `gthread` workers of 4 threads
+# each, keeps connections (`CONN_MAX_AGE = 600`), and its PostgreSQL allows
+# `max_connections = 40`.
 #
-# **Predict:** how many connections does the fleet want to hold?
+# **Predict:** how many connections can the fleet hold at most?
 
 # %% slideshow={"slide_type": "fragment"}
 prediction_connections = None  # a whole number
@@ -128,10 +130,20 @@ course.ch7_connections_needed(
 )
 
 # %% [markdown]
-# What happens to the threads that find no ticket left? Django raises `OperationalError` and
-# the user gets a **500**. Turn the knobs below: the line is what the fleet needs, the bars
-# what the users got. Find a setting with no 500s, and notice that *adding an instance*
-# (scaling out, chapter 3) makes it **worse**.
+# That is the most, when every thread has started. But a `gthread` worker does not start its
+# threads up front: its pool starts one only when a request arrives and none of its started
+# threads is idle, and then keeps it. So a fleet holds one connection per thread its load has
+# *started*. What happens to a thread that finds no ticket left? Django raises
+# `OperationalError` and the user gets a **500**.
+
+# %%
+scaled = explore.connections_scaling((2, 3, 4))
+print(explore.connections_scaling_text(scaled, bound))
+
+# %% [markdown]
+# So scaling out can make it worse or better: it depends on how busy each instance is, not
+# only on how many threads it has. Turn the knobs below: the line is what the fleet could
+# hold, the bars what the users got. Find a setting with no 500s.
 
 
 # %%
@@ -149,6 +161,42 @@ explore.interact(
 # request runs, so the need is the number of requests *in flight*, not the number of threads.
 # Production answers are a bigger `max_connections` (RDS sizes it by memory), fewer threads,
 # or a connection pooler (PgBouncer, or Django 5's pool with psycopg 3).
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## What the lab measured
+#
+# Which is it: does every thread hold a connection, or only the threads that started? The
+# stack lab settles it (`python -m demo_app.stack connections`): real nginx,
+# Gunicorn `gthread` workers and PostgreSQL, persistent connections, and a low limit on the
+# lab's own database (`ALTER DATABASE ... CONNECTION LIMIT`, which PostgreSQL enforces as it
+# does `max_connections`). The same users at 2, 3 and 4 instances, each asking for a page that
+# runs one query and then waits 200 ms; `pg_stat_activity` counted the connections held.
+#
+# **Predict:** at the largest fleet, did the users' load start `"all"` of its threads, or
+# `"fewer"`?
+
+# %% slideshow={"slide_type": "fragment"}
+prediction_started = None  # "all" or "fewer"
+
+# %% slideshow={"slide_type": "fragment"}
+measured = explore.connections_measured()
+course.ch7_threads_started(prediction_started, rows=measured)
+
+# %%
+explore.show(explore.connections_lab())
+print(explore.connections_lab_text(explore.connections_lab_and_model()))
+
+# %% [markdown]
+# Each thread that served a query kept its connection, idle between requests, until its
+# worker stopped: the fleet held a connection per thread started, and past the limit
+# PostgreSQL refused the rest for real (`FATAL: too many connections for database`). The
+# demo app answers those requests **503** (its error page for a database it cannot reach);
+# stock Django answers 500, as the model does. The model of the same run (the lab's users,
+# workers, threads and limit, its 200 ms wait as a round trip to the database) starts a thread
+# per request in flight and holds a connection per thread started, as the lab did. It counts
+# more refusals: a refused request ends in milliseconds in the model and its user asks again,
+# while the lab's clients, sharing the machine's cores with nginx and every instance, took far
+# longer over each request (the recording's `mean_ms`), refused or not.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Query latency: where the database time goes
@@ -176,6 +224,7 @@ plt.show()
 # %% [markdown] slideshow={"slide_type": "slide"}
 # **Take-aways**
 # - `CONN_MAX_AGE = 0` pays a connection set-up on every request; keeping connections saves it.
-# - Kept connections are held per thread: instances x workers x threads must fit under
-#   `max_connections`, or users get 500s. Scaling out adds threads, so it can make this worse.
+# - Kept connections are held per thread *started*: gthread starts a thread when a request
+#   finds none idle. At most instances x workers x threads; what a fleet really holds depends
+#   on its load, so scaling out can push it past `max_connections` (500s) or below it.
 # - Many small queries add up: the count of queries matters as much as their speed.

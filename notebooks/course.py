@@ -205,11 +205,38 @@ def ch7_connections_needed(
         need,
         rel_tol=0.0,
         why=(
-            f"Every worker thread keeps its own connection: {instances} instances x {workers} "
-            f"workers x {threads} threads = {need}."
+            f"Every worker thread, once started, keeps its own connection: at most"
+            f" {instances} instances x {workers} workers x {threads} threads = {need}."
         ),
         hint=hint,
     )
+
+
+def ch7_threads_started(answer: str | None, *, rows: list[dict[str, float]]) -> Feedback:
+    """Did the lab's load start ``"all"`` the threads of its largest fleet, or ``"fewer"``?
+    ``rows``: the recorded connections experiment (``explore.connections_measured``)."""
+    last = max(rows, key=lambda r: r["instances"])
+    started, configured = int(last["threads_started"]), int(last["threads_configured"])
+    expected = "fewer" if started < configured else "all"
+    why = (
+        f"At {last['instances']:.0f} instances the {last['users']:.0f} users started {started}"
+        f" of the {configured} threads: a gthread worker starts a thread only when a request"
+        " finds none of its started threads idle, so each worker has as many threads (and"
+        " connections) as it ever had requests at once, not one per thread configured."
+    )
+    if expected == "all":
+        why = (
+            f"At {last['instances']:.0f} instances the {last['users']:.0f} users kept enough"
+            f" requests in flight to start all {configured} threads, each holding a connection."
+        )
+    hints = {
+        "all": (
+            "Threads are started as requests need them: count the requests that can be in"
+            f" flight at once ({last['users']:.0f} users, one request each)."
+        ),
+        "fewer": "Count the requests in flight against the threads of every worker.",
+    }
+    return check_choice(answer, expected, why=why, hints=hints)
 
 
 def ch7_persistent_saving(
@@ -394,6 +421,76 @@ def ch3_outage(prediction_s: float | None, *, outage_s: float, steps: dict[str, 
         hint="Add up the steps a replacement goes through: "
         + ", ".join(steps)
         + ". Nothing serves until the last one is done.",
+    )
+
+
+def ch3_cheapest_policy(
+    prediction: tuple[float, int] | None,
+    *,
+    settings: dict[tuple[float, int], tuple[float, float]],
+    limit_s: float,
+) -> Feedback:
+    """Of the week's sweep, which (target CPU %, minimum instances) is the cheapest that keeps
+    every minute's p95 under ``limit_s``?
+
+    ``settings`` maps each setting swept to what its week measured: (the worst minute's p95 in
+    seconds, instance-hours). A choice among them, so no tolerance: only the cheapest setting
+    under the line passes. A cheaper one is told its worst minute (over the line), a dearer
+    one the instance-hours it costs on top."""
+    if prediction is None:
+        return UNANSWERED
+    targets = sorted({t for t, _ in settings})
+    minimums = sorted({m for _, m in settings})
+    swept = (
+        f"targets {', '.join(f'{t:g}' for t in targets)} % and minimums "
+        f"{', '.join(str(m) for m in minimums)}, written (target, minimum), e.g. "
+        f"({targets[0]:g}, {minimums[0]})"
+    )
+    try:
+        target, minimum = (float(x) for x in prediction)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        return Feedback(False, f"{prediction!r} is not a setting of the sweep: {swept}.")
+    said = next(
+        (k for k in settings if math.isclose(k[0], target) and math.isclose(k[1], minimum)), None
+    )
+    if said is None:
+        return Feedback(False, f"{prediction!r} is not a setting of the sweep: {swept}.")
+    under = {k: v for k, v in settings.items() if v[0] < limit_s}
+    if not under:
+        return Feedback(False, f"No setting of the sweep stays under {limit_s * 1000:.0f} ms.")
+    best = min(under, key=lambda k: under[k][1])
+    peak, hours = settings[said]
+    name = f"{said[0]:g} % with min {said[1]}"
+    hint = (
+        "The worst minute is a morning's climb, while the group is still launching and warming"
+        " up: a lower target or a higher minimum leaves headroom for it, and both cost"
+        " instance-hours."
+    )
+    if peak < limit_s and hours <= under[best][1]:
+        cheaper = {k: v for k, v in settings.items() if v[1] < hours}
+        closest = min(cheaper, key=lambda k: cheaper[k][0]) if cheaper else None
+        why = (
+            f"{name}: {hours:.0f} instance-hours for the week, its worst minute"
+            f" {peak * 1000:.0f} ms."
+        )
+        if closest is not None:
+            why += (
+                f" Every cheaper setting crosses the line somewhere in the week; the closest,"
+                f" {closest[0]:g} % with min {closest[1]}, reaches"
+                f" {cheaper[closest][0] * 1000:.0f} ms."
+            )
+        return Feedback(True, why)
+    if peak >= limit_s:
+        return Feedback(
+            False,
+            f"{name} costs {hours:.0f} instance-hours, but its worst minute reaches"
+            f" {peak * 1000:.0f} ms, over {limit_s * 1000:.0f} ms. {hint}",
+        )
+    return Feedback(
+        False,
+        f"{name} stays under the line ({peak * 1000:.0f} ms) but costs {hours:.0f}"
+        f" instance-hours, {hours - under[best][1]:.0f} more than the cheapest setting that"
+        f" also does. {hint}",
     )
 
 
@@ -635,6 +732,89 @@ def ch10_recap_ok(prediction: int | None, *, host: str, steps: dict[str, int]) -
     if feedback.correct and float(prediction) != total:
         return Feedback(False, f"Close, but a count is exact: it is {total}. {feedback.message}")
     return feedback
+
+
+# --- Chapter 11: the frontend -----------------------------------------------------------------
+
+
+def ch11_rounds(prediction_ms: float | None, *, steps: dict[str, float]) -> Feedback:
+    """How long after its HTML is a page of 8 files loaded over 6 connections per host?
+
+    ``steps`` are the run's own rounds, in order, each with its length in ms: the first six
+    files side by side (each opening its connection), then the last two on connections already
+    open. An answer passes within less than half the shorter round, so one that forgets the
+    second round (or counts a round per file) fails, and the hint names what it left out."""
+    plan = " + ".join(f"{v:.1f}" for v in steps.values())
+    return check_steps(
+        prediction_ms,
+        steps,
+        unit="ms",
+        why=(
+            "Six connections carry six files at once; the 7th and 8th wait for two of them: "
+            + "; ".join(f"{name} {v:.1f} ms" for name, v in steps.items())
+            + f" ({plan} = {sum(steps.values()):.1f} ms)."
+        ),
+        hint="The browser opens at most 6 connections to a host: count the rounds, and what "
+        "each round costs (a new connection costs more than one already open).",
+    )
+
+
+#: How much busier the instances' vCPUs may be for each choice of ``ch11_django_cpu``.
+CPU_CHOICES = {"the same": (0.0, 1.25), "double": (1.25, 3.0), "ten times": (3.0, math.inf)}
+
+
+def ch11_django_cpu(prediction: str | None, *, vcpus: dict[str, float]) -> Feedback:
+    """Moving a typical page's files from the CDN to Django: the instances' vCPUs are busy
+    ``the same``, ``double`` or ``ten times``? ``vcpus`` holds the two runs' utilisations
+    (``cdn`` and ``django``); the answer is the choice their ratio falls in."""
+    ratio = vcpus["django"] / vcpus["cdn"]
+    expected = next(k for k, (low, high) in CPU_CHOICES.items() if low <= ratio < high)
+    said = f"{vcpus['cdn']:.0%} with the CDN, {vcpus['django']:.0%} with Django: x{ratio:.1f}."
+    return check_choice(
+        prediction,
+        expected,
+        why=f"{said} Each file costs little CPU, but a page has many files, and every page"
+        " brings them all: a CDN takes that work off the instances entirely.",
+        hints={
+            "the same": f"{said} One file is cheap for WhiteNoise, but count the files per page"
+            " against the one HTML they come with.",
+            "double": f"{said} Each file is cheap; it is their number that adds up.",
+            "ten times": f"{said} The HTML's own Django work (its view, its queries) stays the"
+            " bigger part of each page's CPU than you thought.",
+        },
+    )
+
+
+def ch11_cached_bytes(
+    prediction: int | None, *, again: int, encoded: int, decoded: int, files: int
+) -> Feedback:
+    """On the second visit to the trace page, how many bytes did the browser transfer for its
+    ``files`` static files? ``again`` is what the recording says (the sum of their
+    ``transferSize``); ``encoded`` and ``decoded`` the first visit's compressed and
+    uncompressed body sizes, the two near misses."""
+    if prediction is None:
+        return UNANSWERED
+    try:
+        value = int(prediction)
+    except (TypeError, ValueError):
+        return Feedback(False, f"{prediction!r} is not a whole number of bytes.")
+    why = (
+        f"{again:,} bytes: the {files} files came from the browser's own cache (deliveryType"
+        ' "cache"). Their names carry a hash of their content and WhiteNoise sends them with a'
+        " far-future Cache-Control, so the browser does not even ask whether they changed."
+    )
+    if value == again:
+        return Feedback(True, why)
+    if value == encoded:
+        return Feedback(False, f"{encoded:,} bytes is what the compressed files weighed on the"
+                        " first visit; the second time nothing crossed the network for them."
+                        " Look at deliveryType.")  # fmt: skip
+    if value == decoded:
+        return Feedback(False, f"{decoded:,} bytes is the files' size once uncompressed, on the"
+                        " first visit; what did the second visit transfer? Look at deliveryType"
+                        " and transferSize.")  # fmt: skip
+    return Feedback(False, f"You said {value:,}; the recording says {again:,}. Look at the"
+                    " second visit's transferSize and deliveryType.")  # fmt: skip
 
 
 # --- Chapter 12: deployment --------------------------------------------------------------------

@@ -8,8 +8,9 @@ the controls' values and returns a :class:`View` (a line of text and, most often
 
 What a re-run costs on the defaults is what ``make bench`` prints (``notebooks/bench.py``):
 one simulation per step, kept lighter than the chapter's main runs where the lesson survives
-it (each chapter says why). Runs are kept by their settings (:func:`remembered`), most of
-them only what the figure needs, not the run's records.
+it, or run on the fluid engine where a step covers hours (each chapter says why). Runs are
+kept by their settings (:func:`remembered`), most of them only what the figure needs, not the
+run's records.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
 
 import sim
 from sim.layers import COLORS
@@ -297,17 +299,12 @@ def health(interval=10, threshold=2) -> View:
 
 # --- chapter 3: auto-scaling -------------------------------------------------------------------
 
-#: The shipped `weekday` morning made light enough for a slider: a twentieth of the requests,
-#: each twenty times heavier (the same CPU on average), from 09:00 to the 10:00 peak.
-SCALE = 20
-START_H, HOURS = 9.0, 1.0
-LIGHTER = [
-    f"traffic.rate={2.0 / SCALE:g}",
-    f"traffic.peak={30.0 / SCALE:g}",
-    f'django.cpu={{kind="lognormal", mean={0.06 * SCALE:g}, sigma=0.5}}',
-    f"traffic.start_clock_h={START_H}",
-    f"run.duration={HOURS * 3600:g}",
-]
+#: Chapter 3's runs over hours use the fluid engine (sim/README.md, "Long horizons"): the
+#: shipped `weekday` morning itself, 08:00 to 10:30, in a fraction of a second a run. How far
+#: it agrees with the discrete-event engine on this scenario is sim/FLUID.md's first row, and
+#: the chapter shows the comparison.
+ENGINE = "fluid"
+#: The knobs' first position: the `weekday` scenario's own policy and group.
 POLICY_DEFAULTS = {
     "policy": "target tracking", "target": 50, "periods": 3, "cooldown": 300, "warmup": 300,
     "boot_time": 60, "max_instances": 8,
@@ -325,13 +322,14 @@ def policies(policy: str, target: float, periods: int) -> str:
     return f"asg.policies=[{out}, {calm}]"
 
 
-def weekday(*overrides: str):
-    return sim.run(sim.load("weekday", [*LIGHTER, *overrides]))
+def weekday(*overrides: str, engine: str = ENGINE):
+    """The shipped `weekday` scenario with ``overrides``, on ``engine``."""
+    return sim.run(sim.load("weekday", list(overrides)), engine=engine)
 
 
 class Morning(NamedTuple):
     """A morning and the numbers chapter 3 prints about it. The run is kept whole (the
-    dashboard draws it): a few megabytes a setting."""
+    dashboard draws it): a fluid run has no per-request records, so it is small."""
 
     result: Any
     instance_hours: float
@@ -339,24 +337,33 @@ class Morning(NamedTuple):
     errors: int
 
 
-@remembered
-def morning(policy, target, periods, cooldown, warmup, boot_time, max_instances) -> Morning:
-    run = weekday(
+def knob_overrides(policy, target, periods, cooldown, warmup, boot_time, max_instances):
+    """The knobs as `--set` overrides of the `weekday` scenario."""
+    return [
         policies(policy, float(target), int(periods)), f"asg.default_cooldown={float(cooldown)}",
         f"asg.warmup={float(warmup)}", f"asg.boot_time={float(boot_time)}",
         f"asg.max={int(max_instances)}",
-    )  # fmt: skip
+    ]  # fmt: skip
+
+
+@remembered
+def morning(policy, target, periods, cooldown, warmup, boot_time, max_instances) -> Morning:
+    run = weekday(*knob_overrides(policy, target, periods, cooldown, warmup, boot_time,
+                                  max_instances))  # fmt: skip
     s = run.summary
     return Morning(run, run.log.instance_hours, s["latency"]["end_to_end"]["p95"],
-                   s["requests"]["errors"])  # fmt: skip
+                   round(s["requests"]["errors"]))  # fmt: skip
 
 
 def autoscaling(**settings: Any) -> View:
-    """Chapter 3: the lighter morning under these policy knobs."""
+    """Chapter 3: the weekday morning under these policy knobs (one fluid run)."""
     knobs = {**POLICY_DEFAULTS, **settings}
     m = morning(*knobs.values())
     table = m.result.table
-    text = f"instance-hours {m.instance_hours:.1f}, p95 {m.p95:.2f} s, errors {m.errors}"
+    text = f"instance-hours {m.instance_hours:.1f}, p95 {m.p95 * 1000:.0f} ms, errors {m.errors}"
+    # Where the fluid engine's approximation is weak (a saturated fleet, a cascade), it says so.
+    for warning in getattr(m.result.runs[0], "warnings", []):
+        text += f"\n{warning}"
     minutes = [row["t"] / 60 for row in table]
     fig, (top, bottom) = _figure(10, 4.5, rows=2, sharex=True)
     top.step(minutes, [row["desired"] for row in table], where="post", color="black",
@@ -364,6 +371,7 @@ def autoscaling(**settings: Any) -> View:
     top.step(minutes, [row["healthy"] for row in table], where="post", color="#2ca02c",
              lw=2, label="in service")  # fmt: skip
     top.set_ylabel("instances")
+    top.yaxis.set_major_locator(MaxNLocator(integer=True))
     top.legend(frameon=False)
     policy = knobs["policy"]
     extra = (
@@ -373,11 +381,160 @@ def autoscaling(**settings: Any) -> View:
     )
     top.set_title(f"{policy} at {knobs['target']} %, {extra}warm-up {knobs['warmup']} s, "
                   f"boot {knobs['boot_time']} s", loc="left")  # fmt: skip
-    bottom.plot(minutes, [row["p95"] * 1000 for row in table], color="#d62728")
+    p95_ms = [row["p95"] * 1000 for row in table]
+    bottom.plot(minutes, p95_ms, color="#d62728")
+    bottom.axhline(LIMIT_S * 1000, color="black", lw=1, ls=":")
     _log(bottom, "y")
+    # At least 100 ms to 1 s, ticked at 1, 2 and 5: a knob that makes it slow still fits.
+    shown = [v for v in p95_ms if v == v]  # NaN: a window without answers
+    bottom.set_ylim(min([100.0, *shown]), max([1000.0, *(v * 1.2 for v in shown)]))
+    bottom.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    bottom.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     bottom.set_ylabel("p95 latency (ms)")
-    bottom.set_xlabel(f"minutes since {START_H:02.0f}:00")
+    clock = m.result.scenario.traffic.start_clock_h
+    bottom.set_xlabel(f"minutes since {clock:02.0f}:00 (dotted: {LIMIT_S * 1000:.0f} ms)")
     return View(text, fig)
+
+
+class Checked(NamedTuple):
+    """A morning as chapter 3's check draws it: its time series and numbers (a discrete-event
+    run's records are tens of megabytes; the check keeps none of them)."""
+
+    table: list[dict[str, Any]]
+    instance_hours: float
+    p95: float
+    p95_peak: float
+
+
+def _checked(run) -> Checked:
+    from sim.results.statistics import peak_p95
+
+    start, end = run.run.window
+    t = [row for row in run.table if row["t"] <= end]  # the drain after the morning left out
+    peak = peak_p95([r["t"] for r in t], [r["p95"] for r in t], [r["completed"] for r in t],
+                    start, end)  # fmt: skip
+    return Checked(t, run.log.instance_hours, run.summary["latency"]["end_to_end"]["p95"], peak)
+
+
+@remembered
+def morning_des(policy, target, periods, cooldown, warmup, boot_time, max_instances) -> Checked:
+    """The knobs' morning on the discrete-event engine, every request an event: the check of
+    a setting, not a step (it takes the discrete-event engine's time)."""
+    knobs = (policy, target, periods, cooldown, warmup, boot_time, max_instances)
+    return _checked(weekday(*knob_overrides(*knobs), engine="des"))
+
+
+def check_with_des(**settings: Any) -> View:
+    """Chapter 3's button: the knobs' morning on both engines, drawn together."""
+    knobs = {**POLICY_DEFAULTS, **settings}
+    engines = {
+        "fluid": _checked(morning(*knobs.values()).result),
+        "discrete-event": morning_des(*knobs.values()),
+    }
+    fig, (top, bottom) = _figure(10, 4.5, rows=2, sharex=True)
+    for (name, found), color in zip(engines.items(), ("#0072B2", "black"), strict=True):
+        minutes = [row["t"] / 60 for row in found.table]
+        top.step(minutes, [row["desired"] for row in found.table], where="post", color=color,
+                 label=name)  # fmt: skip
+        bottom.plot(minutes, [row["p95"] * 1000 for row in found.table], color=color)
+    top.set_ylabel("desired instances")
+    top.yaxis.set_major_locator(MaxNLocator(integer=True))
+    top.legend(frameon=False)
+    bottom.axhline(LIMIT_S * 1000, color="#b3261e", lw=1, ls="--")
+    bottom.set_ylabel("p95 per minute (ms)")
+    bottom.set_xlabel(f"minutes since 08:00; dashed: {LIMIT_S * 1000:.0f} ms")
+    text = "\n".join(
+        f"{name:>14}: worst minute {c.p95_peak * 1000:.0f} ms, p95 {c.p95 * 1000:.0f} ms,"
+        f" instance-hours {c.instance_hours:.1f}"
+        for name, c in engines.items()
+    )
+    return View(text, fig)
+
+
+def fluid_validation(scenario: str = "weekday") -> dict[str, str]:
+    """``scenario``'s row of the fluid engine's validation table (sim/FLUID.md, written by
+    ``python -m sim validate-fluid``), by column heading."""
+    lines = (Path(sim.__file__).parent / "FLUID.md").read_text().splitlines()
+    table = [line for line in lines if line.startswith("| ")]
+    heading = [c.strip() for c in table[0].strip("|").split("|")]
+    for line in table[1:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0] == scenario:
+            return dict(zip(heading, cells, strict=True))
+    raise KeyError(f"{scenario} is not in sim/FLUID.md")
+
+
+#: The week-long policy search: every target x minimum below, a simulated week each on the
+#: fluid engine, precomputed by the command in notebooks/data/README.md into WEEK_POLICIES.
+WEEK = 7 * 24 * 3600
+TARGET_KEY, MIN_KEY = "asg.policies[0].target", "asg.min"
+WEEK_TARGETS, WEEK_MINIMUMS = (30, 40, 50, 60, 70), (2, 3, 4)
+WEEK_POLICIES = DATA / "week-policies.csv"
+#: What every minute's p95 must stay under (the sweep's ``p95_peak``: the worst minute).
+LIMIT_S = 0.300
+
+
+def week_policies(path: Path = WEEK_POLICIES) -> list[dict[str, Any]]:
+    """The stored sweep's rows, numbers read back as numbers (``sweep.csv``'s columns)."""
+    import csv
+
+    def number(text: str) -> Any:
+        if text == "":
+            return float("nan")
+        value = float(text)
+        return int(value) if value.is_integer() and "." not in text else value
+
+    with path.open(newline="") as f:
+        return [{k: number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def cheapest(rows: list[dict[str, Any]], limit: float = LIMIT_S) -> dict[str, Any] | None:
+    """The row with the fewest instance-hours whose worst minute stays under ``limit``."""
+    ok = [r for r in rows if r["p95_peak"] < limit]
+    return min(ok, key=lambda r: r["instance_hours"]) if ok else None
+
+
+def policy_row(target: float, minimum: int, duration: float | None = WEEK,
+               engine: str = ENGINE) -> dict[str, Any]:  # fmt: skip
+    """One setting's row, run now through the project's sweep API (``sim.sweep``), as
+    ``python -m sim sweep`` writes it: over ``duration`` seconds (None: the scenario's
+    morning) on ``engine``."""
+    from sim import sweep
+
+    overrides = [] if duration is None else [f"run.duration={duration:g}"]
+    runs = sweep.settings("weekday", [(TARGET_KEY, [target]), (MIN_KEY, [minimum])], overrides)
+    return sweep.sweep(runs, replications=1, engine=engine)[0]
+
+
+def policy_figure(rows: list[dict[str, Any]], limit: float = LIMIT_S) -> Figure:
+    """Cost against the worst minute's p95, a point per setting, the limit as a line."""
+    fig, ax = _figure(9, 4.5)
+    colors = dict(zip(WEEK_MINIMUMS, ("#D55E00", "#0072B2", "#009E73"), strict=False))
+    for line, minimum in enumerate(sorted({r[MIN_KEY] for r in rows})):
+        mine = sorted((r for r in rows if r[MIN_KEY] == minimum), key=lambda r: r[TARGET_KEY])
+        ax.plot([r["instance_hours"] for r in mine], [r["p95_peak"] * 1000 for r in mine],
+                "o-", color=colors.get(minimum, "black"), ms=8, label=f"min {minimum}")  # fmt: skip
+        # One label per point (settings that ran the same week share it), alternately above
+        # and below, starting on the other side on the next line, so neighbours stay apart.
+        points: dict[tuple[float, float], list[str]] = {}
+        for r in mine:
+            where = (round(r["instance_hours"], 1), round(r["p95_peak"] * 1000, 1))
+            points.setdefault(where, []).append(f"{r[TARGET_KEY]:g}")
+        for i, ((x, y), names) in enumerate(points.items()):
+            ax.annotate(f"{', '.join(names)} %", (x, y), textcoords="offset points",
+                        xytext=(6, 4 if (i + line) % 2 == 0 else -12), fontsize=8)  # fmt: skip
+    ax.axhline(limit * 1000, color="#b3261e", lw=2, ls="--", label=f"{limit * 1000:.0f} ms")
+    best = cheapest(rows, limit)
+    if best is not None:
+        ax.scatter(best["instance_hours"], best["p95_peak"] * 1000, s=260, facecolors="none",
+                   edgecolors="black", lw=2, zorder=3, label="cheapest under the line")  # fmt: skip
+    ax.set_xlabel("cost: instance-hours in the week")
+    ax.set_ylabel("worst minute's p95 (ms)")
+    ax.set_title("A simulated week per setting: target CPU % (labels) and minimum size",
+                 loc="left")  # fmt: skip
+    ax.legend(frameon=False)
+    ax.grid(alpha=0.3)
+    return fig
 
 
 # --- chapter 4: nginx --------------------------------------------------------------------------
@@ -516,8 +673,8 @@ def connections(instances=3, workers=5, threads=4, max_connections=40, conn_max_
     need = instances * workers * threads
     counts = s["status_counts"]
     fig, (left, right) = _figure(10, 3.2, cols=2)
-    left.bar(["needed", "allowed"], [need, max_connections], color=["#CC79A7", "#999999"])
-    left.set_title("connections (persistent: one per thread)")
+    left.bar(["at most", "allowed"], [need, max_connections], color=["#CC79A7", "#999999"])
+    left.set_title("connections (at most: one per thread)")
     codes = [c for c in counts if counts[c] or c in ("200", "500")]
     right.bar(codes, [counts[c] for c in codes],
               color=["#1b7f3b" if c == "200" else "#b3261e" for c in codes])  # fmt: skip
@@ -529,6 +686,176 @@ def connections(instances=3, workers=5, threads=4, max_connections=40, conn_max_
         f" {s['latency']['end_to_end']['p95'] * 1000:.0f} ms"
     )
     return View(text, fig)
+
+
+@remembered
+def connections_counters(instances: int) -> dict[str, int]:
+    """db_bound at ``instances`` instances: the threads started, the most connections held at
+    once and the refusals, over the chapter's 40 s."""
+    result = sim.run(sim.load("db_bound", [*CONNECTIONS_STEP, f"instances.count={instances}"]))
+    c = result.run.counters
+    return {"threads_started": c["threads_started"], "peak_held": c["peak_db_connections"],
+            "refused": c["refused_db_connections"]}  # fmt: skip
+
+
+def connections_scaling(sizes=(2, 3, 4)) -> list[dict[str, int]]:
+    """Chapter 7: db_bound scaled out to each of ``sizes`` instances, same load."""
+    g = sim.load("db_bound").gunicorn
+    return [
+        {"instances": n, "configured": n * g.workers * g.threads, **connections_counters(n)}
+        for n in sizes
+    ]
+
+
+def connections_scaling_text(rows: list[dict[str, int]], scenario) -> str:
+    """One line per fleet size, and which sizes ran out of connections."""
+    lines = [
+        f"db_bound, {scenario.arrivals.rate:g} requests/s, max_connections"
+        f" {scenario.postgres.max_connections}:"
+    ]
+    for r in rows:
+        lines.append(
+            f"  {r['instances']} instances: {r['threads_started']} of {r['configured']} threads"
+            f" started, at most {r['peak_held']} connections held, {r['refused']} refused"
+        )
+    short = [str(r["instances"]) for r in rows if r["refused"]]
+    enough = [str(r["instances"]) for r in rows if not r["refused"]]
+    lines.append(
+        f"ran out of connections with {', '.join(short) or 'no fleet'} instances;"
+        f" enough with {', '.join(enough) or 'no fleet'}"
+    )
+    return "\n".join(lines)
+
+
+#: The lab's connections experiment, recorded (demo_app/stack/connections.py; data/README.md).
+CONNECTIONS_CSV = DATA / "connections.csv"
+
+
+def connections_measured(path: Path = CONNECTIONS_CSV) -> list[dict[str, float]]:
+    """The recorded run, one row per fleet size: the csv's columns as numbers."""
+    import csv
+
+    with open(path, newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def client_gap(row: dict[str, float]) -> float:
+    """Seconds a lab client spent between an answer and its next request, on average: its
+    cycle (users x seconds / requests) less a request's mean time as it saw it. The clients
+    share the machine's cores with the lab, so this is not zero; the model's users think
+    that long."""
+    cycle = row["users"] * row["seconds"] / max(row["requests"], 1)
+    return max(cycle - row["mean_ms"] / 1000, 0.0)
+
+
+def lab_connections_overrides(row: dict[str, float]) -> list[str]:
+    """The lab's experiment as the model's settings, from a row of the recording: ``users``
+    clients asking again after the gap the lab's clients took (:func:`client_gap`), gthread
+    workers,
+    persistent connections, the database's limit as ``max_connections``. The page runs one
+    query, then waits 200 ms without the CPU holding its thread and connection: the model's
+    round trip to the database stands in for that wait (with a CPU per database connection,
+    so it queues for nothing else)."""
+    return [
+        f"run.duration={row['seconds']:.0f}",
+        "run.warmup=0",
+        f"instances.count={row['instances']:.0f}",
+        "load_balancer.routing=round_robin",  # nginx's default, as in the lab
+        'network.connect={kind="constant", mean=0.0}',  # the clients are on the same machine
+        'network.download={kind="constant", mean=0.0}',
+        "users.enabled=true",
+        f"users.count={row['users']:.0f}",
+        f'users.think_time={{kind="constant", mean={client_gap(row):.4f}}}',
+        'gunicorn.worker_class="gthread"',
+        f"gunicorn.workers={row['workers']:.0f}",
+        f"gunicorn.threads={row['threads']:.0f}",
+        'django.cpu={kind="constant", mean=0.003}',
+        "django.queries=1",
+        'django.cpu_per_query={kind="constant", mean=0.0}',
+        f"postgres.max_connections={row['limit']:.0f}",
+        "postgres.conn_max_age=600",
+        'postgres.query={kind="constant", mean=0.0005}',
+        "postgres.rtt=0.2",
+        "postgres.vcpus=64",
+    ]
+
+
+@remembered
+def connections_model_counters(overrides: tuple[str, ...]) -> dict[str, int]:
+    counters = sim.run(sim.load("baseline", list(overrides))).run.counters
+    return {k: counters[k] for k in ("threads_started", "peak_db_connections",
+                                     "refused_db_connections")}  # fmt: skip
+
+
+def connections_lab_and_model(path: Path = CONNECTIONS_CSV) -> list[dict[str, float]]:
+    """Per fleet size of the recording: the lab's numbers and the model's of the same run."""
+    rows = []
+    for row in connections_measured(path):
+        model = connections_model_counters(tuple(lab_connections_overrides(row)))
+        rows.append(
+            {
+                **row,
+                "model_threads_started": model["threads_started"],
+                "model_peak_held": model["peak_db_connections"],
+                "model_refused": model["refused_db_connections"],
+            }
+        )
+    return rows
+
+
+def connections_lab_text(rows: list[dict[str, float]]) -> str:
+    """The recorded run in sentences, every number from the recording or the model."""
+    lines = []
+    for r in rows:
+        lines.append(
+            f"{r['instances']:.0f} instances: the users started {r['threads_started']:.0f} of"
+            f" the {r['threads_configured']:.0f} threads (model {r['model_threads_started']}),"
+            f" {r['peak_held']:.0f} held a connection (model {r['model_peak_held']}),"
+            f" PostgreSQL refused {r['refused']:.0f} (model: {r['model_refused']})."
+        )
+    first = rows[0]
+    lines.append(
+        f"The machine: {first['cores']:.0f} cores, 1-minute load average"
+        f" {min(r['load_1min'] for r in rows):.1f} to {max(r['load_1min'] for r in rows):.1f}"
+        " during the recording."
+    )
+    return "\n".join(lines)
+
+
+def connections_lab(path: Path = CONNECTIONS_CSV) -> View:
+    """Chapter 7: threads configured, started and connections held, lab against model."""
+    rows = connections_lab_and_model(path)
+    fig, ax = _figure(9, 3.4)
+    x = np.arange(len(rows))
+    bars = (
+        ("threads configured", "threads_configured", "#999999"),
+        ("started, lab", "threads_started", "#0072B2"),
+        ("started, model", "model_threads_started", "#56B4E9"),
+        ("held, lab", "peak_held", "#CC79A7"),
+        ("held, model", "model_peak_held", "#E69F00"),
+    )
+    width = 0.16
+    for i, (label, key, colour) in enumerate(bars):
+        ax.bar(x + (i - 2) * width, [r[key] for r in rows], width, label=label, color=colour)
+    ax.axhline(rows[0]["limit"], color="#b3261e", linestyle="--", linewidth=1)
+    ax.text(len(rows) - 0.5, rows[0]["limit"], " limit", color="#b3261e", va="bottom")
+    ax.set_xticks(x, [f"{r['instances']:.0f} instances" for r in rows])
+    ax.set_ylabel("threads / connections")
+    ax.set_title(f"{rows[0]['users']:.0f} users, persistent connections: lab and model")
+    ax.legend(frameon=False, ncols=3, fontsize=8, loc="upper left")
+    ax.set_ylim(0, max(r["threads_configured"] for r in rows) * 1.35)
+    lines = [
+        f"{'fleet':>5} {'threads':>8} {'started lab/model':>18} {'held lab/model':>15}"
+        f" {'refused, lab':>13}"
+    ]
+    for r in rows:
+        started = f"{r['threads_started']:.0f} / {r['model_threads_started']}"
+        held = f"{r['peak_held']:.0f} / {r['model_peak_held']}"
+        lines.append(
+            f"{r['instances']:>5.0f} {r['threads_configured']:>8.0f} {started:>18}"
+            f" {held:>15} {r['refused']:>13.0f}"
+        )
+    return View("\n".join(lines), fig)
 
 
 # --- chapter 8: the whole path -----------------------------------------------------------------
@@ -577,6 +904,137 @@ def grep(pattern="502", file="nginx-access.log", max_lines=5) -> View:
         *(line[:160] for line in found.stdout.splitlines()),
     ]
     return View("\n".join(lines))
+
+
+# --- chapter 11: the frontend -----------------------------------------------------------------
+
+#: A typical page's static files (``sim/scenarios/assets_cdn.toml``: the median desktop page's
+#: scripts, stylesheets and fonts, 30 files).
+TYPICAL_PAGE = sim.load("assets_cdn").assets.sizes
+#: Where the files come from: the settings of ``[assets]`` for each choice of the control.
+WHERE = {
+    "CDN": ["assets.cdn=true"],
+    "nginx": ["assets.cdn=false", 'assets.server="nginx"'],
+    "Django": ["assets.cdn=false", 'assets.server="django"'],
+}
+#: The control's run: ``assets_cdn``'s 30 pages a second for 30 s (25 measured), so a step
+#: stays under a second with 30 files a page. Its lesson (where the time and the CPU go) is a
+#: steady state's, which the first seconds already show: the scenarios' own 300 s give the same
+#: means to within a few per cent (``tests/notebooks/test_frontend_chapter.py``).
+PAGE_STEP = ["run.duration=30", "run.warmup=5"]
+
+
+def page_sizes(files: int) -> str:
+    """``assets.sizes`` for a page of ``files`` files, the typical page's taken in turn."""
+    sizes = [TYPICAL_PAGE[i % len(TYPICAL_PAGE)] for i in range(files)]
+    return "assets.sizes=[" + ", ".join(f"{x:g}" for x in sizes) + "]"
+
+
+@remembered
+def page_summary(where: str, files: int, connections: int, *step: str) -> dict:
+    """The summary of ``assets_cdn`` with ``files`` files a page over ``connections``
+    connections, served from ``where`` (a key of :data:`WHERE`)."""
+    overrides = [*step, *WHERE[where], page_sizes(files), f"assets.connections={connections}"]
+    return sim.run(sim.load("assets_cdn", overrides)).summary
+
+
+def page(where="CDN", files=30, connections=6) -> View:
+    """Chapter 11: a page's load time, HTML and files, and what serving them costs the
+    instances."""
+    s = page_summary(where, int(files), int(connections), *PAGE_STEP)
+    a, u = s["assets"], s["utilisation"]
+    html = s["latency"]["end_to_end"]["mean"] * 1000
+    after = a["after_html"]["mean"] * 1000
+    fig, (left, right) = _figure(10, 2.6, 1, 2, width_ratios=[3, 2])
+    left.barh(0, html, height=0.6, color=COLORS["app"], label=f"the HTML {html:.0f} ms")
+    left.barh(0, after, left=html, height=0.6, color="#F0E442",
+              label=f"its files after it {after:.0f} ms")  # fmt: skip
+    p95 = a["page_load"]["p95"] * 1000
+    left.axvline(p95, color="black", linestyle="-.", linewidth=1, label=f"p95 {p95:.0f} ms")
+    left.set_yticks([])
+    left.set_ylim(-0.4, 1.3)  # room above the bar for the legend
+    left.set_xlim(0, max(p95 * 1.15, 700))
+    left.set_xlabel("mean page load (ms): Enter to the last file in")
+    left.legend(frameon=False, fontsize=8, loc="upper left", ncols=3)
+    names, values = ["workers", "vCPUs"], [u["workers"] * 100, u["vcpus"] * 100]
+    right.barh(names, values, color=[COLORS["queue"], COLORS["app"]])
+    for y, v in enumerate(values):
+        right.text(v, y, f" {v:.0f} %", va="center", fontsize=9)
+    right.set_xlim(0, 100)
+    right.set_xlabel("busy on the instances (%)")
+    fig.suptitle(f"{files} files a page from {where}, {connections} connections per host",
+                 x=0.01, ha="left", fontsize=10)  # fmt: skip
+    text = (
+        f"{where}: page load mean {a['page_load']['mean'] * 1000:.0f} ms, p95 {p95:.0f} ms"
+        f" ({a['per_page']} files, {a['bytes_per_page'] / 1000:,.0f} KB); vCPUs busy"
+        f" {u['vcpus']:.0%}, workers busy {u['workers']:.0%}"
+    )
+    return View(text, fig)
+
+
+#: One user opens one page, then thinks for longer than the run: exactly one page, its files
+#: from an edge that holds them all, every cost constant (the rounds exercise).
+ONE_PAGE = [
+    "users.enabled=true",
+    "users.count=1",
+    "users.think_time=100.0",
+    "run.duration=1.0",
+    "run.warmup=0.0",
+    "assets.enabled=true",
+    "assets.cdn=true",
+    "assets.hit_ratio=1.0",
+    "assets.edge_latency=0.015",
+    "assets.bandwidth=20.0",
+]
+
+
+def one_page(files: int = 8, connections: int = 6, size: float = 25500.0):
+    """One page of ``files`` files of ``size`` bytes over ``connections`` connections: the
+    run's result (``result.asset_records`` are its files)."""
+    sizes = "assets.sizes=[" + ", ".join([f"{size:g}"] * files) + "]"
+    return sim.run(sim.load("baseline", [*ONE_PAGE, sizes, f"assets.connections={connections}"]))
+
+
+def resource_timing() -> dict:
+    """The recorded Resource Timing of the demo app's trace page (``data/README.md``)."""
+    import json
+
+    return json.loads((DATA / "resource-timing.json").read_text())
+
+
+#: Parts of a resource's time in the browser's own words (Resource Timing), coloured as the
+#: model's waterfall colours a file's parts.
+TIMING_PARTS = (
+    ("queued in the browser", "startTime", "connectStart", "#BBBBBB"),
+    ("connecting", "connectStart", "connectEnd", "#0072B2"),
+    ("request to first byte", "requestStart", "responseStart", "#009E73"),
+    ("the bytes", "responseStart", "responseEnd", "#F0E442"),
+)
+
+
+def timing_figure(visits: dict) -> Figure:
+    """The recorded page loads as the browser measured them: the HTML (navigation) and each
+    static file (resources), one panel per visit."""
+    fig, axes = _figure(10, 1.4 + 1.1 * len(visits), len(visits), 1, sharex=True)
+    first = next(iter(visits))
+    titles = {"first": "first visit (an empty cache)", "again": "second visit (the same browser)"}
+    for ax, (visit, entries) in zip(np.atleast_1d(axes), visits.items(), strict=True):
+        rows = [("the HTML", entries["navigation"][0])]
+        rows += [(e["name"].rsplit("/", 1)[-1], e) for e in entries["resources"]]
+        for y, (_, e) in enumerate(reversed(rows)):
+            for label, start, end, color in TIMING_PARTS:
+                a = e[start] if start != "connectStart" or e["connectStart"] else e["startTime"]
+                b = e[end] if e[end] else a
+                ax.barh(y, max(b - a, 0.0), left=a, color=color, height=0.6,
+                        label=label if visit == first and y == 0 else None)  # fmt: skip
+            cached = " (from the cache)" if e.get("deliveryType") == "cache" else ""
+            ax.text(e["responseEnd"], y, f" {e['transferSize']:,} B{cached}", va="center",
+                    fontsize=8)  # fmt: skip
+        ax.set_yticks(range(len(rows)), [name for name, _ in reversed(rows)], fontsize=8)
+        ax.set_title(titles.get(visit, visit), loc="left", fontsize=9)
+    ax.set_xlabel("ms since the navigation started (the browser's clock); label: bytes transferred")
+    fig.legend(loc="upper right", fontsize=8, frameon=False, ncols=4)
+    return fig
 
 
 # --- chapter 12: deployment --------------------------------------------------------------------

@@ -285,7 +285,7 @@ def loads(text: str, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
 
 
 #: Sections switched on by their ``enabled`` key: the rest of the section waits for it.
-SWITCHED = ("users", "traffic", "health_check", "asg")
+SWITCHED = ("users", "traffic", "health_check", "asg", "assets")
 
 
 def notes(s: Scenario, tables: dict[str, Any] | None = None) -> list[str]:
@@ -335,6 +335,8 @@ def notes(s: Scenario, tables: dict[str, Any] | None = None) -> list[str]:
                 "dns.clients changes nothing: with [users] each user is a browser of its own"
                 " (users.count browsers)"
             )
+    if s.assets.enabled:
+        out.extend(_asset_notes(s, given("assets")))
     keys = given("timeseries")
     if keys and not s.runs_over_time:
         out.append(
@@ -343,6 +345,28 @@ def notes(s: Scenario, tables: dict[str, Any] | None = None) -> list[str]:
             " [[failures]])"
         )
     return out
+
+
+def _asset_notes(s: Scenario, keys: list[str]) -> list[str]:
+    """Settings of ``[assets]`` that the chosen path for the files never reads."""
+    a = s.assets
+    unused = {
+        "assets.hit_ratio": not a.cdn,
+        "assets.edge_latency": not a.cdn,
+        "assets.origin_latency": not a.cdn,
+        "assets.rtt": a.cdn,
+        "assets.whitenoise_cpu": a.server != "django",
+        "assets.nginx_file": a.server != "nginx",
+    }
+    why = {
+        "assets.hit_ratio": "assets.cdn is false: every file comes from the instances",
+        "assets.edge_latency": "assets.cdn is false: every file comes from the instances",
+        "assets.origin_latency": "assets.cdn is false: every file comes from the instances",
+        "assets.rtt": "assets.cdn is true: files come from the edge (assets.edge_latency)",
+        "assets.whitenoise_cpu": 'assets.server is "nginx": no file reaches Django',
+        "assets.nginx_file": 'assets.server is "django": WhiteNoise serves the files',
+    }
+    return [f"{k} changes nothing: {why[k]}" for k in keys if unused.get(k)]
 
 
 def _list(keys: list[str]) -> str:

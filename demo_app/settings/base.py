@@ -48,9 +48,11 @@ def database_from_env() -> dict:
         sqlite_path = Path(os.environ.get("SQLITE_PATH") or VAR_DIR / "demo.sqlite3")
         url = f"sqlite:///{sqlite_path.resolve()}"
     # CONN_MAX_AGE 0 is Django's default: one connection per request, the cost the model's
-    # PostgreSQL layer charges (sim/FACTS.md, "Django and PostgreSQL").
+    # PostgreSQL layer charges (sim/FACTS.md, "Django and PostgreSQL"). CONN_MAX_AGE=N keeps
+    # each thread's connection N seconds (the stack lab's connections experiment).
+    conn_max_age = conn_max_age_from_env()
     try:
-        config = dj_database_url.parse(url, conn_max_age=0)
+        config = dj_database_url.parse(url, conn_max_age=conn_max_age)
     except ValueError as error:  # an unknown scheme or a malformed address
         from django.core.exceptions import ImproperlyConfigured
 
@@ -61,7 +63,32 @@ def database_from_env() -> dict:
     if config["ENGINE"] == "django.db.backends.postgresql":
         # A dead server must turn into a quick 503, not a worker stuck until Gunicorn's timeout.
         config.setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+        # pg_stat_activity names the instance each connection belongs to.
+        name = os.environ.get("INSTANCE_NAME") or socket.gethostname()
+        config["OPTIONS"].setdefault("application_name", name[:63])
     return config
+
+
+#: The longest CONN_MAX_AGE the environment may ask for: a day.
+CONN_MAX_AGE_LIMIT = 86400
+
+
+def conn_max_age_from_env() -> int | None:
+    """``CONN_MAX_AGE`` from the environment: seconds a thread keeps its database connection
+    (0, the default: one per request), or ``none``: kept for ever (Django's ``None``)."""
+    text = (os.environ.get("CONN_MAX_AGE") or "").strip()
+    if not text:
+        return 0
+    if text.lower() == "none":
+        return None
+    if text.isdigit() and int(text) <= CONN_MAX_AGE_LIMIT:
+        return int(text)
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"CONN_MAX_AGE={text!r} is not a connection age: use a whole number of seconds from 0"
+        f" to {CONN_MAX_AGE_LIMIT}, or none (keep connections for ever)"
+    )
 
 
 def release_of(folder: Path) -> str:

@@ -1,7 +1,7 @@
 """``python -m demo_app.stack <command>``: the one entry point of the local stack lab.
 
 Commands: up, down, status, scale N, kill INSTANCE, dig NAME, load, drill KIND, calibrate,
-compare, deploy, rollback, releases. ``--state-dir`` (or ``LAB_STATE_DIR``, default
+compare, connections, deploy, rollback, releases. ``--state-dir`` (or ``LAB_STATE_DIR``, default
 ``var/lab``) picks the lab; every command after `up` reads the plan `up` saved there, so ports
 are given once.
 """
@@ -29,6 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start the lab (idempotent)")
     up.add_argument("--instances", type=int, help="Gunicorn instances (LAB_INSTANCES, 2)")
     up.add_argument("--workers", type=int, help="sync workers per instance (LAB_WORKERS, 2)")
+    up.add_argument("--threads", type=int, help="threads per worker, >1: gthread (LAB_THREADS, 1)")
+    up.add_argument(
+        "--conn-max-age", type=int, help="Django's CONN_MAX_AGE, s (LAB_CONN_MAX_AGE, 0)"
+    )
+    up.add_argument(
+        "--postgres", metavar="NAME", help="its own PostgreSQL database and role (LAB_POSTGRES)"
+    )
     up.add_argument("--timeout", type=int, help="Gunicorn timeout, s (LAB_GUNICORN_TIMEOUT, 30)")
     up.add_argument("--balance", choices=BALANCE_CHOICES, help="nginx algorithm (LAB_BALANCE)")
     up.add_argument("--dns-port", type=int, help="DNS udp+tcp port (LAB_DNS_PORT, 8053)")
@@ -66,6 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
     compare = sub.add_parser("compare", help="measured vs simulated at three load levels")
     compare.add_argument("--duration", type=int, default=30, help="seconds per level")
     compare.add_argument("--quick", action="store_true", help="small loads (CI)")
+    conns = sub.add_parser(
+        "connections", help="PostgreSQL connections held and refused at 2, 3 and 4 instances"
+    )
+    conns.add_argument("--fleets", default="2,3,4", help="fleet sizes, in order (2,3,4)")
+    conns.add_argument("--limit", type=int, default=20, help="the database's CONNECTION LIMIT")
+    conns.add_argument("--users", type=int, default=24, help="clients, each one request at a time")
+    conns.add_argument("--duration", type=float, default=20, help="seconds per fleet")
+    conns.add_argument("--path", help="the request each client repeats (one query, 200 ms)")
+    conns.add_argument("--csv", type=Path, help="where the table goes (<state>/connections.csv)")
     deploy = sub.add_parser(
         "deploy", help="build a release (or pick one) and roll it over the instances (Ansible)"
     )
@@ -86,6 +102,9 @@ def config_for(args) -> LabConfig:
             state_dir=state_dir,
             instances=args.instances,
             workers=args.workers,
+            threads=args.threads,
+            conn_max_age=args.conn_max_age,
+            postgres=args.postgres,
             timeout=args.timeout,
             balance=args.balance,
             dns_port=args.dns_port,
@@ -140,6 +159,19 @@ def run(args) -> int:
         from demo_app.stack import drills
 
         return drills.run(cfg, args.kind)
+    if args.command == "connections":
+        from demo_app.stack import connections
+
+        connections.run(
+            cfg,
+            connections.parse_fleets(args.fleets),
+            limit=args.limit,
+            users=args.users,
+            duration=args.duration,
+            path=args.path or connections.DEFAULT_PATH,
+            out=args.csv,
+        )
+        return 0
     if args.command == "calibrate":
         from demo_app.stack import calibrate
 

@@ -75,6 +75,14 @@ class LabConfig:
     workers: int = 2
     timeout: int = 30
     balance: str = "round_robin"
+    #: Threads per worker: above 1 Gunicorn runs gthread workers (its default is 1, sync).
+    threads: int = 1
+    #: Django's CONN_MAX_AGE in the instances: 0 closes each request's connection; N keeps
+    #: each thread's connection for N seconds.
+    conn_max_age: int = 0
+    #: "" = SQLite (or the caller's DATABASE_URL, as before); a name = this lab's own
+    #: PostgreSQL database and role of that name (connections.py makes them).
+    postgres: str = ""
     #: Random, made by each `up` that starts a lab: nginx sends it in every response
     #: (X-Quorum-Lab) and the DNS server in a TXT record (_lab.quorum.us), so a client can
     #: tell this lab from any other server on its ports (client.running_lab). "" = none yet.
@@ -91,6 +99,15 @@ class LabConfig:
             raise LabError(f"base-port {self.base_port} leaves no room for the instances")
         if not 1 <= self.workers <= 32:
             raise LabError(f"workers {self.workers} is out of range: use 1-32")
+        if not 1 <= self.threads <= 64:
+            raise LabError(f"threads {self.threads} is out of range: use 1-64")
+        if not 0 <= self.conn_max_age <= 86400:
+            raise LabError(f"conn-max-age {self.conn_max_age} is out of range: use 0-86400 seconds")
+        if self.postgres and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", self.postgres):
+            raise LabError(
+                f"postgres {self.postgres!r} is not a database name: lower-case letters,"
+                " digits and _, starting with a letter or _ (up to 63)"
+            )
         if not 1 <= self.timeout <= 3600:
             raise LabError(f"timeout {self.timeout} is out of range: use 1-3600 seconds")
         ports = [
@@ -126,7 +143,8 @@ class LabConfig:
         values: dict[str, object] = {"state_dir": state_dir_default(env)}
         for field, var in ENV_VARS.items():
             if var in env:
-                values[field] = env[var] if field == "balance" else _int(var, env[var])
+                text = field in ("balance", "postgres")
+                values[field] = env[var] if text else _int(var, env[var])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -196,6 +214,9 @@ ENV_VARS = {
     "workers": "LAB_WORKERS",
     "timeout": "LAB_GUNICORN_TIMEOUT",
     "balance": "LAB_BALANCE",
+    "threads": "LAB_THREADS",
+    "conn_max_age": "LAB_CONN_MAX_AGE",
+    "postgres": "LAB_POSTGRES",
 }
 
 

@@ -13,7 +13,7 @@ link once, then puts that release folder first on the path, works in it and take
 later changes nothing in a running instance until its restart, as with a real server.
 
 The release's ``demo_app/gunicorn.conf.py`` stays the base config; the flags added here only
-pin what the lab must control (bind, workers, timeout); the log files go to the lab's log
+pin what the lab must control (bind, workers, threads, timeout); the log files go to the lab's log
 folder through the app's own ``GUNICORN_ACCESS_LOG``/``GUNICORN_ERROR_LOG``.
 
 One listening socket per instance, bound by the master and shared by its workers (one accept
@@ -72,6 +72,11 @@ def shared_environment(cfg: LabConfig, base: dict[str, str]) -> dict[str, str]:
     # would show tracebacks and settings, the very thing the drills check never happens.
     env["DEBUG"] = "0"
     env["ALLOWED_HOSTS"] = "quorum.us,www.quorum.us,localhost,127.0.0.1"
+    env["CONN_MAX_AGE"] = str(cfg.conn_max_age)
+    if cfg.postgres:  # the lab's own PostgreSQL database (up --postgres NAME)
+        from demo_app.stack.connections import lab_database_url
+
+        env["DATABASE_URL"] = lab_database_url(cfg.postgres, env)
     return env
 
 
@@ -122,6 +127,7 @@ def gunicorn_argv(
     argv += [
         "--bind", f"{HOST}:{port}",
         "--workers", str(cfg.workers),
+        "--threads", str(cfg.threads),
         "--timeout", str(timeout),
         "--name", name,
     ]  # fmt: skip
@@ -131,6 +137,7 @@ def gunicorn_argv(
         "INSTANCE_NAME": name,
         "GUNICORN_BIND": f"{HOST}:{port}",
         "WEB_CONCURRENCY": str(cfg.workers),
+        "GUNICORN_THREADS": str(cfg.threads),
         "GUNICORN_TIMEOUT": str(timeout),
         # The access log's format is the app's own (demo_app/gunicorn.conf.py).
         "GUNICORN_ACCESS_LOG": str(cfg.logs / f"{name}.access.log"),

@@ -99,8 +99,8 @@ def up(cfg: LabConfig) -> int:
             say(f"(it runs {saved.instances} instances; `scale {cfg.instances}` changes that)")
         differ = [
             f"{name.replace('_', '-')} {getattr(saved, name)} (not {getattr(cfg, name)})"
-            for name in ("workers", "timeout", "balance", "dns_port", "http_port", "https_port",
-                         "base_port")
+            for name in ("workers", "threads", "conn_max_age", "postgres", "timeout", "balance",
+                         "dns_port", "http_port", "https_port", "base_port")
             if getattr(saved, name) != getattr(cfg, name)
         ]  # fmt: skip
         if differ:
@@ -120,6 +120,10 @@ def up(cfg: LabConfig) -> int:
     tls, made = ensure_certificates(cfg.path("tls"))
     say(f"tls       {'made' if made else 'kept'} {tls.cert} (CA {tls.ca})")
     release = ensure_release(cfg)
+    if cfg.postgres:
+        from demo_app.stack.connections import ensure_database
+
+        say(f"postgres  {ensure_database(cfg.postgres)}")
     say("django    migrate, sample data, admin, collectstatic (log: logs/prepare.log)")
     admin = prepare_app(cfg, release)
     nginx.write_conf(cfg, tls, cfg.path("static"))

@@ -14,6 +14,7 @@ no files (``sim/loader.py`` reads them), nothing of the model.
 from sim.config.checks import ConfigError, show
 from sim.config.core import (
     ArrivalsConfig,
+    AssetsConfig,
     DistributionConfig,
     DjangoConfig,
     DnsConfig,
@@ -44,6 +45,7 @@ from sim.config.scenario import Scenario, mm_c_parameters
 __all__ = [
     "ArrivalsConfig",
     "AsgConfig",
+    "AssetsConfig",
     "ConfigError",
     "DistributionConfig",
     "DjangoConfig",

@@ -8,6 +8,7 @@ ranges, each saying in its message what it allows.
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import math
 from typing import Any
@@ -27,6 +28,8 @@ def show(value: Any) -> str:
         return "[" + ", ".join(show(v) for v in value) + "]"
     if isinstance(value, int) and abs(value) >= 10**16:
         return f"{value:.3g}"  # a 30-digit count is named by its size, not spelled out
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()  # TOML's own dates and times, as the file wrote them
     return repr(value)
 
 
@@ -68,10 +71,16 @@ MAX_QUERIES = 1_000  # queries of one request
 MAX_SEED = 2**63 - 1
 MAX_SAMPLES = 1_000_000  # measured values of an empirical distribution
 MAX_REPLICATIONS = 1_000  # independent runs of one scenario at once
+MAX_ASSETS = 1_000  # static files of one page (the heaviest pages reference a few hundred)
+MAX_ASSET_BYTES = 100_000_000  # one static file: 100 MB (a large video is a download, not a page)
+MAX_BANDWIDTH = 100_000  # Mbit/s of a client's downlink: 100 Gbit/s
+MAX_CONNECTIONS_PER_HOST = 1_000  # a browser's connections to one host (Chromium: 6)
 
 
 def number_text(x: float) -> str:
     """A bound as people write it: ``2,592,000``, ``100,000``, ``0.5``."""
+    if isinstance(x, int):  # an exact bound stays exact (the largest seed has 19 digits)
+        return f"{x:,}"
     if float(x).is_integer() and abs(x) < 1e15:
         return f"{int(x):,}"
     return f"{x:g}"

@@ -12,7 +12,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from sim.config.checks import (
+    MAX_ASSET_BYTES,
+    MAX_ASSETS,
+    MAX_BANDWIDTH,
     MAX_CLIENTS,
+    MAX_CONNECTIONS_PER_HOST,
     MAX_INSTANCES,
     MAX_QUERIES,
     MAX_QUEUE,
@@ -357,6 +361,75 @@ class PostgresConfig:
         check_seconds("conn_max_age", self.conn_max_age)
         check_seconds("rtt", self.rtt)
         check_int("vcpus", self.vcpus, maximum=MAX_VCPUS)
+
+
+ASSET_SERVERS = ("nginx", "django")
+
+#: The bytes of the static files every page of the demo app references (``base.html``):
+#: ``demo_app/static/demo_app/site.css`` and ``site.js``, as they are on disk (FACTS.md, "The
+#: frontend"; ``tests/sim/test_sim_assets.py`` measures the files).
+DEMO_PAGE_ASSETS = (7408.0, 582.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssetsConfig:
+    """A page's static files, fetched by the browser once the HTML is in (FACTS.md, "The
+    frontend"). Off by default (``enabled = false``): a page is its HTML alone.
+
+    ``sizes`` are the bytes of each file of a page (their number is the page's asset count;
+    the default is what every page of the demo app references: its stylesheet and script).
+    The browser fetches them in order over at most ``connections`` connections per host (6 for
+    HTTP/1.1 in Chromium and Firefox), each file's bytes taking ``size / bandwidth`` (the
+    client's downlink, Mbit/s, tunable).
+
+    From a CDN (``cdn = true``, CloudFront in the talk): a new connection to the edge costs two
+    round trips of ``edge_latency``, each file one; a file the edge holds (``hit_ratio``, the
+    rest are misses) comes straight back, a miss is fetched from the instances first
+    (``origin_latency``, the edge to the region and back, plus the load balancer's and nginx's
+    hops). Without the CDN every file goes to the instances: one round trip ``rtt`` each, the
+    page's own connection reused and the others opened (``network.connect``).
+
+    On an instance, ``server`` serves the file: ``nginx`` from disk (``nginx_file``, no
+    worker); ``django``, WhiteNoise inside Django, takes a Gunicorn worker slot (in the listen
+    backlog like any request) and ``whitenoise_cpu`` seconds of a vCPU.
+    """
+
+    enabled: bool = False
+    sizes: tuple[float, ...] = DEMO_PAGE_ASSETS
+    connections: int = 6
+    bandwidth: float = 20.0
+    cdn: bool = True
+    hit_ratio: float = 0.95
+    edge_latency: DistributionConfig = field(default_factory=lambda: lognormal(0.015, 0.3))
+    origin_latency: DistributionConfig = field(default_factory=lambda: constant(0.020))
+    rtt: DistributionConfig = field(default_factory=lambda: lognormal(0.030, 0.3))
+    server: Literal["nginx", "django"] = "nginx"
+    nginx_file: DistributionConfig = field(default_factory=lambda: constant(0.0002))
+    whitenoise_cpu: DistributionConfig = field(default_factory=lambda: constant(0.001))
+
+    def __post_init__(self) -> None:
+        if not self.sizes or len(self.sizes) > MAX_ASSETS:
+            raise ConfigError(
+                "sizes",
+                list(self.sizes) if len(self.sizes) <= 3 else f"{len(self.sizes):,} values",
+                f"must list 1 to {MAX_ASSETS:,} file sizes in bytes, one per static file of a"
+                " page (to have none, set assets.enabled = false)",
+            )
+        for i, size in enumerate(self.sizes):
+            check_number(f"sizes[{i}]", size, strict=True, high=MAX_ASSET_BYTES, unit="bytes")
+        check_int("connections", self.connections, maximum=MAX_CONNECTIONS_PER_HOST)
+        check_number("bandwidth", self.bandwidth, strict=True, high=MAX_BANDWIDTH, unit="Mbit/s")
+        check_probability("hit_ratio", self.hit_ratio)
+        check_one_of("server", self.server, ASSET_SERVERS)
+
+    @property
+    def page_bytes(self) -> float:
+        """The bytes of a page's static files, all together."""
+        return sum(self.sizes)
+
+    def transfer(self, size: float) -> float:
+        """Seconds for ``size`` bytes over the client's downlink."""
+        return size * 8 / (self.bandwidth * 1e6)
 
 
 THEORY_MODELS = ("none", "mm_c")

@@ -15,6 +15,7 @@ from sim import theory
 from sim.config.checks import ConfigError
 from sim.config.core import (
     ArrivalsConfig,
+    AssetsConfig,
     DjangoConfig,
     DnsConfig,
     GunicornConfig,
@@ -56,6 +57,8 @@ class Scenario:
     django: DjangoConfig = field(default_factory=DjangoConfig)
     postgres: PostgresConfig = field(default_factory=PostgresConfig)
     theory: TheoryConfig = field(default_factory=TheoryConfig)
+    # The page's static files, fetched after its HTML (off by default).
+    assets: AssetsConfig = field(default_factory=AssetsConfig)
     # The simulation over time (sections defined in over_time.py).
     traffic: TrafficConfig = field(default_factory=TrafficConfig)
     health_check: HealthCheckConfig = field(default_factory=HealthCheckConfig)
@@ -109,7 +112,7 @@ def check_mm_c(s: Scenario) -> None:
     why = "for theory.model mm_c"
     if s.users.enabled:  # an open Poisson stream, not a closed population
         raise ConfigError("users.enabled", True, f"must be false {why}")
-    for section in ("traffic", "health_check", "asg"):  # nothing over time
+    for section in ("traffic", "health_check", "asg", "assets"):  # nothing over time, no files
         if getattr(s, section).enabled:
             raise ConfigError(f"{section}.enabled", True, f"must be false {why}")
     if s.failures:

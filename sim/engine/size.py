@@ -19,6 +19,9 @@ from sim.model.workload import profile_of
 
 #: Memory per finished request with its records (measured; see the docstring).
 BYTES_PER_REQUEST = 4_096
+#: Memory per static file of a page (``[assets]``), with its record: about 150 bytes measured
+#: with ``tracemalloc`` on ``baseline`` with 30 files a page, rounded up.
+BYTES_PER_FILE = 256
 #: Requests simulated per CPU second, roughly, on a laptop core (``make bench``): for notes.
 REQUESTS_PER_CPU_SECOND = 15_000
 #: A run refused without being allowed: more than this share of the machine's memory.
@@ -47,7 +50,10 @@ def expected_requests(s: Scenario) -> float:
 
 def estimate(s: Scenario, replications: int = 1) -> Estimate:
     requests = expected_requests(s) * replications
-    return Estimate(requests, requests * BYTES_PER_REQUEST, requests / REQUESTS_PER_CPU_SECOND)
+    per_request = BYTES_PER_REQUEST
+    if s.assets.enabled:  # a page's files are kept with it
+        per_request += BYTES_PER_FILE * len(s.assets.sizes)
+    return Estimate(requests, requests * per_request, requests / REQUESTS_PER_CPU_SECOND)
 
 
 def machine_memory() -> float:

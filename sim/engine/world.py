@@ -40,6 +40,7 @@ from sim.config import Scenario
 from sim.engine.kernel import Environment, Journey, collector_paused, run_until
 from sim.model import routing, users
 from sim.model.app import Django
+from sim.model.assets import Assets
 from sim.model.database import Database
 from sim.model.distributions import make
 from sim.model.dns import Resolver
@@ -175,6 +176,19 @@ class Engine:
             return picks.pop()
 
         self._client = next_client
+        # The page's static files (off by default). Their stream is spawned only when they
+        # are on, after the others, so a scenario without them draws exactly as before.
+        self.assets = None
+        if s.assets.enabled:
+            (r_assets,) = self.rng.spawn(1)
+            self.assets = Assets(
+                env,
+                s.assets,
+                make(s.network.connect).sampler(r_assets),
+                make(s.load_balancer.latency).sampler(r_assets),
+                make(s.nginx.latency).sampler(r_assets),
+                r_assets,
+            )
         for _ in range(s.instances.count):
             self.launch()
 
@@ -263,12 +277,28 @@ class Engine:
         yield from target.serve(req, answer_by)
         if req.status == 200:
             req.download = self._download()
-            if wait:
+            if wait or self.assets is not None:
                 yield req.download
             req.end = req.app_end + req.download
+            if self.assets is not None:
+                yield from self._fetch_assets(req, target)
         self.requests.append(req)
         if answered is not None and not answered.triggered:
             answered.succeed()
+
+    def _fetch_assets(self, req: Request, instance: Instance):
+        # The HTML is in: the browser fetches the page's files over its connections, side
+        # by side (model/assets.py); the page is loaded when the last one is in.
+        env = self.env
+        req.assets = fetched = []
+        done = []
+        for connection in self.assets.page(instance, fetched):
+            finished = env.event()
+            Journey(env, connection, finished)
+            done.append(finished)
+        yield env.all_of(done)
+        fetched.sort(key=lambda f: f.index)
+        req.page_end = env.now
 
     def _answer_by(self, answered: simpy.Event, at: float) -> None:
         # The client has an answer by ``at`` (a 504) if the trip is not over by then.
@@ -358,6 +388,9 @@ class Engine:
             "spillover": self.lb.spillover,
             "killed_workers": sum(i.killed_workers for i in self.instances),
             "refused_db_connections": self.db.refused,
+            # What the lab's connections experiment measures (demo_app/stack/connections.py).
+            "peak_db_connections": self.db.peak,
+            "threads_started": sum(i.started for i in self.instances),
         }
         return Run(
             s, self.seed, done, (warmup, duration), busy, capacity, counters, self.replication

@@ -54,8 +54,12 @@ def run_figures(result) -> dict[str, bytes]:
     }
     typical = narrate.pick(result.records, "typical", run.window)
     if typical is not None:
+        what = "page" if result.scenario.assets.enabled else "request"
         figures["waterfall.png"] = plots.waterfall(
-            result.records, typical, f"{name}: a typical request (request {typical})"
+            result.records,
+            typical,
+            f"{name}: a typical {what} (request {typical})",
+            result.assets_of(typical),
         )
     if result.table is not None:
         figures["dashboard.png"] = dashboard.dashboard(result, f"{name}: the run over time")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.layers import COLORS, LAYERS
-from sim.results.records import Record, by_request, end_to_end, finished_at
+from sim.results.records import AssetRecord, Record, by_request, end_to_end, finished_at
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -87,14 +87,30 @@ def layer_breakdown(summary: dict, title: str) -> Figure:
     return fig
 
 
-def waterfall(records: list[Record], request_id: int, title: str) -> Figure:
-    """One request's layers on a time line, like a browser's network waterfall."""
+#: How a static file's time is drawn in the waterfall (colour-blind-safe, as the layers).
+ASSET_PARTS = (
+    ("waiting for a connection", "#BBBBBB"),
+    ("opening the connection", "#0072B2"),
+    ("request, edge or instance", "#009E73"),
+    ("waiting for a worker / vCPU", "#E69F00"),
+    ("the bytes", "#F0E442"),
+)
+#: At most this many files are drawn (a heavy page has hundreds).
+MAX_FILES = 40
+
+
+def waterfall(
+    records: list[Record], request_id: int, title: str, assets: list[AssetRecord] = ()
+) -> Figure:
+    """One request's layers on a time line, like a browser's network waterfall; with the
+    page's static files (``assets``) below them, each split into its parts."""
     group = by_request(records)[request_id]
     t0 = group[0].arrival
-    fig = _figure(7.5, 3.6)
+    files = list(assets)[:MAX_FILES]
+    fig = _figure(7.5, 3.6 + 0.22 * len(files))
     ax = fig.add_subplot()
-    y = np.arange(len(group))[::-1]
-    for yi, r in zip(y, group, strict=True):
+    y = np.arange(len(group) + len(files))[::-1]
+    for yi, r in zip(y, group, strict=False):
         layer, arrival, end, wait, service = r.layer, r.arrival, r.end, r.wait, r.service
         a, e = (arrival - t0) * 1000, (end - t0) * 1000
         if layer in ("app", "db"):
@@ -106,12 +122,28 @@ def waterfall(records: list[Record], request_id: int, title: str) -> Figure:
                         edgecolor="white")  # fmt: skip
             ax.barh(yi, max(service * 1000, 0.05), left=a + wait * 1000, color=COLORS[layer])
         ax.text(e, yi, f"  {(wait + service) * 1000:.1f} ms", va="center", fontsize=9)
-    ax.set_yticks(y, [r.layer for r in group])
-    ax.set_xlim(0, (finished_at(group) - t0) * 1000 * 1.18)
-    ax.set_xlabel(
-        "time since the user pressed Enter (ms)\n"
-        "app and db take turns, so their bars overlap; the labels give each layer's own time"
-    )
+    labels = [r.layer for r in group]
+    for yi, f in zip(y[len(group) :], files, strict=True):
+        left = (f.ready - t0) * 1000
+        # The wait for a worker falls between the round trip and the serving; drawn after both.
+        parts = (f.start - f.ready, f.connect, f.service, f.wait, f.transfer)
+        for (_, color), seconds in zip(ASSET_PARTS, parts, strict=True):
+            ax.barh(yi, seconds * 1000, left=left, color=color, height=0.6)
+            left += seconds * 1000
+        ax.text((f.end - t0) * 1000, yi, f"  {(f.end - f.start) * 1000:.1f} ms", va="center",
+                fontsize=8)  # fmt: skip
+        labels.append(f"file {f.asset + 1} ({f.size / 1000:.0f} KB)")
+    ax.set_yticks(y, labels)
+    end = max([finished_at(group)] + [f.end for f in files])
+    ax.set_xlim(0, (end - t0) * 1000 * 1.18)
+    note = "app and db take turns, so their bars overlap; the labels give each layer's own time"
+    if files:
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[Patch(facecolor=c, label=n) for n, c in ASSET_PARTS], frameon=False,
+                  fontsize=8, loc="upper right")  # fmt: skip
+        note += "\nfiles: the labels give each file's time from the moment a connection took it"
+    ax.set_xlabel(f"time since the user pressed Enter (ms)\n{note}")
     ax.set_title(title)
     ax.spines[["top", "right"]].set_visible(False)
     return fig

@@ -13,6 +13,7 @@
 ``instance.py``        one EC2 instance: nginx, Gunicorn's backlog and workers, vCPUs
 ``app.py``             Django's work on a request: CPU bursts and queries
 ``database.py``        PostgreSQL: connections and its CPU
+``assets.py``          a page's static files: the browser's connections, the CDN, who serves them
 ``health.py``          the load balancer's health checks
 ``failures.py``        scheduled failures: crashes, a lost zone, slow queries, bad deploys
 ``autoscaling/``       the auto-scaling group, CloudWatch alarms and scaling policies

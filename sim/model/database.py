@@ -9,7 +9,11 @@ which Django pays on every request when ``CONN_MAX_AGE = 0``. Behind the counter
 
 Facts (``sim/FACTS.md``, "Django and PostgreSQL"): ``max_connections`` 100, past it the FATAL
 error; ``CONN_MAX_AGE = 0`` opens a connection per request; a new connection costs a few ms
-locally, 10-30 ms across a LAN with TLS and SCRAM.
+locally, 10-30 ms across a LAN with TLS and SCRAM. With persistent connections a thread opens
+its connection at its first query and keeps it, so the database holds one per thread that has
+*started*: gthread starts its threads as concurrency needs them (``instance.py``), and the
+stack lab's connections experiment measured the fleet holding that many, not one per thread
+configured (``notebooks/data/connections.csv``).
 
 This module owns the counts and the samplers; ``app.py`` decides when a request connects and
 queries, and charges the time in its own process (no process per query).
@@ -42,6 +46,8 @@ class Database:
         self.config = config
         self.max_connections = config.max_connections
         self.connections = 0
+        #: the most connections held at once (pg_stat_activity's peak, as the lab samples it)
+        self.peak = 0
         self.refused = 0
         self.cpu = Slots(env, config.vcpus)
         self.connect_cost = make(config.connect_cost).sampler(rng)
@@ -65,6 +71,8 @@ class Database:
             raise TooManyClients(cost)
         self._account()
         self.connections += 1
+        if self.connections > self.peak:
+            self.peak = self.connections
         return cost
 
     def close(self) -> None:

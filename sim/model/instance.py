@@ -80,6 +80,12 @@ class Instance:
         self.outstanding = 0
         #: when each worker slot's persistent database connection was opened (None: none)
         self.connections: list[float | None] = [None] * g.slots
+        #: slots that have served a request: gthread's pool starts a thread only when a
+        #: request finds none idle and never stops it, and a free slot is handed out most
+        #: recently freed first, so a new one is taken only when every started one is busy
+        #: (slots.py): this is the peak concurrency so far, the threads a gthread fleet has
+        #: started, each holding its persistent connection
+        self.started = 0
         self.killed_workers = 0
         self._inside: dict = {}  # request id -> its journey, to interrupt on a crash
         self.on_free = None  # set by the load balancer: called when a request leaves
@@ -138,6 +144,8 @@ class Instance:
                 if workers.queued >= self.backlog:
                     return self._leave(req, "queue", BACKLOG_FULL, arrived)
                 slot = yield workers
+            if slot >= self.started:  # a thread started for this request
+                self.started = slot + 1
             started = env.now
             req.worker = slot
             req.queue_wait = started - arrived

@@ -20,6 +20,7 @@ class Request:
         "app_start",
         "app_wait",
         "arrival",
+        "assets",
         "client",
         "connect",
         "db_end",
@@ -37,6 +38,7 @@ class Request:
         "lb_service",
         "lb_wait",
         "outcome",
+        "page_end",
         "queue_service",
         "queue_wait",
         "status",
@@ -59,6 +61,8 @@ class Request:
         self.failed_in = None  # the layer where it failed; None while all is well
         self.end = None
         self.journey = None  # what drives it (the engine's journey), for interrupting it
+        self.assets = None  # the page's static files fetched after it (model/assets.py), if any
+        self.page_end = None  # when the last of them was in
 
     def fail(self, layer: str, status: int, outcome: str) -> None:
         """Stop here: the client gets ``status`` because of ``outcome`` in ``layer``."""

@@ -24,9 +24,9 @@ from sim.config import ConfigError, Scenario
 from sim.engine import Run
 from sim.engine.fluid import FluidRun
 from sim.results import files, fluid, narrate, records, statistics, text, timeseries
-from sim.results.records import Record
+from sim.results.records import AssetRecord, Record
 
-__all__ = ["Record", "Result"]
+__all__ = ["AssetRecord", "Record", "Result"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,6 +96,17 @@ class Result:
         return records.of_requests(self.runs[0].requests)
 
     @cached_property
+    def asset_records(self) -> list[AssetRecord]:
+        """The first replication's static files, one record per file of every page (empty
+        when ``[assets]`` is off)."""
+        self._no_records()
+        return records.of_assets(self.runs[0].requests)
+
+    def assets_of(self, request_id: int) -> list[AssetRecord]:
+        """The static files of one page (request) of the first replication."""
+        return [a for a in self.asset_records if a.page == request_id]
+
+    @cached_property
     def summaries(self) -> list[dict]:
         if self.engine == "fluid":
             return [fluid.summary(run) for run in self.runs]
@@ -147,10 +158,11 @@ class Result:
             "slowest": ", the slowest successful one",
             "error": ", the first that failed",
         }[how]
-        return narrate.narrate(self.records, rid, self.scenario, why)
+        return narrate.narrate(self.records, rid, self.scenario, why, self.assets_of(rid))
 
     def files(self) -> dict[str, str]:
-        """``summary.json``, ``summary.txt``, ``records.csv`` (every replication) and, for a
+        """``summary.json``, ``summary.txt``, ``records.csv`` (every replication),
+        ``assets.csv`` (the first replication's static files, with ``[assets]`` on) and, for a
         run over time, ``timeseries.csv`` and ``activities.csv``: file name -> contents."""
         out = {"summary.json": files.to_json(self.document), "summary.txt": self.text()}
         if self.engine == "fluid":
@@ -161,6 +173,8 @@ class Result:
             parts = [files.records_csv(self.records_of(i), replication=i)
                      for i in range(len(self.runs))]  # fmt: skip
             out["records.csv"] = parts[0] + "".join(p.split("\n", 1)[1] for p in parts[1:])
+        if self.engine != "fluid" and self.scenario.assets.enabled:
+            out["assets.csv"] = files.assets_csv(self.asset_records)
         if self.table is not None:
             out.update(files.over_time_files(self.runs[0].over_time, self.table))
         return out

@@ -21,7 +21,7 @@ from typing import Any
 
 from sim.config import ConfigError
 from sim.engine import OverTimeLog
-from sim.results.records import FIELDS, Record
+from sim.results.records import ASSET_FIELDS, FIELDS, AssetRecord, Record
 from sim.results.timeseries import columns
 
 DIGITS = 6  # seconds rounded to the microsecond: readable, and stable across platforms
@@ -32,12 +32,17 @@ def to_json(document: dict) -> str:
     return json.dumps(document, indent=2, allow_nan=False) + "\n"
 
 
-def records_csv(rows: Iterable[Record], replication: int | None = None) -> str:
-    """CSV text of the records (header :data:`~sim.results.records.FIELDS`, plus a leading
+def records_csv(
+    rows: Iterable[Record] | Iterable[AssetRecord],
+    replication: int | None = None,
+    fields: tuple[str, ...] = FIELDS,
+) -> str:
+    """CSV text of the records (header :data:`~sim.results.records.FIELDS`, or ``fields``:
+    :data:`~sim.results.records.ASSET_FIELDS` for the static files' records, plus a leading
     ``replication`` column when given)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    header = list(FIELDS) if replication is None else ["replication", *FIELDS]
+    header = list(fields) if replication is None else ["replication", *fields]
     writer.writerow(header)
     for row in rows:
         cells = [
@@ -45,6 +50,11 @@ def records_csv(rows: Iterable[Record], replication: int | None = None) -> str:
         ]
         writer.writerow(cells if replication is None else [replication, *cells])
     return out.getvalue()
+
+
+def assets_csv(rows: Iterable[AssetRecord]) -> str:
+    """CSV text of the static files' records (``assets.csv``)."""
+    return records_csv(rows, fields=ASSET_FIELDS)
 
 
 def _temporary(path: Path, text: str | bytes) -> str:

@@ -29,7 +29,8 @@ from sim.layers import (
     TOO_MANY_CLIENTS,
     WORKER_TIMEOUT,
 )
-from sim.results.records import Record, by_request, end_to_end, finished_at
+from sim.model.assets import DJANGO, EDGE_HIT, EDGE_MISS
+from sim.results.records import AssetRecord, Record, by_request, end_to_end, finished_at
 
 PICKS = ("typical", "first", "slowest", "error")
 WIDTH = 72  # characters of a sentence per line
@@ -62,8 +63,15 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f}"
 
 
-def narrate(records: list[Record], request_id: int, scenario: Scenario, why: str = "") -> str:
-    """A few lines telling what happened to ``request_id``, layer by layer."""
+def narrate(
+    records: list[Record],
+    request_id: int,
+    scenario: Scenario,
+    why: str = "",
+    assets: list[AssetRecord] = (),
+) -> str:
+    """A few lines telling what happened to ``request_id``, layer by layer, and then to the
+    static files its page referenced (``assets``, its :class:`AssetRecord` rows)."""
     group = by_request(records)[request_id]
     t0 = group[0].arrival
     lines = [
@@ -81,8 +89,42 @@ def narrate(records: list[Record], request_id: int, scenario: Scenario, why: str
         took = _ms(r.wait + r.service)
         lines.append(f"  {_ms(r.arrival - t0):>8} {took:>8}  {r.layer:<9} {text[0]}")
         lines.extend(f"  {'':>8} {'':>8}  {'':<9} {more}" for more in text[1:])
+    if assets:
+        lines.append(f"  {'':>8} {_ms(finished_at(group) - t0):>8}  the HTML")
+        a = scenario.assets
+        lines.append(
+            f"  The page's static files: {len(assets)} over at most {a.connections}"
+            f" connection{'s' if a.connections != 1 else ''}"
+        )
+        for f in assets:
+            text = textwrap.wrap(asset_sentence(f, scenario), WIDTH)
+            lines.append(f"  {_ms(f.start - t0):>8} {_ms(f.end - f.start):>8}  "
+                         f"{'file ' + str(f.asset + 1):<9} {text[0]}")  # fmt: skip
+            lines.extend(f"  {'':>8} {'':>8}  {'':<9} {more}" for more in text[1:])
+        page = max(f.end for f in assets)
+        lines.append(f"  {'':>8} {_ms(page - t0):>8}  page loaded (the HTML and its files)")
+        return "\n".join(lines) + "\n"
     lines.append(f"  {'':>8} {_ms(finished_at(group) - t0):>8}  total")
     return "\n".join(lines) + "\n"
+
+
+def asset_sentence(f: AssetRecord, s: Scenario) -> str:
+    """What happened to one static file, in one sentence."""
+    size = f"{f.size / 1000:,.1f} KB"
+    conn = f"connection {f.connection + 1}"
+    conn += f" (opened first: {_ms(f.connect)} ms)" if f.connect else ""
+    blocked = f.start - f.ready
+    queued = f", after {_ms(blocked)} ms waiting for a free connection" if blocked > 0 else ""
+    if f.status != 200:
+        return f"{size} over {conn}{queued}: {f.outcome}, {f.status}"
+    where = {
+        EDGE_HIT: "from the CDN's edge, which had it (a hit)",
+        EDGE_MISS: "from the CDN's edge, which fetched it from the instances first (a miss)",
+        DJANGO: f"from Django (WhiteNoise) on instance {f.instance}, worker {f.worker}",
+    }.get(f.source, f"from nginx on instance {f.instance}, read from disk")
+    if f.source == DJANGO and round(f.wait * 1000, 1) > 0:
+        where += f", {_ms(f.wait)} ms waiting for the worker and a vCPU"
+    return f"{size} {where}, over {conn}{queued}; {_ms(f.transfer)} ms of it the bytes"
 
 
 def sentence(r: Record, group: list[Record], s: Scenario) -> str:

@@ -114,6 +114,45 @@ def of_requests(requests: Iterable[Request]) -> list[Record]:
         return [record for req in requests for record in of(req)]
 
 
+class AssetRecord(NamedTuple):
+    """One static file of one page (``sim/model/assets.py``): ``page`` is the request whose
+    HTML referenced it, ``ready`` when that HTML was in, ``start`` when a connection took the
+    file, and ``connect + service + wait + transfer`` the time from ``start`` to ``end``
+    (``wait``: for a Gunicorn worker and a vCPU, when Django serves it)."""
+
+    page: int
+    asset: int
+    size: float
+    connection: int
+    source: str
+    ready: float
+    start: float
+    end: float
+    connect: float
+    service: float
+    wait: float
+    transfer: float
+    instance: int | None
+    worker: int | None
+    outcome: str
+    status: int
+
+
+ASSET_FIELDS: tuple[str, ...] = AssetRecord._fields
+
+
+def of_assets(requests: Iterable[Request]) -> list[AssetRecord]:
+    """The records of the static files fetched after each request's HTML, page after page
+    and, within a page, in the page's order (empty when ``[assets]`` is off)."""
+    out = []
+    for req in requests:
+        for f in req.assets or ():
+            out.append(AssetRecord(req.id, f.index, f.size, f.connection, f.source, f.ready,
+                                   f.start, f.end, f.connect, f.service, f.wait, f.transfer,
+                                   f.instance, f.worker, f.outcome, f.status))  # fmt: skip
+    return out
+
+
 def by_request(records: Iterable[Record]) -> dict[int, list[Record]]:
     """Records grouped by request id (in order of appearance)."""
     grouped: dict[int, list[Record]] = {}

@@ -20,7 +20,15 @@ import numpy as np
 
 from sim.engine import Run
 from sim.layers import LAYERS
-from sim.results.records import Record, by_request, end_to_end, failed_because, finished_at
+from sim.model.assets import SOURCES
+from sim.results.records import (
+    Record,
+    by_request,
+    end_to_end,
+    failed_because,
+    finished_at,
+    of_assets,
+)
 from sim.theory import confidence_interval
 
 SCHEMA_VERSION = 1
@@ -175,7 +183,40 @@ def summary(run: Run, records: list[Record]) -> dict:
     }
     if run.scenario.users.enabled:
         doc["users"] = users(run, records)
+    if run.scenario.assets.enabled:
+        doc["assets"] = assets(run)
     return doc
+
+
+def assets(run: Run) -> dict:
+    """The static files of the pages measured (HTML arriving in the window and answered
+    200): how many a page has and their bytes, where they came from, how long a file took
+    (``latency``: from the moment a connection took it; ``blocked``: the mean wait for a free
+    connection before that), and the page load time (``page_load``: from the user pressing
+    Enter to the last file in; ``after_html``: the part after the HTML)."""
+    a = run.scenario.assets
+    start, end = run.window
+    pages = [r for r in run.requests if r.status == 200 and start <= r.arrival < end]
+    files = of_assets(pages)
+    ok = [f for f in files if f.status == 200]
+    sources = dict.fromkeys(SOURCES, 0)
+    for f in files:
+        sources[f.source] += 1
+    return {
+        "per_page": len(a.sizes),
+        "bytes_per_page": _r(a.page_bytes),
+        "connections": a.connections,
+        "cdn": a.cdn,
+        "server": a.server,
+        "pages": len(pages),
+        "fetched": len(files),
+        "failed": len(files) - len(ok),
+        "sources": sources,
+        "latency": _stats([f.end - f.start for f in ok]),
+        "blocked": _r(np.mean([f.start - f.ready for f in files])) if files else None,
+        "page_load": _stats([r.page_end - r.arrival for r in pages]),
+        "after_html": _stats([r.page_end - r.end for r in pages]),
+    }
 
 
 def users(run: Run, records: list[Record]) -> dict:

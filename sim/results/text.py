@@ -86,6 +86,8 @@ def format_summary(document: dict) -> str:
             f" response time {value('users.response_time', _ms)} ms (R);"
             f" N/X - Z = {value('users.response_time_law', _ms)} ms"
         )
+    if "assets" in first:
+        lines.extend(_assets(first["assets"], value))
     u = "utilisation."
     lines.append(
         f"  utilisation workers {value(u + 'workers', _pct)}, vCPUs {value(u + 'vcpus', _pct)},"
@@ -93,6 +95,26 @@ def format_summary(document: dict) -> str:
         f" DB CPU {value(u + 'db_cpu', _pct)}"
     )
     return "\n".join(lines) + "\n"
+
+
+def _assets(a: dict, value) -> list[str]:
+    """The lines on a page's static files (``[assets]`` on)."""
+    where = (
+        f"from the CDN (misses from {a['server']})"
+        if a["cdn"]
+        else f"from the instances ({a['server']})"
+    )
+    counts = ", ".join(f"{k} {v}" for k, v in a["sources"].items() if v)
+    p, f = "assets.page_load.", "assets.latency."
+    return [
+        f"  assets      {a['per_page']} per page, {a['bytes_per_page']:,.0f} bytes, {where},"
+        f" {a['connections']} connections per host",
+        f"              {a['fetched']} fetched ({counts}), {a['failed']} failed;"
+        f" a file mean {value(f + 'mean', _ms)} ms, p95 {value(f + 'p95', _ms)} ms",
+        f"  page load   mean {value(p + 'mean', _ms)} ms, p50 {value(p + 'p50', _ms)},"
+        f" p95 {value(p + 'p95', _ms)}, p99 {value(p + 'p99', _ms)} ms (HTML and its files);"
+        f" after the HTML {value('assets.after_html.mean', _ms)} ms",
+    ]
 
 
 def describe(log: OverTimeLog, table: list[dict[str, Any]]) -> str:

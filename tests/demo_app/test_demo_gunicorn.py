@@ -20,7 +20,9 @@ CONF = REPO / "demo_app" / "gunicorn.conf.py"
 
 
 def load_conf(monkeypatch, **env) -> dict:
-    for name in ("WEB_CONCURRENCY", "GUNICORN_BIND", "GUNICORN_TIMEOUT", "INSTANCE_NAME"):
+    for name in (
+        "WEB_CONCURRENCY", "GUNICORN_BIND", "GUNICORN_TIMEOUT", "GUNICORN_THREADS", "INSTANCE_NAME"
+    ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -32,7 +34,13 @@ def test_conf_defaults(monkeypatch):
     assert conf["workers"] == 2 * multiprocessing.cpu_count() + 1
     assert conf["bind"] == "127.0.0.1:8000"
     assert conf["timeout"] == 30
+    assert conf["threads"] == 1  # Gunicorn's own default: sync workers
     assert "%(L)s" in conf["access_log_format"]
+
+
+def test_conf_threads_from_the_environment(monkeypatch):
+    # More than 1 thread: Gunicorn runs gthread workers (the stack lab's connections experiment).
+    assert load_conf(monkeypatch, GUNICORN_THREADS="4")["threads"] == 4
 
 
 def test_conf_reads_the_labs_environment(monkeypatch):
@@ -76,6 +84,7 @@ def start_gunicorn(tmp_path, env: dict[str, str], launcher: str = "gunicorn"):
         ("GUNICORN_TIMEOUT", "soon", "1 to 3600"),
         ("GUNICORN_TIMEOUT", "0", "1 to 3600"),
         ("WEB_CONCURRENCY", "0", "1 to 256"),
+        ("GUNICORN_THREADS", "many", "1 to 64"),
     ],
 )
 def test_conf_refuses_a_bad_number_in_one_line(tmp_path, launcher, name, value, allowed):

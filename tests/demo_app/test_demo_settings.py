@@ -122,6 +122,45 @@ def manage(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
+CONN_SETTINGS = """
+import json, django
+django.setup()
+from django.conf import settings as s
+db = s.DATABASES["default"]
+print(json.dumps({"CONN_MAX_AGE": db["CONN_MAX_AGE"], "OPTIONS": db.get("OPTIONS", {})}))
+"""
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", 0), ("600", 600), ("none", None)])
+def test_conn_max_age_comes_from_the_environment(value, expected):
+    env = {"DJANGO_SETTINGS_MODULE": "demo_app.settings.dev", "CONN_MAX_AGE": value}
+    result = run_python(CONN_SETTINGS, env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["CONN_MAX_AGE"] == expected
+
+
+def test_postgresql_connections_carry_the_instance_name():
+    env = {
+        "DJANGO_SETTINGS_MODULE": "demo_app.settings.dev",
+        "DATABASE_URL": "postgres://u@db.example:5432/quorum",
+        "INSTANCE_NAME": "web-3",
+    }
+    result = run_python(CONN_SETTINGS, env)
+    assert result.returncode == 0, result.stderr
+    # pg_stat_activity's application_name: the lab counts each instance's connections by it.
+    assert json.loads(result.stdout)["OPTIONS"]["application_name"] == "web-3"
+
+
+@pytest.mark.parametrize("value", ["forever", "-1", "86401"])
+def test_a_bad_conn_max_age_is_one_line(value):
+    result = manage(["check"], {"CONN_MAX_AGE": value})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"manage.py: configuration error: CONN_MAX_AGE={value!r} is not a connection age: use"
+        " a whole number of seconds from 0 to 86400, or none (keep connections for ever)"
+    ]
+
+
 def test_a_database_url_of_no_known_kind_is_one_line():
     result = manage(["check"], {"DATABASE_URL": "mongo://db.example/quorum"})
     assert result.returncode == 2

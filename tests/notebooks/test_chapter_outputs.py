@@ -94,8 +94,9 @@ def test_every_figure_is_shown_as_an_image(executed, path):
     assert images, f"{path.name} shows no figure at all"
 
 
-def test_ten_chapters_have_controls():
-    assert len(WITH_CONTROLS) == 10
+def test_eleven_chapters_have_controls():
+    assert len(WITH_CONTROLS) == 11
+    assert "11_frontend" in [p.stem for p in WITH_CONTROLS]
 
 
 @pytest.mark.slow

@@ -158,6 +158,46 @@ def test_ch3_outage_right_near_miss_and_wrong():
     assert wrong.correct is False and "launch, boot" in wrong.message
 
 
+#: (target %, minimum) -> (the worst minute's p95 in s, instance-hours), as a week's sweep gives
+WEEK = {
+    (40, 2): (0.323, 479.0),
+    (50, 3): (0.3006, 533.0),  # just over the line, and cheaper than the answer
+    (40, 3): (0.281, 582.0),  # the answer
+    (30, 3): (0.270, 660.0),  # under the line too, dearer
+    (60, 4): (0.279, 672.0),
+}
+
+
+def test_ch3_cheapest_policy_right_near_miss_and_wrong():
+    right = course.ch3_cheapest_policy((40, 3), settings=WEEK, limit_s=0.3)
+    assert right.correct is True and "40 % with min 3: 582 instance-hours" in right.message
+    assert "the closest, 50 % with min 3, reaches 301 ms" in right.message
+    assert course.ch3_cheapest_policy([40.0, 3.0], settings=WEEK, limit_s=0.3).correct is True
+    # a near miss: cheaper, but its worst minute is 0.6 ms over the line
+    near = course.ch3_cheapest_policy((50, 3), settings=WEEK, limit_s=0.3)
+    assert near.correct is False and "reaches 301 ms, over 300 ms" in near.message
+    # under the line, but dearer: told what it costs on top
+    dear = course.ch3_cheapest_policy((30, 3), settings=WEEK, limit_s=0.3)
+    assert dear.correct is False and "660 instance-hours, 78 more than the cheapest" in (
+        dear.message
+    )
+    wrong = course.ch3_cheapest_policy((40, 2), settings=WEEK, limit_s=0.3)
+    assert wrong.correct is False and "323 ms" in wrong.message and "headroom" in wrong.message
+    # the verdict follows the numbers given: with a looser line the cheaper setting wins
+    assert course.ch3_cheapest_policy((50, 3), settings=WEEK, limit_s=0.31).correct is True
+    assert course.ch3_cheapest_policy((40, 3), settings=WEEK, limit_s=0.31).correct is False
+
+
+def test_ch3_cheapest_policy_names_the_settings_for_an_answer_outside_them():
+    for said in ((45, 3), (40,), "forty", 40):
+        feedback = course.ch3_cheapest_policy(said, settings=WEEK, limit_s=0.3)
+        assert feedback.correct is False
+        assert "targets 30, 40, 50, 60 % and minimums 2, 3, 4" in feedback.message, said
+    none = course.ch3_cheapest_policy((40, 3), settings=WEEK, limit_s=0.2)
+    assert none.correct is False and "No setting" in none.message
+    assert course.ch3_cheapest_policy(None, settings=WEEK, limit_s=0.3).correct is None
+
+
 # --- chapter 4: nginx ----------------------------------------------------------------------
 
 RAISED = dict(status_counts={"502": 0, "504": 92}, gunicorn_timeout=90.0, proxy_read_timeout=60.0)
@@ -233,6 +273,23 @@ def test_ch7_connections_needed_right_near_miss_and_wrong():
     assert no_threads.correct is False and "leaves out the threads (4)" in no_threads.message
     one_instance = course.ch7_connections_needed(12, instances=2, workers=3, threads=4)
     assert one_instance.correct is False and "leaves out the instances (2)" in one_instance.message
+
+
+def fleet(instances, started, users=24):
+    return {"instances": instances, "users": users, "threads_started": started,
+            "threads_configured": instances * 8}  # fmt: skip
+
+
+def test_ch7_threads_started_right_and_wrong_from_the_rows():
+    rows = [fleet(2, 16), fleet(4, 23)]  # the largest fleet started 23 of 32
+    right = course.ch7_threads_started("fewer", rows=rows)
+    assert right.correct is True and "started 23 of the 32 threads" in right.message
+    wrong = course.ch7_threads_started("all", rows=rows)
+    assert wrong.correct is False and "24 users, one request each" in wrong.message
+    every = [fleet(2, 16), fleet(4, 32, users=48)]  # a load that started every thread
+    assert course.ch7_threads_started("all", rows=every).correct is True
+    assert course.ch7_threads_started("some", rows=rows).correct is False
+    assert course.ch7_threads_started(None, rows=rows).correct is None
 
 
 DB_MS = {"per_request": 40.0, "persistent": 25.0}

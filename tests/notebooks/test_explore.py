@@ -6,6 +6,7 @@ No test here times anything: ``make bench`` prints what a step costs.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import pytest
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 sys.path.insert(0, str(NOTEBOOKS))
 import explore  # noqa: E402
+
+import sim  # noqa: E402
 
 
 def test_a_setting_runs_once_then_comes_from_the_cache(monkeypatch):
@@ -72,13 +75,163 @@ def test_the_lighter_routing_step_keeps_the_chapters_lesson():
     assert p95["least_outstanding_requests"] < p95["round_robin"]
 
 
-def test_the_lighter_morning_still_scales_out_and_back():
-    """Chapter 3's lighter hour must still make the group scale: otherwise its knobs show
-    nothing."""
+def test_the_weekday_step_runs_the_shipped_morning_on_the_fluid_engine():
+    """Chapter 3's knobs run the real `weekday` (not a lighter one) on the fluid engine, and the
+    group scales out and back on their first position: otherwise the knobs show nothing."""
+    shipped = sim.load("weekday")
     morning = explore.morning(*explore.POLICY_DEFAULTS.values())
+    assert morning.result.engine == "fluid"
+    assert morning.result.scenario.run.duration == shipped.run.duration
+    assert morning.result.scenario.traffic == shipped.traffic
+    assert morning.result.scenario.django == shipped.django
     desired = [row["desired"] for row in morning.result.table]
-    assert desired[0] == 2 and max(desired) > 2
+    assert desired[0] == 2 and max(desired) > 2 and desired[-1] < max(desired)
     assert explore.autoscaling().figure is not None
+
+
+def test_the_weekday_step_says_where_the_fluid_engine_is_rough():
+    """A setting that saturates the fleet (two instances at most, a 90 % target, a 10-minute
+    boot) gets the fluid run's warning under its numbers; the defaults get none."""
+    saturated = explore.autoscaling(target=90, max_instances=2, boot_time=600).text
+    assert "saturated in" in saturated and "rough" in saturated
+    assert "\n" not in explore.autoscaling().text
+
+
+def test_the_check_runs_the_knobs_morning_on_the_discrete_event_engine(monkeypatch):
+    """The button's check: the knobs' setting on the discrete-event engine, drawn beside the
+    fluid run, each engine's worst minute named (the run itself replaced by the fluid one here:
+    the engine asked for is what is checked)."""
+    asked = []
+    fluid_weekday = explore.weekday
+
+    def weekday(*overrides, engine=explore.ENGINE):
+        asked.append((overrides, engine))
+        return fluid_weekday(*overrides)
+
+    monkeypatch.setattr(explore, "weekday", weekday)
+    explore.morning.clear()
+    explore.morning_des.clear()
+    try:
+        view = explore.check_with_des(target=40)
+        engines = [engine for _, engine in asked]
+        assert sorted(engines) == ["des", "fluid"]
+        des_overrides = next(o for o, engine in asked if engine == "des")
+        assert any("target=40.0" in o for o in des_overrides)
+        lines = view.text.splitlines()
+        assert [line.split(":")[0].strip() for line in lines] == ["fluid", "discrete-event"]
+        assert all("worst minute" in line and " ms" in line for line in lines)
+        assert len(view.figure.axes[0].get_lines()) == 2
+        explore.check_with_des(target=40)
+        assert len(asked) == 2  # a setting checked before is drawn again, not run
+    finally:
+        explore.morning.clear()
+        explore.morning_des.clear()
+
+
+def test_the_knobs_first_position_is_the_scenarios_own_policy():
+    group = sim.load("weekday").asg
+    knobs = explore.POLICY_DEFAULTS
+    assert group.policies[0].kind == "target_tracking"
+    assert knobs["target"] == group.policies[0].target
+    assert (knobs["cooldown"], knobs["warmup"]) == (group.default_cooldown, group.warmup)
+    assert (knobs["boot_time"], knobs["max_instances"]) == (group.boot_time, group.max)
+
+
+def test_the_weekday_step_remembers_a_setting_and_runs_a_new_one():
+    explore.morning.clear()
+    try:
+        explore.autoscaling(target=40)
+        assert explore.morning.known(*{**explore.POLICY_DEFAULTS, "target": 40}.values())
+        assert not explore.morning.known(*explore.POLICY_DEFAULTS.values())
+    finally:
+        explore.morning.clear()
+
+
+def test_the_fluid_validation_row_is_read_from_fluid_md():
+    row = explore.fluid_validation("weekday")
+    assert row["scenario"] == "weekday" and row["targets met"].endswith("of 4")
+    assert "DES with the next seed: CPU RMSE, changes, worst offset" in row
+    with pytest.raises(KeyError):
+        explore.fluid_validation("no_such_scenario")
+
+
+# --- chapter 3: the week-long policy search --------------------------------------------------
+
+
+def test_the_stored_week_sweep_is_the_grid_the_chapter_names():
+    rows = explore.week_policies()
+    grid = {(r[explore.TARGET_KEY], r[explore.MIN_KEY]) for r in rows}
+    assert len(rows) == len(grid) == 15  # one replication each; notebooks/README.md: fifteen
+    assert grid == set(itertools.product(explore.WEEK_TARGETS, explore.WEEK_MINIMUMS))
+    seed = sim.load("weekday").run.seed
+    assert all(r["seed"] == seed and r["replication"] == 0 for r in rows)
+    # a week of the weekday's traffic: seven mornings of about 226,000 requests and the rest
+    assert all(6_000_000 < r["requests"] < 7_000_000 for r in rows)
+    assert all(isinstance(r["requests"], int) and isinstance(r["p95_peak"], float) for r in rows)
+
+
+def test_cheapest_takes_the_fewest_instance_hours_strictly_under_the_limit():
+    rows = [
+        {"p95_peak": 0.250, "instance_hours": 700.0},
+        {"p95_peak": 0.299, "instance_hours": 600.0},
+        {"p95_peak": 0.300, "instance_hours": 500.0},  # on the line is not under it
+        {"p95_peak": 0.400, "instance_hours": 400.0},
+    ]
+    assert explore.cheapest(rows, 0.300)["instance_hours"] == 600.0
+    assert explore.cheapest(rows, 0.260)["instance_hours"] == 700.0
+    assert explore.cheapest(rows, 0.200) is None
+
+
+def test_the_stored_answer_runs_again_to_the_same_row():
+    """The chapter re-runs the sweep's answer live; the stored CSV must be what the model
+    gives today (else regenerate it: notebooks/data/README.md)."""
+    stored = explore.cheapest(explore.week_policies())
+    assert stored is not None
+    again = explore.policy_row(stored[explore.TARGET_KEY], stored[explore.MIN_KEY])
+    for key in ("requests", "ok", "p50", "p95", "p99", "p95_peak", "instance_hours"):
+        assert again[key] == pytest.approx(stored[key], rel=1e-9), key
+    assert again["max_in_service"] == stored["max_in_service"]
+
+
+def test_the_policy_figure_draws_the_limit_and_circles_the_cheapest():
+    rows = explore.week_policies()
+    fig = explore.policy_figure(rows)
+    ax = fig.axes[0]
+    limit = [line for line in ax.get_lines() if list(line.get_ydata()) == [300.0, 300.0]]
+    assert len(limit) == 1
+    best = explore.cheapest(rows)
+    circled = ax.collections[-1].get_offsets()[0]
+    assert tuple(circled) == pytest.approx((best["instance_hours"], best["p95_peak"] * 1000))
+    # settings that ran the same week share a label ("60, 70 %"): every setting named once
+    named = [n for t in ax.texts for n in t.get_text().removesuffix(" %").split(", ")]
+    assert len(named) == len(rows) and len(ax.texts) < len(rows)
+    assert explore.render(fig)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_what_chapter_3_says_of_the_fluid_engine_on_the_weekday():
+    """The chapter's reading of its comparison: the first two scale-outs come within minutes
+    of each other (FLUID.md: 3 and 5; the later ones part by 25), the cost is close, and the
+    fluid p95 per minute sits mostly under the discrete-event engine's on this scenario."""
+    from sim.results import validation
+
+    fluid = explore.morning(*explore.POLICY_DEFAULTS.values()).result
+    des = explore.weekday(engine="des")
+    check = validation.compare("weekday", des, fluid)
+    for (td, _, to_d), (tf, _, to_f) in zip(
+        check.changes_des[:2], check.changes_fluid[:2], strict=True
+    ):
+        assert to_d == to_f and abs(td - tf) <= 10 * 60
+    assert fluid.log.instance_hours == pytest.approx(des.log.instance_hours, rel=0.1)
+    assert min(check.p50_share, check.p95_share) >= 0.9  # "within 25 % minute by minute"
+    by_t = {round(row["t"]): row for row in fluid.table}
+    start, end = des.run.window
+    ratio = np.array([
+        by_t[round(row["t"])]["p95"] / row["p95"]
+        for row in des.table
+        if start < row["t"] <= end and row["completed"] >= 100 and round(row["t"]) in by_t
+    ])  # fmt: skip
+    assert np.mean(ratio < 1) > 0.5 and np.median(ratio) < 1
 
 
 def test_the_connections_step_still_runs_out_of_connections():

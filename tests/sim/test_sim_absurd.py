@@ -40,6 +40,8 @@ SERIES = "t,rate\n0,5\n60,{rate}\n"
         (["run", "weekday", "--set", "asg.policies[0].high_periods=10000000"], "[1, 1,000]"),
         (["run", "instance_failure", "--set", "failures[0].at=1e300"], "at most 30 days"),
         (["run", "baseline", "--seed", str(10**30)], "--seed"),
+        (["run", "baseline", "--set", f"run.seed={10**22}"], "[0, 9,223,372,036,854,775,807]"),
+        (["run", "baseline", "--set", "arrivals.rate=1979-05-27"], "rate = 1979-05-27: must be"),
         (["run", "baseline", "--replications", str(10**9)], "--replications"),
         (["run", "baseline", "--set", "run.duration=2592000", "--set", "arrivals.rate=1000"],
          "--allow-large"),

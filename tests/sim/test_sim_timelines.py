@@ -279,3 +279,59 @@ def test_a_worker_killed_after_its_queries_is_counted_as_a_worker_timeout():
     last_two = [(r.layer, r.outcome) for r in results.records][-2:]
     assert last_two == [("app", "worker-timeout"), ("db", "ok")]
     assert results.summary["error_outcomes"] == {"worker-timeout": 1}
+
+
+@pytest.mark.parametrize(("conn_max_age", "held_at_end"), [(600.0, 3), (0.0, 0)])
+def test_gthread_holds_a_connection_per_thread_started_not_per_thread(conn_max_age, held_at_end):
+    # One worker with 4 threads; three requests overlap (0.0-1.1, 0.2-1.3, 0.4-1.5), so three
+    # threads start; the two later ones each find a started thread idle, the one freed last.
+    s = quiet(
+        "gunicorn.workers=1",
+        "gunicorn.threads=4",
+        "django.cpu=0.0",
+        "django.queries=1",
+        "postgres.vcpus=4",
+        "postgres.connect_cost=0.1",
+        "postgres.query=1.0",
+        f"postgres.conn_max_age={conn_max_age}",
+    )
+    engine, results = run(s, [0.0, 0.2, 0.4, 5.0, 5.1])
+    log = [(r.request, r.worker, round(r.end, 6)) for r in layer(results, "app")]
+    if conn_max_age:  # kept: the later two find their thread's connection open
+        assert log == [(0, 0, 1.1), (1, 1, 1.3), (2, 2, 1.5), (3, 2, 6.0), (4, 1, 6.1)]
+    else:  # closed after each request: every request connects again
+        assert log == [(0, 0, 1.1), (1, 1, 1.3), (2, 2, 1.5), (3, 2, 6.1), (4, 1, 6.2)]
+    counters = results.run.counters
+    assert counters["threads_started"] == 3  # not workers x threads = 4
+    assert counters["peak_db_connections"] == 3
+    assert engine.db.connections == held_at_end
+    assert counters["refused_db_connections"] == 0
+
+
+def test_a_connection_limit_below_the_threads_started_refuses_the_thread_without_one():
+    s = quiet(
+        "gunicorn.workers=1",
+        "gunicorn.threads=4",
+        "django.cpu=0.0",
+        "django.queries=1",
+        "postgres.vcpus=4",
+        "postgres.connect_cost=0.1",
+        "postgres.query=1.0",
+        "postgres.conn_max_age=600.0",
+        "postgres.max_connections=2",
+    )
+    engine, results = run(s, [0.0, 0.2, 0.4, 5.0, 5.1])
+    assert engine.db.connections == 2  # kept by slots 0 and 1
+    assert ends(results) == {
+        0: (200, 0.0, 1.1),
+        1: (200, 0.2, 1.3),
+        2: (500, 0.4, 0.5),  # the third thread started, but the database allows two
+        # The model hands out the slot freed last: 1 (at 1.3), then 0 (at 1.1), both with
+        # their connection; slot 2, freed first (at 0.5) and without one, waits aside.
+        3: (200, 5.0, 6.0),
+        4: (200, 5.1, 6.1),
+    }
+    assert [r.worker for r in layer(results, "app")] == [0, 1, 2, 1, 0]
+    assert results.run.counters["threads_started"] == 3
+    assert results.run.counters["peak_db_connections"] == 2
+    assert results.run.counters["refused_db_connections"] == 1

@@ -148,3 +148,38 @@ def test_nginx_accepts_the_generated_config(tmp_path, need_nginx):
     assert "listen 0.0.0.0" not in text and "listen 127.0.0.1:" in text
     # Both the redirect and the HTTPS server name the lab, on every answer (always).
     assert text.count("add_header X-Quorum-Lab 0123456789abcdef always;") == 2
+
+
+def test_threads_conn_max_age_and_postgres_are_checked(tmp_path):
+    from demo_app.stack.config import LabConfig, LabError
+
+    for bad, message in (
+        ({"threads": 0}, "threads 0 is out of range: use 1-64"),
+        ({"conn_max_age": -1}, "conn-max-age -1 is out of range: use 0-86400 seconds"),
+        ({"postgres": "Lab-DB"}, "postgres 'Lab-DB' is not a database name"),
+    ):
+        with pytest.raises(LabError, match=message):
+            LabConfig(state_dir=tmp_path, **bad)
+
+
+def test_the_connections_experiment_names_what_the_lab_lacks(tmp_path):
+    from demo_app.stack import connections
+    from demo_app.stack.config import LabConfig, LabError
+
+    with pytest.raises(LabError) as caught:
+        connections.check_plan(LabConfig(state_dir=tmp_path))
+    said = str(caught.value)
+    assert "PostgreSQL (--postgres NAME)" in said and "gthread workers" in said
+    assert "persistent connections" in said and "\n" not in said
+    ready = LabConfig(state_dir=tmp_path, threads=4, conn_max_age=600, postgres="quorum_lab")
+    connections.check_plan(ready)  # nothing missing
+
+
+def test_the_instances_get_threads_conn_max_age_and_the_labs_database(tmp_path):
+    from demo_app.stack.config import LabConfig
+    from demo_app.stack.instance import shared_environment
+
+    cfg = LabConfig(state_dir=tmp_path, threads=4, conn_max_age=600, postgres="quorum_lab")
+    env = shared_environment(cfg, {"LAB_PG_ADMIN_URL": "postgresql://postgres@db.local:6543/x"})
+    assert env["CONN_MAX_AGE"] == "600"
+    assert env["DATABASE_URL"] == "postgresql://quorum_lab@db.local:6543/quorum_lab"

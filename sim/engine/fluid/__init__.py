@@ -88,6 +88,11 @@ class FluidFleet(EngineFleet):
 
 def unsupported(s: Scenario) -> str:
     """Why the fluid engine cannot run ``s``, or ``""``."""
+    if s.assets.enabled:
+        return (
+            "assets.enabled = true: the fluid engine has no pages to fetch static files for"
+            " (requests are flows; use --engine des)"
+        )
     for i, f in enumerate(s.failures):
         if f.kind == "bad_deploy":
             return (
