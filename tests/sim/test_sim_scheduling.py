@@ -197,6 +197,8 @@ SHORT = ["run.duration=120.0", "run.warmup=10.0"]
         ("cpu_bound", SHORT),
         # gthread workers, sessions and a group scaling out past max_connections.
         ("too_many_workers", ["run.duration=600.0"]),
+        # A page's files, each fetched in a journey of its own that the page waits for.
+        ("assets_django", ["run.duration=30.0", "run.warmup=5.0"]),
         ("instance_failure", []),
         ("slow_queries", []),
         # Time-sliced vCPUs through a crash, with users instead of the traffic profile.
