@@ -16,11 +16,13 @@ send if every answer were instant; levels span 0.2 to 1.3 of the capacity the ca
 implies (cores / mean time per request), the knee included.
 
 The machine as it is: every level measures the CPU the lab, the load generator and other
-processes used (:mod:`cpu`). The load generator shares the lab's cores (it is modelled, not
-isolated: see the README), and so does anything else running; the sim is given only the cores
-they left (its vCPUs made slower in proportion, :func:`speed_factor`). A level in which other
-processes used more than ``OTHER_LIMIT`` cores is not scored: its miss would be the machine's,
-not the model's, and its line says so. ``--quick`` uses small loads and short runs (for CI: it
+processes used (:mod:`cpu`). The load generator shares the lab's cores and is modelled, not
+isolated (the README says why): the sim is given only the cores it left, its vCPUs made slower
+in proportion (:func:`speed_factor`); its share grows with the load it sends, so this costs
+little at light load and moves the knee where it really is. Other processes come and go
+independently of the lab, so their CPU is not modelled: a level in which they used more than
+``OTHER_LIMIT`` cores is not scored (its miss would be the machine's, not the model's), and
+its line says so. ``--quick`` uses small loads and short runs (for CI: it
 shows the machinery works, not how accurate the model is).
 
 Flow: calibrated.toml -> capacity -> for each level: locust (users) + CPU meter -> access-log
@@ -108,7 +110,7 @@ class Level:
 
     @property
     def left(self) -> float:
-        """Cores left to the lab: the machine's, less the load generator's and others'."""
+        """Cores left to the lab and given to the sim: the machine's less the load generator's."""
         return cores_left(self.used)
 
     @property
@@ -161,9 +163,8 @@ def level_name(fraction: float) -> str:
 
 
 def cores_left(used: cpu.CpuShare) -> float:
-    """The cores the lab had: the machine's less the load generator's and other processes'
-    (at least a tenth of a core, so a level swamped by others still gets a prediction)."""
-    return max(0.1, used.cores - used.load - used.other)
+    """The cores the load generator left to the lab (at least a tenth of a core)."""
+    return max(0.1, used.cores - used.load)
 
 
 def speed_factor(used: cpu.CpuShare) -> float:
@@ -263,6 +264,31 @@ def error(predicted: float, measured: float) -> float:
     return (predicted - measured) / measured if measured > 0 else float("nan")
 
 
+def measure_level(
+    cfg: LabConfig, scenario_path: Path, number: int, fraction: float, duration: int, quick: bool
+) -> Level:
+    """One level: locust's users against the lab for ``duration`` s, with the CPU meter
+    running; then the sim with the same users and the cores they left to the lab."""
+    cap = capacity(scenario_path)
+    users = max(1, round(cap * fraction * THINK))
+    spawn_rate = float(users)  # every user starts in the first second, in locust and sim
+    warm = 1.0 if quick else 5.0
+    access = LogTail(cfg.logs / "nginx-access.log")
+    before = cpu.snapshot(cfg)
+    started = time.time()
+    run_load(
+        cfg, users, spawn_rate, duration, 1 / THINK, f"compare-{number}",
+        figure=False, quiet=True,
+    )  # fmt: skip
+    ended = time.time()
+    used = cpu.share(before, cpu.snapshot(cfg))
+    measured = measure_window(access.new_lines(), started + warm, ended - 0.5)
+    overrides = users_overrides(users, THINK, spawn_rate)
+    overrides += slower_cpu_override(scenario_path, speed_factor(used))
+    predicted = simulate(scenario_path, overrides, quick)
+    return Level(level_name(fraction), fraction, users, THINK, cap, measured, predicted, used)
+
+
 def run(cfg: LabConfig, duration: int = 30, quick: bool = False) -> int:
     if not 3 <= duration <= 600:
         raise LabError(f"--duration {duration} is out of range: use 3-600 seconds")
@@ -274,7 +300,6 @@ def run(cfg: LabConfig, duration: int = 30, quick: bool = False) -> int:
     cap = capacity(scenario_path)
     out = cfg.path("compare")
     out.mkdir(parents=True, exist_ok=True)
-    warm = 1.0 if quick else 5.0
     print(
         f"compare   capacity from calibration about {cap:.0f} req/s; {duration} s per level;"
         f" closed loop: users think {THINK:g} s on average (exponential), as in the sim",
@@ -282,33 +307,19 @@ def run(cfg: LabConfig, duration: int = 30, quick: bool = False) -> int:
     )
     levels = []
     for number, fraction in enumerate(QUICK_LEVELS if quick else LEVELS, 1):
-        name = level_name(fraction)
-        users = max(1, round(cap * fraction * THINK))
-        spawn_rate = float(users)  # every user starts in the first second, in locust and sim
-        access = LogTail(cfg.logs / "nginx-access.log")
-        before = cpu.snapshot(cfg)
-        started = time.time()
-        run_load(
-            cfg, users, spawn_rate, duration, 1 / THINK, f"compare-{number}",
-            figure=False, quiet=True,
-        )  # fmt: skip
-        ended = time.time()
-        used = cpu.share(before, cpu.snapshot(cfg))
-        measured = measure_window(access.new_lines(), started + warm, ended - 0.5)
-        overrides = users_overrides(users, THINK, spawn_rate)
-        overrides += slower_cpu_override(scenario_path, speed_factor(used))
-        predicted = simulate(scenario_path, overrides, quick)
-        level = Level(name, fraction, users, THINK, cap, measured, predicted, used)
+        level = measure_level(cfg, scenario_path, number, fraction, duration, quick)
         levels.append(level)
+        m, p = level.measured, level.predicted
         result = (
-            f"measured {measured.throughput:.1f} req/s p50 {measured.p50 * 1000:.1f} ms, "
-            f"predicted {predicted.throughput:.1f} req/s p50 {predicted.p50 * 1000:.1f} ms"
-            if measured.valid
+            f"measured {m.throughput:.1f} req/s p50 {m.p50 * 1000:.1f} ms, "
+            f"predicted {p.throughput:.1f} req/s p50 {p.p50 * 1000:.1f} ms"
+            if m.valid
             else INVALID
         )
-        print(f"  {name:<6} {users} users, offered {level.offered:.0f} req/s: {result}", flush=True)
         print(
-            f"         {used.line()}; the sim got the {level.left:.2f} cores left",
+            f"  {level.name:<6} {level.users} users, offered {level.offered:.0f} req/s: {result}"
+            f"\n         {level.used.line()}; the sim got the {level.left:.2f} cores the load"
+            " generator left",
             flush=True,
         )
     print_table(levels)
