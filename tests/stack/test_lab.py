@@ -468,9 +468,10 @@ def test_calibrate_then_a_short_compare_print_a_table_and_draw_a_figure(lab):
         assert (row["valid"] == "1") == (f"{row['level']:<9} invalid:" not in compared.stdout)
         not_scored = f"{row['level']:<9} not scored: other processes used"
         assert (row["verdict"] == "not scored") == (not_scored in compared.stdout), row
-        assert (row["verdict"] == "not scored") == (
-            row["valid"] == "1" and float(row["cpu_other"]) > 0.25
-        ), row
+        if row["verdict"] == "not scored":  # cpu_other is rounded to 0.001 in the csv
+            assert row["valid"] == "1" and float(row["cpu_other"]) >= 0.25 - 0.001, row
+        elif row["valid"] == "1":
+            assert float(row["cpu_other"]) <= 0.25 + 0.001, row
     assert lab.path("compare", "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
