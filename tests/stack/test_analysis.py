@@ -347,3 +347,25 @@ def test_compare_does_not_score_a_level_when_other_processes_took_the_cores(tmp_
     with open(tmp_path / "compare.csv") as f:
         (row,) = csv.DictReader(f)
     assert (row["scored"], row["verdict"], row["cpu_other"]) == ("0", "not scored", "1.0")
+
+
+def test_compares_numbers_are_the_ones_its_readme_and_facts_state():
+    from pathlib import Path
+
+    from demo_app.stack import compare
+
+    assert compare.TARGETS == {
+        "below": {"throughput": 0.10, "p50": 0.15, "p95": 0.25},
+        "past": {"throughput": 0.10, "p50": 0.20, "p95": 0.30},
+    }
+    assert (compare.OTHER_LIMIT, compare.THINK) == (0.25, 1.0)
+    assert len(compare.LEVELS) == 8 and (compare.LEVELS[0], compare.LEVELS[-1]) == (0.2, 1.3)
+    assert 1.0 in compare.LEVELS  # the knee itself is a level
+    root = Path(__file__).resolve().parents[2]
+    readme = " ".join((root / "demo_app/stack/README.md").read_text().split())
+    facts = " ".join((root / "sim/FACTS.md").read_text().split())
+    for text in (readme, facts):
+        assert "throughput within 10 %" in text and "p50 within 15 % and p95 within 25 %" in text
+        assert "more than 0.25 cores" in text
+    assert "p50 within 20 % and p95 within 30 %" in readme
+    assert "0.2x to 1.3x" in readme and "mean 1 s" in readme
