@@ -100,3 +100,13 @@ def test_the_chapter_computes_its_take_away_and_drops_the_old_claim():
     assert "predicts the median well" not in source
     ipynb = (NOTEBOOKS / "08_whole_path.ipynb").read_text()
     assert "predicts the median well" not in ipynb and "compare_summary" in ipynb
+
+
+def test_the_chapters_curve_runs_the_model_as_compare_does_a_closed_loop():
+    summary = explore.predict_users(20, 60)
+    throughput = summary["throughput_per_s"]
+    response = summary["latency"]["end_to_end"]["mean"]
+    # Every user is either waiting for an answer or thinking: N = X (R + Z).
+    assert throughput * (response + explore.THINK) == pytest.approx(20, rel=0.1)
+    # 20 users thinking 1 s offer about 20 requests/s, far below the calibrated capacity.
+    assert 15 < throughput < 21
