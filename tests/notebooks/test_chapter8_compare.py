@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from demo_app.stack.compare import COLUMNS, OTHER_LIMIT, TARGETS
+from demo_app.stack.compare import COLUMNS, OTHER_LIMIT, TARGETS, THINK
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 sys.path.insert(0, str(NOTEBOOKS))
@@ -103,6 +103,7 @@ def test_the_chapter_computes_its_take_away_and_drops_the_old_claim():
 
 
 def test_the_chapters_curve_runs_the_model_as_compare_does_a_closed_loop():
+    assert explore.THINK == THINK
     summary = explore.predict_users(20, 60)
     throughput = summary["throughput_per_s"]
     response = summary["latency"]["end_to_end"]["mean"]
