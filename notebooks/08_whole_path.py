@@ -99,9 +99,10 @@ for row in levels:
 # **How a level is judged.** Throughput within 10 % everywhere; the median (p50) within 15 %
 # and the p95 within 25 % below the knee, 20 % and 30 % at and past it. The machine is not
 # the model's fault: locust runs on the same cores, so the model is given only the cores
-# locust left (`cpu_left`); any *other* process that used more than a quarter of a core
-# during a level makes that level **not scored**, because then the machine, not the model,
-# decides the result.
+# left to the lab (`cpu_left`: less locust's share, and less what other processes took when
+# no core was idle); any *other* process that used more than a quarter of a core during a
+# level makes that level **not scored**, because then the machine, not the model, decides
+# the result.
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # **Predict:** at the highest level that was scored, is the model's p95 `"above"` or

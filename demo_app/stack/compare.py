@@ -19,10 +19,11 @@ The machine as it is: every level measures the CPU the lab, the load generator a
 processes used (:mod:`cpu`). The load generator shares the lab's cores and is modelled, not
 isolated (the README says why): the sim is given only the cores it left, its vCPUs made slower
 in proportion (:func:`speed_factor`); its share grows with the load it sends, so this costs
-little at light load and moves the knee where it really is. Other processes come and go
-independently of the lab, so their CPU is not modelled: a level in which they used more than
-``OTHER_LIMIT`` cores is not scored (its miss would be the machine's, not the model's), and
-its line says so. ``--quick`` uses small loads and short runs (for CI: it
+little at light load and moves the knee where it really is. What other processes used is taken
+from the sim's cores too, but only beyond the cores that sat idle (:func:`cores_left`). Their
+CPU comes and goes independently of the lab, so that is a rough correction: a level in which
+they used more than ``OTHER_LIMIT`` cores is not scored (its miss would be the machine's, not
+the model's), and its line says so. ``--quick`` uses small loads and short runs (for CI: it
 shows the machinery works, not how accurate the model is).
 
 Flow: calibrated.toml -> capacity -> for each level: locust (users) + CPU meter -> access-log
@@ -111,7 +112,7 @@ class Level:
 
     @property
     def left(self) -> float:
-        """Cores left to the lab and given to the sim: the machine's less the load generator's."""
+        """Cores left to the lab and given to the sim (:func:`cores_left`)."""
         return cores_left(self.used)
 
     @property
@@ -164,8 +165,12 @@ def level_name(fraction: float) -> str:
 
 
 def cores_left(used: cpu.CpuShare) -> float:
-    """The cores the load generator left to the lab (at least a tenth of a core)."""
-    return max(0.1, used.cores - used.load)
+    """The cores the lab had (at least a tenth of one): the machine's, less the load
+    generator's, less what other processes took beyond the cores that sat idle (while a core
+    was idle the lab could have had it; once none was, what others used was the lab's loss)."""
+    idle = max(0.0, used.cores - used.machine)
+    taken = max(0.0, used.other - idle)
+    return max(0.1, used.cores - used.load - taken)
 
 
 def speed_factor(used: cpu.CpuShare) -> float:
@@ -324,8 +329,8 @@ def run(cfg: LabConfig, duration: int = 30, quick: bool = False) -> int:
         )
         print(
             f"  {level.name:<6} {level.users} users, offered {level.offered:.0f} req/s: {result}"
-            f"\n         {level.used.line()}; the sim got the {level.left:.2f} cores the load"
-            " generator left",
+            f"\n         {level.used.line()}; the sim got the {level.left:.2f} cores left to"
+            " the lab",
             flush=True,
         )
     print_table(levels)

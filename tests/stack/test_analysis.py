@@ -296,7 +296,7 @@ def test_compare_gives_the_sim_only_the_cores_left_and_judges_by_the_knee():
     from demo_app.stack.compare import Measured, Predicted, cores_left, speed_factor
     from demo_app.stack.cpu import CpuShare
 
-    quiet = CpuShare(cores=2, machine=1.6, lab=1.2, load=0.3)  # other: 0.1, not counted
+    quiet = CpuShare(cores=2, machine=1.6, lab=1.2, load=0.3)  # other 0.1, while 0.4 sat idle
     assert cores_left(quiet) == pytest.approx(1.7)
     assert speed_factor(quiet) == pytest.approx(2 / 1.7)
     measured = Measured(80.0, 0.020, 0.060, 2400, 0)
@@ -321,6 +321,7 @@ def test_compare_does_not_score_a_level_when_other_processes_took_the_cores(tmp_
         OTHER_LIMIT,
         Measured,
         Predicted,
+        cores_left,
         print_notes,
         print_table,
         speed_factor,
@@ -330,7 +331,9 @@ def test_compare_does_not_score_a_level_when_other_processes_took_the_cores(tmp_
 
     busy = CpuShare(cores=2, machine=2.0, lab=0.8, load=0.2)  # other: 1.0, a burned core
     assert busy.other > OTHER_LIMIT
-    assert speed_factor(busy) == pytest.approx(2 / 1.8)  # only the load generator's share
+    assert speed_factor(busy) == pytest.approx(2 / 0.8)  # no core idle: all 1.0 was the lab's
+    # Others' CPU counts only beyond the idle cores: 0.5 used while 0.3 sat idle takes 0.2.
+    assert cores_left(CpuShare(cores=2, machine=1.7, lab=1.0, load=0.2)) == pytest.approx(1.6)
     measured = Measured(40.0, 0.050, 0.400, 1200, 0)
     level = compare_level("0.6x", measured, busy, Predicted(60.0, 0.020, 0.100), users=60)
     assert level.measured.valid and not level.scored and level.verdict == "not scored"
