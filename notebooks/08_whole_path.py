@@ -100,7 +100,7 @@ for row in levels:
 # and the p95 within 25 % below the knee, 20 % and 30 % at and past it. The machine is not
 # the model's fault: locust runs on the same cores, so the model is given only the cores
 # left to the lab (`cpu_left`: less locust's share, and less what other processes took when
-# no core was idle); any *other* process that used more than a quarter of a core during a
+# no core was idle); any *other* process that used more than a tenth of a core during a
 # level makes that level **not scored**, because then the machine, not the model, decides
 # the result.
 
