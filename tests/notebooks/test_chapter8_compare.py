@@ -114,3 +114,17 @@ def test_the_chapters_curve_runs_the_model_as_compare_does_a_closed_loop():
     assert throughput * (response + explore.THINK) == pytest.approx(20, rel=0.1)
     # 20 users thinking 1 s offer about 20 requests/s, far below the calibrated capacity.
     assert 15 < throughput < 21
+
+
+def test_the_chapters_rules_are_compares():
+    text = " ".join(
+        line.lstrip("# ") for line in (NOTEBOOKS / "08_whole_path.py").read_text().splitlines()
+    )
+    below, past = TARGETS["below"], TARGETS["past"]
+    assert f"Throughput within {below['throughput']:.0%}".replace("%", " %") in text
+    assert (
+        f"the median (p50) within {below['p50']:.0%} and the p95 within {below['p95']:.0%}"
+        f" below the knee, {past['p50']:.0%} and {past['p95']:.0%} at and past it"
+    ).replace("%", " %") in text
+    assert OTHER_LIMIT == 0.1 and "more than a tenth of a core" in text
+    assert THINK == 1.0 and "exponential, mean 1 s" in text
