@@ -443,6 +443,17 @@ def test_drill_db_down_gives_503_pages_and_a_live_healthz(lab):
     assert LabClient(lab).get("/readyz").status == 200
 
 
+def test_calibrates_probes_share_one_kept_alive_connection_as_locusts_users_do(lab):
+    from demo_app.stack.calibrate import KeptAlive
+
+    client = KeptAlive(lab)
+    replies = [client.get("/calibrate/?cpu_ms=0") for _ in range(5)]
+    assert [r.status for r in replies] == [200] * 5
+    assert client.connections == 1  # one TLS handshake for all five
+    client.close()
+    assert client.get("/healthz").status == 200 and client.connections == 2
+
+
 def test_calibrate_then_a_short_compare_print_a_table_and_draw_a_figure(lab):
     import sim
 
