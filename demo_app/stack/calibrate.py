@@ -2,10 +2,11 @@
 
 Like weighing each ingredient before trusting a recipe's cooking time: one request at a time
 (no queue, no contention), over one connection kept alive as each locust user keeps its own
-(:class:`KeptAlive`: no TLS handshake per probe), we read what every layer says it spent. The app's ``Server-Timing``
-gives ``queue``, ``app`` and ``db``; nginx's access log gives its whole ``$request_time`` and the
-instance's ``$upstream_response_time``, so nginx's own hop is their difference. Each probe URL
-carries a ``_cal=<n>`` marker, so its log line is found exactly.
+(:class:`KeptAlive`: no TLS handshake per probe), we read what every layer says it spent.
+The app's ``Server-Timing`` gives ``queue``, ``app`` and ``db``; nginx's access log gives its
+whole ``$request_time`` and the instance's ``$upstream_response_time``, so nginx's own hop is
+their difference. Each probe URL carries a ``_cal=<n>`` marker, so its log line is found
+exactly.
 
 Probes: the calibration endpoint (``cpu_ms=0``: Django's fixed overhead; ``queries=20``: the
 cost of one query; ``cpu_ms=20``: the CPU dial is honoured), then the real pages in the same
