@@ -155,7 +155,7 @@ plt.show()
 #    stream: people give up, and they retry.
 # 2. **A model is only as good as its list of who shares the hardware.** The lab's cores also
 #    run nginx, locust and whatever else is on the machine (`cpu_locust`, `cpu_other`). Locust
-#    is in the model; other processes are not, so a level they disturbed is not scored.
+#    is in the model; other processes only roughly, so a level they disturbed is not scored.
 #
 # The interactive response-time law on the recorded levels past the knee, from their
 # measured throughput (the mean response time; the lab's p50 beside it):
