@@ -604,19 +604,22 @@ def ch8_model_vs_lab(prediction: str | None, *, measured: float, simulated: floa
             f"The model said {simulated * 1000:.0f} ms, the lab measured {measured * 1000:.0f} "
             "ms. "
             + (
-                "The model is optimistic here: it gives the instances their share of the "
-                "cores, but on the real machine nginx, the load generator and everything else "
-                "running compete for the same two cores (see the cpu_ columns)."
+                "The model is optimistic here: the calibration measured one request at a time, "
+                "with no competition for the cores and their caches, and the model charges "
+                "locust's CPU as an even slow-down rather than the bursts it is (see the cpu_ "
+                "columns)."
                 if expected == "below"
-                else "The model is pessimistic here: its users keep arriving however slow the "
-                "answers get, while each locust user waits for its answer before asking again."
+                else "The model is pessimistic here: its vCPUs run each burst to its end, first "
+                "come, first served, so a short request waits behind a long one; the kernel "
+                "time-slices the cores, and short requests slip past long ones."
             )
         ),
         hints={
-            "above": "Look at the cpu_other and cpu_locust columns: who else used the cores "
-            "while the lab was measured, and does the model know about them?",
-            "below": "Compare the two p95 columns at this level again: the model's queue "
-            "keeps growing when users do not wait for their answers.",
+            "above": "Look at the cpu_locust and cpu_other columns: who else used the cores "
+            "while the lab was measured, and what did the calibration, one request at a time, "
+            "not see?",
+            "below": "Compare the two p95 columns at this level again: how does the model hand "
+            "out a vCPU to a short request while a long one holds it?",
         },
     )
 

@@ -871,6 +871,78 @@ def predict(rate: float, seconds: int = 60) -> dict:
     return sim.run(s).summary
 
 
+#: A user's mean think time in the lab's comparison, s (``demo_app/stack/compare.py``, THINK).
+THINK = 1.0
+
+
+@remembered
+def predict_users(users: int, seconds: int = 60) -> dict:
+    """The calibrated model of the lab driven as ``compare`` drives both: ``users`` users, each
+    thinking an exponential time of mean THINK s after its answer, all started in 1 s."""
+    s = sim.load(CALIBRATED, [
+        f"run.duration={seconds}", "run.warmup=10", "users.enabled=true", f"users.count={users}",
+        f'users.think_time={{kind = "exponential", mean = {THINK}}}',
+        f"users.spawn_rate={users}",
+    ])  # fmt: skip
+    return sim.run(s).summary
+
+
+def compare_levels(path: Path = DATA / "compare.csv") -> list[dict[str, str]]:
+    """The recorded comparison, one dict per level (``compare.csv``'s columns)."""
+    import csv
+
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def compare_summary(levels: list[dict[str, str]]) -> str:
+    """Chapter 8's take-away on a recorded comparison, every statement read from its rows:
+    which levels were scored, which met the targets, which did not and by what, which the
+    machine decided (other processes above the limit) and what they used."""
+
+    def names(rows: list[dict[str, str]]) -> str:
+        return ", ".join(r["level"] for r in rows) or "none"
+
+    def err(row: dict[str, str], key: str) -> float:
+        measured = float(row[f"measured_{key}"])
+        return (float(row[f"sim_{key}"]) - measured) / measured
+
+    valid = [r for r in levels if r["valid"] == "1"]
+    scored = [r for r in valid if r["scored"] == "1"]
+    meets = [r for r in scored if r["verdict"] == "meets"]
+    misses = [r for r in scored if r["verdict"] == "misses"]
+    lines = [
+        f"{len(scored)} of {len(levels)} levels scored; the model met its targets at"
+        f" {len(meets)} ({names(meets)}) and missed at {len(misses)} ({names(misses)})."
+    ]
+    for r in misses:
+        lines.append(
+            f"  {r['level']} missed: throughput {err(r, 'rps'):+.0%}, p50 {err(r, 'p50_s'):+.0%},"
+            f" p95 {err(r, 'p95_s'):+.0%}"
+            + (" (at or past the knee)" if r["past_knee"] == "1" else " (below the knee)")
+        )
+    machine = [r for r in valid if r["scored"] == "0"]
+    if machine:
+        used = ", ".join(f"{r['level']} {float(r['cpu_other']):.2f}" for r in machine)
+        lines.append(
+            f"Not scored, the machine's doing: {names(machine)} (cores other processes used:"
+            f" {used}, of {machine[0]['cpu_cores']})."
+        )
+    below = [r for r in scored if r["past_knee"] == "0"]
+    if below:
+        close = [r for r in below if abs(err(r, "p50_s")) <= 0.15]
+        lines.append(
+            f"Below the knee the model's median was within 15 % of the lab's at {len(close)} of"
+            f" {len(below)} scored levels."
+        )
+    else:
+        lines.append("No level below the knee was scored: this recording says nothing there.")
+    invalid = [r for r in levels if r["valid"] == "0"]
+    if invalid:
+        lines.append(f"Invalid (no request completed): {names(invalid)}.")
+    return "\n".join(lines)
+
+
 def calibrated(rate=20) -> View:
     """Chapter 8: the lab's model at one load."""
     from sim.figures import plots

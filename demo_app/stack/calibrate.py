@@ -1,10 +1,12 @@
 """Measure the lab's per-layer service times at low load and write a scenario for the sim.
 
 Like weighing each ingredient before trusting a recipe's cooking time: one request at a time
-(no queue, no contention), we read what every layer says it spent. The app's ``Server-Timing``
-gives ``queue``, ``app`` and ``db``; nginx's access log gives its whole ``$request_time`` and the
-instance's ``$upstream_response_time``, so nginx's own hop is their difference. Each probe URL
-carries a ``_cal=<n>`` marker, so its log line is found exactly.
+(no queue, no contention), over one connection kept alive as each locust user keeps its own
+(:class:`KeptAlive`: no TLS handshake per probe), we read what every layer says it spent.
+The app's ``Server-Timing`` gives ``queue``, ``app`` and ``db``; nginx's access log gives its
+whole ``$request_time`` and the instance's ``$upstream_response_time``, so nginx's own hop is
+their difference. Each probe URL carries a ``_cal=<n>`` marker, so its log line is found
+exactly.
 
 Probes: the calibration endpoint (``cpu_ms=0``: Django's fixed overhead; ``queries=20``: the
 cost of one query; ``cpu_ms=20``: the CPU dial is honoured), then the real pages in the same
@@ -28,18 +30,20 @@ distributions -> ``<state>/calibrated.toml`` (validated by the sim's loader, the
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import os
 import random
+import socket
 import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from demo_app.stack import cpu as cpu_meter
-from demo_app.stack.client import LabClient
-from demo_app.stack.config import LabConfig, LabError
+from demo_app.stack.client import LabClient, Reply
+from demo_app.stack.config import ZONE, LabConfig, LabError
 from demo_app.stack.drills import LogTail, field
 from demo_app.stack.lab import require_running
 from demo_app.stack.mix import PAGES, choose
@@ -70,6 +74,68 @@ class Probe:
     def instance_hop(self) -> float:
         """Gunicorn and the socket between nginx and Django: upstream time minus Django."""
         return max(0.0, self.upstream_time - self.django)
+
+
+class KeptAlive(LabClient):
+    """The lab's client over one connection kept alive, as each locust user keeps its own.
+
+    A new connection per request would make nginx do a TLS handshake for every probe, CPU the
+    load never spends (its users pay one handshake each), and the CPU per page the scenario is
+    scaled to would include it. A connection nginx closed is opened again, once per request."""
+
+    def __init__(self, cfg: LabConfig, timeout: float = 30.0):
+        super().__init__(cfg, timeout)
+        self.conn: http.client.HTTPSConnection | None = None
+        self.connections = 0  # opened so far
+        self.address = ""
+
+    def _open(self, host: str) -> http.client.HTTPSConnection:
+        found = self.resolver.lookup(host)
+        if found.address is None:
+            raise LookupError(f"{host}: NXDOMAIN from the lab's DNS")
+        raw = socket.create_connection((found.address, self.cfg.https_port), self.timeout)
+        try:
+            sock = self.context.wrap_socket(raw, server_hostname=host)
+        except BaseException:
+            raw.close()
+            raise
+        conn = http.client.HTTPSConnection(host, self.cfg.https_port, timeout=self.timeout)
+        conn.sock = sock  # connected to the address the lab's DNS gave, kept open
+        self.connections += 1
+        self.address = f"{found.address}:{self.cfg.https_port}"
+        return conn
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def get(self, path: str, host: str = ZONE, headers: dict[str, str] | None = None) -> Reply:
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = self._open(host)
+            start = time.perf_counter()
+            try:
+                self.conn.request(
+                    "GET", path, headers={"Host": f"{host}:{self.cfg.https_port}"} | (headers or {})
+                )
+                response = self.conn.getresponse()
+                body = response.read()
+            except (http.client.HTTPException, OSError):
+                self.close()  # nginx closed an idle connection: open another, once
+                if attempt == 2:
+                    raise
+                continue
+            if response.will_close:
+                self.close()
+            return Reply(
+                response.status,
+                {k.lower(): v for k, v in response.getheaders()},
+                body,
+                time.perf_counter() - start,
+                self.address,
+            )
+        raise AssertionError("unreachable")
 
 
 def probe(cfg: LabConfig, client: LabClient, paths: list[str], tag: str) -> list[Probe]:
@@ -267,7 +333,7 @@ def run(cfg: LabConfig, requests: int = 60, seed: int = 2026, cpu_model: str = "
     require_running(cfg)
     import sim
 
-    client = LabClient(cfg)
+    client = KeptAlive(cfg)  # as locust's users: one TLS handshake, not one per probe
     rng = random.Random(seed)
     ids = learn_ids(client)
     # Warm every worker on every kind of page first (template loading, first connections):

@@ -1,7 +1,9 @@
 """Load on the lab with locust (headless), its CSV results and a figure of the run.
 
 Like a stress test on a bridge with sandbags: a known number of visitors (``--users``), each
-pacing itself (``--rate`` requests/s), for a known time; locust writes what it saw every few
+sending a request, waiting for the answer and thinking an exponential time of mean
+1 / ``--rate`` seconds (so ``rate`` requests/s while answers are quick: a closed loop, see
+``locustfile.py``), for a known time; locust writes what it saw every few
 seconds (``<name>_stats_history.csv``) and in total (``<name>_stats.csv``), and we draw the
 history: requests/s, p50/p95 latency and failures over time.
 

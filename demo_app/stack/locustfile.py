@@ -1,11 +1,13 @@
 """Locust users for the lab: visitors reading the legislative tracker through quorum.us.
 
 Like the regulars of a library: most glance at the front page, search the catalogue and open a
-few records; some use the API. The mix is ``mix.py`` (calibrate draws from it too); each user
-paces itself to
-``LAB_USER_RATE`` requests per second with random (exponential) gaps, so the offered load is
-about users x rate, a Poisson stream like the simulation's, independent of how fast the lab
-answers (until it saturates).
+few records; some use the API. The mix is ``mix.py`` (calibrate draws from it too). Each user
+sends a request, waits for its answer, then thinks for an exponential time of mean
+1 / ``LAB_USER_RATE`` seconds, and again: a closed loop, as the simulation's ``[users]`` with
+``think_time = { kind = "exponential", mean = 1 / rate }`` (``compare`` runs both). A user
+offers ``rate`` requests per second while answers are quick, so ``users x rate`` is the load
+offered to an idle lab; a slow lab slows its own traffic down, as people do. A user keeps its
+connection alive (``requests.Session``), so TCP and TLS are paid once per user.
 
 Names resolve through the lab's DNS, not /etc/hosts: ``socket.getaddrinfo`` is wrapped so
 ``quorum.us`` is asked of the lab's server (with a cache honouring the TTL) and everything else
@@ -20,7 +22,6 @@ from __future__ import annotations
 import os
 import random
 import socket
-import time
 from pathlib import Path
 
 from locust import HttpUser, events, task
@@ -76,19 +77,17 @@ class Visitor(HttpUser):
         self.client.verify = str(tls_files(CFG.path("tls")).ca)
         Visitor.started += 1
         self.rng = random.Random(SEED * 1000 + Visitor.started)
-        self.next_start = time.monotonic()
 
     def wait_time(self) -> float:
-        """Exponential gaps between this user's requests (a Poisson stream of RATE).
+        """The think time after each answer: exponential, mean 1 / RATE seconds.
 
-        Users spawned in the same second and paced at fixed intervals (``constant_throughput``)
-        stay in step and arrive in bursts; random gaps make the sum over users a Poisson
-        stream, which is what the simulation's arrivals are. A user held up by a slow answer
-        sends its next request at once, as an open stream would have, so the offered rate
-        stays users x rate until the lab saturates.
+        Locust calls it once the task's request has been answered (or failed), so a user never
+        has two requests out: the simulation's ``[users]`` with an exponential think time of
+        the same mean. Random rather than constant times keep users spawned in the same second
+        from staying in step and arriving in bursts; while answers are quick, the sum over
+        users is about a Poisson stream of users x RATE.
         """
-        self.next_start += self.rng.expovariate(RATE)
-        return max(0.0, self.next_start - time.monotonic())
+        return self.rng.expovariate(RATE)
 
     @task
     def visit(self) -> None:

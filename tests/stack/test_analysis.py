@@ -257,33 +257,118 @@ def test_a_load_that_completed_nothing_is_invalid_not_a_crash(tmp_path):
     assert fine.line() == "40 requests, 1 failed, 4.0 req/s, p50 18 ms, p95 54 ms"
 
 
+def compare_level(name, measured, used, predicted=None, fraction=0.5, users=50, capacity=100.0):
+    from demo_app.stack.compare import THINK, Level, Predicted
+
+    predicted = predicted or Predicted(measured.throughput, measured.p50, measured.p95)
+    return Level(name, fraction, users, THINK, capacity, measured, predicted, used)
+
+
 def test_compare_marks_a_level_that_completed_nothing_invalid(tmp_path, capsys):
     import csv
 
-    from demo_app.stack.compare import (
-        INVALID,
-        Predicted,
-        draw,
-        print_notes,
-        print_table,
-        write_csv,
-    )
+    from demo_app.stack.compare import INVALID, Predicted, draw, print_notes, print_table, write_csv
     from demo_app.stack.cpu import CpuShare
 
     lines = [access_line(100 + i * 0.1, 0.02) for i in range(50)]
     done = measure_window(lines, 100.0, 105.0)
     nothing = measure_window(lines, 200.0, 205.0)  # no line ended in this window
     assert done.valid and not nothing.valid
-    used = CpuShare(2, 1.0, 0.6, 0.1)
-    sim = Predicted(10.0, 0.02, 0.05)
-    rows = [("light", 10.0, 5, done, sim, used), ("busy", 20.0, 10, nothing, sim, used)]
+    used = CpuShare(2, 0.75, 0.6, 0.1)  # other processes: 0.05 of 2 cores
+    sim = Predicted(10.0, 0.02, 0.05)  # p95 +150 %: a miss
+    rows = [compare_level("0.2x", done, used, sim), compare_level("0.4x", nothing, used, sim)]
     print_table(rows)
     print_notes(rows, quick=False)
     out = capsys.readouterr().out
-    busy = [line for line in out.splitlines() if line.startswith("busy")]
+    busy = [line for line in out.splitlines() if line.startswith("0.4x")]
     assert len(busy) == 2 and all(INVALID in line for line in busy), busy
     assert "nan" not in out
     write_csv(tmp_path / "compare.csv", rows)
     with open(tmp_path / "compare.csv") as f:
-        assert [r["valid"] for r in csv.DictReader(f)] == ["1", "0"]
+        assert [(r["valid"], r["verdict"]) for r in csv.DictReader(f)] == [
+            ("1", "misses"),
+            ("0", "invalid"),
+        ]
     assert draw(tmp_path / "compare.png", rows, quick=False).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_gives_the_sim_only_the_cores_left_and_judges_by_the_knee():
+    from demo_app.stack.compare import Measured, Predicted, cores_left, speed_factor
+    from demo_app.stack.cpu import CpuShare
+
+    quiet = CpuShare(cores=2, machine=1.55, lab=1.2, load=0.3)  # other 0.05, 0.45 idle
+    assert cores_left(quiet) == pytest.approx(1.7)
+    assert speed_factor(quiet) == pytest.approx(2 / 1.7)
+    measured = Measured(80.0, 0.020, 0.060, 2400, 0)
+    # Capacity 100 req/s with 1.7 of 2 cores left: the knee at 85 req/s offered.
+    below = compare_level("0.8x", measured, quiet, Predicted(80.0, 0.0225, 0.070), users=80)
+    assert below.knee == pytest.approx(85.0) and not below.past_knee
+    assert below.errors()["p50"] == pytest.approx(0.125) and below.verdict == "meets"
+    # The same errors miss below the knee once p50 is 20 % off, and meet past it.
+    off = Predicted(80.0, 0.024, 0.070)
+    assert compare_level("0.8x", measured, quiet, off, users=80).verdict == "misses"
+    assert compare_level("0.9x", measured, quiet, off, users=90).verdict == "meets"
+    assert compare_level("0.9x", measured, quiet, off, users=90).past_knee
+    # Throughput is judged at every level: 12 % more than the lab served misses.
+    greedy = Predicted(89.6, 0.020, 0.060)
+    assert compare_level("0.9x", measured, quiet, greedy, users=90).verdict == "misses"
+
+
+def test_compare_does_not_score_a_level_when_other_processes_took_the_cores(tmp_path, capsys):
+    import csv
+
+    from demo_app.stack.compare import (
+        OTHER_LIMIT,
+        Measured,
+        Predicted,
+        cores_left,
+        print_notes,
+        print_table,
+        speed_factor,
+        write_csv,
+    )
+    from demo_app.stack.cpu import CpuShare
+
+    busy = CpuShare(cores=2, machine=2.0, lab=0.8, load=0.2)  # other: 1.0, a burned core
+    assert busy.other > OTHER_LIMIT
+    assert speed_factor(busy) == pytest.approx(2 / 0.8)  # no core idle: all 1.0 was the lab's
+    # Others' CPU counts only beyond the idle cores: 0.5 used while 0.3 sat idle takes 0.2.
+    assert cores_left(CpuShare(cores=2, machine=1.7, lab=1.0, load=0.2)) == pytest.approx(1.6)
+    measured = Measured(40.0, 0.050, 0.400, 1200, 0)
+    level = compare_level("0.6x", measured, busy, Predicted(60.0, 0.020, 0.100), users=60)
+    assert level.measured.valid and not level.scored and level.verdict == "not scored"
+    print_table([level])
+    print_notes([level], quick=False)
+    out = capsys.readouterr().out
+    (note,) = [line for line in out.splitlines() if line.startswith("0.6x ") and "|" not in line]
+    assert note.split(None, 1)[1] == (
+        "not scored: other processes used 1.00 of 2 cores (more than 0.1), so the machine,"
+        " not the model, decides this level"
+    )
+    assert "misses" not in out and "the sim is too" not in out
+    write_csv(tmp_path / "compare.csv", [level])
+    with open(tmp_path / "compare.csv") as f:
+        (row,) = csv.DictReader(f)
+    assert (row["scored"], row["verdict"], row["cpu_other"]) == ("0", "not scored", "1.0")
+
+
+def test_compares_numbers_are_the_ones_its_readme_and_facts_state():
+    from pathlib import Path
+
+    from demo_app.stack import compare
+
+    assert compare.TARGETS == {
+        "below": {"throughput": 0.10, "p50": 0.15, "p95": 0.25},
+        "past": {"throughput": 0.10, "p50": 0.20, "p95": 0.30},
+    }
+    assert (compare.OTHER_LIMIT, compare.THINK) == (0.1, 1.0)
+    assert len(compare.LEVELS) == 8 and (compare.LEVELS[0], compare.LEVELS[-1]) == (0.2, 1.3)
+    assert 1.0 in compare.LEVELS  # the knee itself is a level
+    root = Path(__file__).resolve().parents[2]
+    readme = " ".join((root / "demo_app/stack/README.md").read_text().split())
+    facts = " ".join((root / "sim/FACTS.md").read_text().split())
+    for text in (readme, facts):
+        assert "throughput within 10 %" in text and "p50 within 15 % and p95 within 25 %" in text
+        assert "more than 0.1 cores" in text
+    assert "p50 within 20 % and p95 within 30 %" in readme
+    assert "0.2x to 1.3x" in readme and "mean 1 s" in readme

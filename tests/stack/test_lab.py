@@ -443,6 +443,17 @@ def test_drill_db_down_gives_503_pages_and_a_live_healthz(lab):
     assert LabClient(lab).get("/readyz").status == 200
 
 
+def test_calibrates_probes_share_one_kept_alive_connection_as_locusts_users_do(lab):
+    from demo_app.stack.calibrate import KeptAlive
+
+    client = KeptAlive(lab)
+    replies = [client.get("/calibrate/?cpu_ms=0") for _ in range(5)]
+    assert [r.status for r in replies] == [200] * 5
+    assert client.connections == 1  # one TLS handshake for all five
+    client.close()
+    assert client.get("/healthz").status == 200 and client.connections == 2
+
+
 def test_calibrate_then_a_short_compare_print_a_table_and_draw_a_figure(lab):
     import sim
 
@@ -455,17 +466,44 @@ def test_calibrate_then_a_short_compare_print_a_table_and_draw_a_figure(lab):
     compared = cli(lab, "compare", "--quick", "--duration", "4", timeout=400)
     assert compared.returncode == 0, compared.stdout + compared.stderr
     table = [line.split()[0] for line in compared.stdout.splitlines() if "|" in line]
-    assert {"light", "busy", "saturated"} <= set(table)
+    assert {"0.1x", "0.25x", "0.5x"} <= set(table)
     with open(lab.path("compare", "compare.csv")) as f:
         rows = list(csv.DictReader(f))
-    assert [r["level"] for r in rows] == ["light", "busy", "saturated"]
+    assert [r["level"] for r in rows] == ["0.1x", "0.25x", "0.5x"]
     assert all(float(r["sim_rps"]) > 0 for r in rows)
     # A level on a busy machine may complete nothing in its short window: then it is marked
-    # invalid, never compared; any other level measured what it completed.
+    # invalid, never compared; any other level measured what it completed. A level whose
+    # other processes took the cores is not scored, and its line says so.
+    from demo_app.stack.compare import OTHER_LIMIT as limit
+
     for row in rows:
         assert (float(row["measured_rps"]) > 0) == (row["valid"] == "1"), row
         assert (row["valid"] == "1") == (f"{row['level']:<9} invalid:" not in compared.stdout)
+        not_scored = f"{row['level']:<9} not scored: other processes used"
+        assert (row["verdict"] == "not scored") == (not_scored in compared.stdout), row
+        if row["verdict"] == "not scored":  # cpu_other is rounded to 0.001 in the csv
+            assert row["valid"] == "1" and float(row["cpu_other"]) >= limit - 0.001, row
+        elif row["valid"] == "1":
+            assert float(row["cpu_other"]) <= limit + 0.001, row
     assert lab.path("compare", "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_level_measured_while_another_process_burns_a_core_is_not_scored(lab, capsys):
+    from demo_app.stack import compare
+
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # one core, busy
+    try:
+        level = compare.measure_level(lab, lab.path("calibrated.toml"), 9, 0.1, 4, quick=True)
+    finally:
+        burner.kill()
+        burner.wait()  # after the level's last CPU reading: not counted as the load generator
+    assert level.measured.valid, level
+    assert level.used.other > compare.OTHER_LIMIT, level.used.line()
+    assert not level.scored and level.verdict == "not scored"
+    compare.print_notes([level], quick=True)
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("0.1x")]
+    assert f"not scored: other processes used {level.used.other:.2f} of" in line
+    assert "misses" not in line and "meets" not in line
 
 
 def test_down_leaves_no_process_behind(lab):

@@ -1,0 +1,130 @@
+"""Chapter 8's comparison of the model with the lab: the recording keeps the rules that made
+it, and the chapter's take-away is read from it, never typed in."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import pytest
+
+from demo_app.stack.compare import COLUMNS, OTHER_LIMIT, TARGETS, THINK
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+sys.path.insert(0, str(NOTEBOOKS))
+import explore  # noqa: E402
+
+RECORDED = NOTEBOOKS / "data" / "compare.csv"
+
+
+def recorded() -> list[dict[str, str]]:
+    with RECORDED.open() as f:
+        return list(csv.DictReader(f))
+
+
+def errors(row: dict[str, str]) -> dict[str, float]:
+    return {
+        key: (float(row[f"sim_{col}"]) - float(row[f"measured_{col}"]))
+        / float(row[f"measured_{col}"])
+        for key, col in (("throughput", "rps"), ("p50", "p50_s"), ("p95", "p95_s"))
+    }
+
+
+def test_the_recording_has_compares_columns_and_spans_the_knee():
+    rows = recorded()
+    with RECORDED.open() as f:
+        assert next(csv.reader(f)) == COLUMNS
+    assert 6 <= len(rows) <= 8
+    fractions = [float(r["fraction"]) for r in rows]
+    assert fractions == sorted(fractions) and fractions[0] <= 0.25 and fractions[-1] >= 1.25
+    assert {r["past_knee"] for r in rows} == {"0", "1"}, "the knee must lie inside the sweep"
+
+
+def test_each_recorded_verdict_follows_from_its_numbers_and_the_machine():
+    for row in recorded():
+        if row["valid"] == "0":
+            assert row["verdict"] == "invalid"
+            continue
+        if float(row["cpu_other"]) > OTHER_LIMIT:
+            assert (row["scored"], row["verdict"]) == ("0", "not scored"), row
+            continue
+        targets = TARGETS["past" if row["past_knee"] == "1" else "below"]
+        meets = all(abs(e) <= targets[k] for k, e in errors(row).items())
+        assert row["scored"] == "1" and row["verdict"] == ("meets" if meets else "misses"), row
+        # The model was given the cores left to the lab, as the README says: less locust's,
+        # less what other processes used beyond the idle cores.
+        cores, machine = float(row["cpu_cores"]), float(row["cpu_machine"])
+        taken = max(0.0, float(row["cpu_other"]) - max(0.0, cores - machine))
+        left = cores - float(row["cpu_locust"]) - taken
+        assert float(row["cpu_left"]) == pytest.approx(max(0.1, left), abs=0.003), row
+
+
+def test_the_take_away_names_every_level_by_its_verdict():
+    rows = recorded()
+    text = explore.compare_summary(rows)
+    by = {v: [r["level"] for r in rows if r["verdict"] == v] for v in ("meets", "misses")}
+    scored = [r for r in rows if r["scored"] == "1"]
+    first = text.splitlines()[0]
+    assert first.startswith(f"{len(scored)} of {len(rows)} levels scored")
+    assert f"at {len(by['meets'])} ({', '.join(by['meets']) or 'none'})" in first
+    assert f"missed at {len(by['misses'])} ({', '.join(by['misses']) or 'none'})" in first
+    for row in rows:
+        if row["verdict"] == "not scored":
+            assert f"{row['level']} {float(row['cpu_other']):.2f}" in text
+    below = [r for r in scored if r["past_knee"] == "0"]
+    close = [r for r in below if abs(errors(r)["p50"]) <= TARGETS["below"]["p50"]]
+    if below:
+        assert f"within 15 % of the lab's at {len(close)} of {len(below)} scored" in text
+
+
+def test_the_take_away_reports_a_machine_level_and_a_miss_as_such():
+    base = dict.fromkeys(COLUMNS, "0")
+    base.update(cpu_cores="2", think_s="1.0", valid="1")
+    meets = {**base, "level": "0.2x", "scored": "1", "verdict": "meets", "measured_rps": "20",
+             "sim_rps": "20", "measured_p50_s": "0.010", "sim_p50_s": "0.011",
+             "measured_p95_s": "0.030", "sim_p95_s": "0.030"}  # fmt: skip
+    misses = {**meets, "level": "1.3x", "verdict": "misses", "past_knee": "1",
+              "sim_p95_s": "0.060"}  # fmt: skip
+    machine = {**meets, "level": "0.6x", "scored": "0", "verdict": "not scored",
+               "cpu_other": "1.02", "sim_p50_s": "0.100"}  # fmt: skip
+    text = explore.compare_summary([meets, machine, misses])
+    assert text.splitlines()[0] == (
+        "2 of 3 levels scored; the model met its targets at 1 (0.2x) and missed at 1 (1.3x)."
+    )
+    assert "1.3x missed: throughput +0%, p50 +10%, p95 +100% (at or past the knee)" in text
+    assert "Not scored, the machine's doing: 0.6x (cores other processes used: 0.6x 1.02" in text
+    assert "within 15 % of the lab's at 1 of 1 scored levels" in text
+
+
+def test_the_chapter_computes_its_take_away_and_drops_the_old_claim():
+    source = (NOTEBOOKS / "08_whole_path.py").read_text()
+    assert "print(explore.compare_summary(levels))" in source
+    assert "predicts the median well" not in source
+    ipynb = (NOTEBOOKS / "08_whole_path.ipynb").read_text()
+    assert "predicts the median well" not in ipynb and "compare_summary" in ipynb
+
+
+def test_the_chapters_curve_runs_the_model_as_compare_does_a_closed_loop():
+    assert explore.THINK == THINK
+    summary = explore.predict_users(20, 60)
+    throughput = summary["throughput_per_s"]
+    response = summary["latency"]["end_to_end"]["mean"]
+    # Every user is either waiting for an answer or thinking: N = X (R + Z).
+    assert throughput * (response + explore.THINK) == pytest.approx(20, rel=0.1)
+    # 20 users thinking 1 s offer about 20 requests/s, far below the calibrated capacity.
+    assert 15 < throughput < 21
+
+
+def test_the_chapters_rules_are_compares():
+    text = " ".join(
+        line.lstrip("# ") for line in (NOTEBOOKS / "08_whole_path.py").read_text().splitlines()
+    )
+    below, past = TARGETS["below"], TARGETS["past"]
+    assert f"Throughput within {below['throughput']:.0%}".replace("%", " %") in text
+    assert (
+        f"the median (p50) within {below['p50']:.0%} and the p95 within {below['p95']:.0%}"
+        f" below the knee, {past['p50']:.0%} and {past['p95']:.0%} at and past it"
+    ).replace("%", " %") in text
+    assert OTHER_LIMIT == 0.1 and "more than a tenth of a core" in text
+    assert THINK == 1.0 and "exponential, mean 1 s" in text
