@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument(
         "--cpu", choices=("split", "pooled"), default="split", help="how the sim sees the cores"
     )
-    compare = sub.add_parser("compare", help="measured vs simulated, closed loop, 0.2x to 1.3x capacity")
+    compare = sub.add_parser("compare", help="lab vs sim, closed loop, 0.2x-1.3x capacity")
     compare.add_argument("--duration", type=int, default=30, help="seconds per level")
     compare.add_argument("--quick", action="store_true", help="small loads (CI)")
     conns = sub.add_parser(
