@@ -35,7 +35,6 @@ import json
 import math
 import os
 import random
-import socket
 import statistics
 import time
 from dataclasses import dataclass
@@ -87,22 +86,13 @@ class KeptAlive(LabClient):
         super().__init__(cfg, timeout)
         self.conn: http.client.HTTPSConnection | None = None
         self.connections = 0  # opened so far
-        self.address = ""
+        self.peer = ""  # address:port of the connection open now
 
     def _open(self, host: str) -> http.client.HTTPSConnection:
-        found = self.resolver.lookup(host)
-        if found.address is None:
-            raise LookupError(f"{host}: NXDOMAIN from the lab's DNS")
-        raw = socket.create_connection((found.address, self.cfg.https_port), self.timeout)
-        try:
-            sock = self.context.wrap_socket(raw, server_hostname=host)
-        except BaseException:
-            raw.close()
-            raise
-        conn = http.client.HTTPSConnection(host, self.cfg.https_port, timeout=self.timeout)
-        conn.sock = sock  # connected to the address the lab's DNS gave, kept open
+        address = self.address(host)
+        conn = self.connect(host, address)  # kept open for the requests that follow
         self.connections += 1
-        self.address = f"{found.address}:{self.cfg.https_port}"
+        self.peer = f"{address}:{self.cfg.https_port}"
         return conn
 
     def close(self) -> None:
@@ -133,7 +123,7 @@ class KeptAlive(LabClient):
                 {k.lower(): v for k, v in response.getheaders()},
                 body,
                 time.perf_counter() - start,
-                self.address,
+                self.peer,
             )
         raise AssertionError("unreachable")
 

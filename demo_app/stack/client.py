@@ -68,19 +68,29 @@ class LabClient:
         self.resolver = CachingResolver(cfg.dns_port)
         self.context = ssl.create_default_context(cafile=str(tls_files(cfg.path("tls")).ca))
 
-    def get(self, path: str, host: str = ZONE, headers: dict[str, str] | None = None) -> Reply:
+    def address(self, host: str) -> str:
+        """``host``'s address as the lab's DNS gives it (cached for its TTL)."""
         found = self.resolver.lookup(host)
         if found.address is None:
             raise LookupError(f"{host}: NXDOMAIN from the lab's DNS")
-        start = time.perf_counter()
-        raw = socket.create_connection((found.address, self.cfg.https_port), self.timeout)
+        return found.address
+
+    def connect(self, host: str, address: str) -> http.client.HTTPSConnection:
+        """TCP and TLS to ``address`` (what the lab's DNS gave for ``host``), ready to send."""
+        raw = socket.create_connection((address, self.cfg.https_port), self.timeout)
         try:
             sock = self.context.wrap_socket(raw, server_hostname=host)
         except BaseException:
             raw.close()
             raise
         conn = http.client.HTTPSConnection(host, self.cfg.https_port, timeout=self.timeout)
-        conn.sock = sock  # already connected to the address the lab's DNS gave
+        conn.sock = sock  # connected to the address the lab's DNS gave, not one of its own
+        return conn
+
+    def get(self, path: str, host: str = ZONE, headers: dict[str, str] | None = None) -> Reply:
+        address = self.address(host)
+        start = time.perf_counter()  # the connection and the request, not the lookup
+        conn = self.connect(host, address)
         try:
             conn.request(
                 "GET", path, headers={"Host": f"{host}:{self.cfg.https_port}"} | (headers or {})
@@ -94,7 +104,7 @@ class LabClient:
             {k.lower(): v for k, v in response.getheaders()},
             body,
             time.perf_counter() - start,
-            f"{found.address}:{self.cfg.https_port}",
+            f"{address}:{self.cfg.https_port}",
         )
 
 
