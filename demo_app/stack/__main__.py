@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument(
         "--cpu", choices=("split", "pooled"), default="split", help="how the sim sees the cores"
     )
+    calibrate.add_argument(
+        "--load-seconds", type=int, default=20, help="steady load to read CPU per page (0: none)"
+    )
     compare = sub.add_parser("compare", help="lab vs sim, closed loop, 0.2x-1.3x capacity")
     compare.add_argument("--duration", type=int, default=30, help="seconds per level")
     compare.add_argument("--quick", action="store_true", help="small loads (CI)")
@@ -175,7 +178,7 @@ def run(args) -> int:
     if args.command == "calibrate":
         from demo_app.stack import calibrate
 
-        return calibrate.run(cfg, args.requests, cpu_model=args.cpu)
+        return calibrate.run(cfg, args.requests, cpu_model=args.cpu, load_seconds=args.load_seconds)
     from demo_app.stack import compare
 
     return compare.run(cfg, args.duration, quick=args.quick)

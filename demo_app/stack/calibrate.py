@@ -10,7 +10,13 @@ exactly.
 
 Probes: the calibration endpoint (``cpu_ms=0``: Django's fixed overhead; ``queries=20``: the
 cost of one query; ``cpu_ms=20``: the CPU dial is honoured), then the real pages in the same
-mix as the locustfile. The page samples become the simulation's Django service time.
+mix as the locustfile. The page samples become the simulation's Django service time, scaled up
+to the CPU the lab's processes really spend per page. That CPU is read twice: while the pages
+are probed one at a time, and under a steady closed-loop load of locust's users at about half
+the capacity (:func:`under_load`, ``--load-seconds``): with several requests in flight the
+same page costs the lab more (the kernel switches between more processes, caches are shared:
+compare's levels show it), and the larger of the two is the one the model
+needs where it matters, near the knee.
 
 What the scenario says about this stack, and why (also written into the file):
 
@@ -22,7 +28,11 @@ What the scenario says about this stack, and why (also written into the file):
   time is folded into Django's CPU (``django.queries = 0``) rather than modelled as a separate
   server with CPUs of its own;
 - the client sits on the same machine: DNS, connect and download cost nothing, and the sim's
-  end-to-end latency is nginx's ``$request_time``.
+  end-to-end latency is nginx's ``$request_time``;
+- the kernel time-slices the cores among the workers, so the vCPUs share their time
+  (``cpu_discipline = "ps"``): against compare's recording, processor sharing came closer to
+  the lab's p95 than first come, first served at seven levels of eight (sim/FACTS.md, "The
+  kernel's scheduler").
 
 Flow: running lab -> sequential probes -> Server-Timing + access-log lines -> fitted
 distributions -> ``<state>/calibrated.toml`` (validated by the sim's loader, then written).
@@ -45,6 +55,7 @@ from demo_app.stack.client import LabClient, Reply
 from demo_app.stack.config import ZONE, LabConfig, LabError
 from demo_app.stack.drills import LogTail, field
 from demo_app.stack.lab import require_running
+from demo_app.stack.load import run_load
 from demo_app.stack.mix import PAGES, choose
 from demo_app.stack.templating import write_atomically
 
@@ -230,25 +241,59 @@ def cpu_scale(pages: list[Probe], cpu_per_page: float | None) -> float:
     return max(1.0, cpu_per_page / mean)
 
 
+#: The steady load under which the CPU per page is read again: this fraction of the capacity
+#: the one-at-a-time reading implies, as compare's closed loop of users offers it.
+STEADY_FRACTION = 0.5
+
+
+def under_load(cfg: LabConfig, cpu_per_page: float, cores: int, seconds: int) -> tuple[float, int]:
+    """(CPU seconds the lab's processes used per request, users) under a steady closed loop
+    of locust's users at :data:`STEADY_FRACTION` of the capacity ``cpu_per_page`` implies,
+    for ``seconds``: the lab's CPU over the run divided by the requests nginx logged in it."""
+    from demo_app.stack.compare import THINK  # compare's users, as compare runs them
+
+    users = max(1, round(STEADY_FRACTION * cores / cpu_per_page * THINK))
+    access = LogTail(cfg.logs / "nginx-access.log")
+    before = cpu_meter.snapshot(cfg)
+    started = time.time()
+    run_load(cfg, users, float(users), seconds, 1 / THINK, "calibrate-steady",
+             figure=False, quiet=True)  # fmt: skip
+    after = cpu_meter.snapshot(cfg)
+    ended = time.time()
+    done = 0
+    for line in access.new_lines():
+        try:
+            finished = float(field(line, 13))
+        except ValueError:
+            continue
+        done += started <= finished <= ended and field(line, 8) != "-"
+    if done == 0:
+        raise LabError(
+            f"no request completed in {seconds} s of steady load ({users} users): see `status`"
+        )
+    return cpu_meter.lab_seconds(before, after) / done, users
+
+
 def scenario_text(
     cfg: LabConfig,
     pages: list[Probe],
     cores: int,
     cpu_model: str = "split",
     cpu_per_page: float | None = None,
+    basis: str = "while the pages were probed",
 ) -> str:
     """The calibrated scenario as TOML (the sim's sections; every number explained).
 
-    ``cpu_per_page``: CPU seconds the lab's processes used per page while the pages were
-    probed (``None`` when unknown): Django's samples are scaled up to it (:func:`cpu_scale`)."""
+    ``cpu_per_page``: CPU seconds the lab's processes used per page (``None`` when unknown),
+    read as ``basis`` says: Django's samples are scaled up to it (:func:`cpu_scale`)."""
     scale = cpu_scale(pages, cpu_per_page)
     django = sorted(round(p.django * scale, 6) for p in pages)
     fit = Fit.of(django)
     reported = statistics.fmean(p.django for p in pages)
     scaled = (
         f"# Scaled by {scale:.3f}: the lab's processes used {cpu_per_page * 1000:.1f} ms of CPU per"
-        f" page\n# while Django reported {reported * 1000:.1f} ms (TLS, HTTP parsing and WSGI need"
-        " the cores too).\n"
+        f" page\n# {basis}, while Django reported {reported * 1000:.1f} ms one at a time (TLS,"
+        " HTTP\n# parsing and WSGI need the cores too).\n"
         if scale > 1.0
         else ""
     )
@@ -295,6 +340,9 @@ latency = {lb:.6f}  # median nginx hop: $request_time - $upstream_response_time
 {why}
 count = {count}
 vcpus = {vcpus}
+# The kernel time-slices the cores among the workers: processor sharing came closer to the
+# lab than first come, first served (sim/FACTS.md, "The kernel's scheduler").
+cpu_discipline = "ps"
 
 [nginx]
 latency = {hop:.6f}  # median Gunicorn + socket hop: upstream time - time in Django
@@ -315,9 +363,17 @@ cpu = {{ kind = "empirical", samples = [{samples}] }}
 """
 
 
-def run(cfg: LabConfig, requests: int = 60, seed: int = 2026, cpu_model: str = "split") -> int:
+def run(
+    cfg: LabConfig,
+    requests: int = 60,
+    seed: int = 2026,
+    cpu_model: str = "split",
+    load_seconds: int = 20,
+) -> int:
     if not 10 <= requests <= 2000:
         raise LabError(f"--requests {requests} is out of range: use 10-2000")
+    if load_seconds != 0 and not 5 <= load_seconds <= 300:
+        raise LabError(f"--load-seconds {load_seconds} is out of range: use 0 (none) or 5-300")
     if cpu_model not in CPU_MODELS:
         raise LabError(f"--cpu {cpu_model!r} is unknown: use one of {', '.join(CPU_MODELS)}")
     require_running(cfg)
@@ -379,10 +435,20 @@ def run(cfg: LabConfig, requests: int = 60, seed: int = 2026, cpu_model: str = "
         )
     cores = os.cpu_count() or 1
     print(
-        f"cpu       the lab used {cpu_per_page * 1000:.1f} ms of CPU per page; Django reported"
-        f" {statistics.fmean(p.django for p in pages) * 1000:.1f} ms"
+        f"cpu       the lab used {cpu_per_page * 1000:.1f} ms of CPU per page one at a time;"
+        f" Django reported {statistics.fmean(p.django for p in pages) * 1000:.1f} ms"
     )
-    text = scenario_text(cfg, pages, cores, cpu_model, cpu_per_page)
+    basis = "while the pages were probed one at a time"
+    if load_seconds:
+        steady, users = under_load(cfg, cpu_per_page, cores, load_seconds)
+        print(
+            f"cpu       under a steady load ({users} users, {load_seconds} s) the lab used"
+            f" {steady * 1000:.1f} ms of CPU per request"
+        )
+        if steady > cpu_per_page:
+            cpu_per_page = steady
+            basis = f"under a steady load of {users} users (compare's closed loop)"
+    text = scenario_text(cfg, pages, cores, cpu_model, cpu_per_page, basis)
     out = cfg.path("calibrated.toml")
     candidate = out.with_name("calibrated.new.toml")
     candidate.write_text(text)

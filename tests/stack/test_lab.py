@@ -457,11 +457,29 @@ def test_calibrates_probes_share_one_kept_alive_connection_as_locusts_users_do(l
 def test_calibrate_then_a_short_compare_print_a_table_and_draw_a_figure(lab):
     import sim
 
-    calibrated = cli(lab, "calibrate", "--requests", "12")
+    refused = cli(lab, "calibrate", "--load-seconds", "3")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "--load-seconds 3 is out of range: use 0 (none) or 5-300" in refused.stderr
+
+    calibrated = cli(lab, "calibrate", "--requests", "12", "--load-seconds", "5")
     assert calibrated.returncode == 0, calibrated.stdout + calibrated.stderr
     loaded = sim.load(str(lab.path("calibrated.toml")))
     assert loaded.instances.count == LabConfig.load(lab.state_dir).instances
+    assert loaded.instances.cpu_discipline == "ps"
     assert loaded.django.cpu.kind == "empirical" and len(loaded.django.cpu.samples) >= 6
+    # The CPU per page is read again under compare's closed loop of users; the samples are
+    # scaled to the larger reading, and the scenario says which it was.
+    (one_line,) = [x for x in calibrated.stdout.splitlines() if "one at a time;" in x]
+    (steady_line,) = [x for x in calibrated.stdout.splitlines() if "under a steady load" in x]
+    alone = float(one_line.split("used ")[1].split(" ms")[0])
+    steady = float(steady_line.split("used ")[1].split(" ms")[0])
+    mean_ms = sum(loaded.django.cpu.samples) / len(loaded.django.cpu.samples) * 1000
+    assert mean_ms >= max(alone, steady) - 0.1
+    text = lab.path("calibrated.toml").read_text()
+    if "under a steady load of" in text:  # chosen only when larger (printed to 0.1 ms)
+        assert steady >= alone, (steady, alone)
+    elif "one at a time, while Django" in text:
+        assert alone >= steady, (steady, alone)
 
     compared = cli(lab, "compare", "--quick", "--duration", "4", timeout=400)
     assert compared.returncode == 0, compared.stdout + compared.stderr
