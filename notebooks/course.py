@@ -604,22 +604,20 @@ def ch8_model_vs_lab(prediction: str | None, *, measured: float, simulated: floa
             f"The model said {simulated * 1000:.0f} ms, the lab measured {measured * 1000:.0f} "
             "ms. "
             + (
-                "The model is optimistic here: the calibration measured one request at a time, "
-                "with no competition for the cores and their caches, and the model charges "
-                "locust's CPU as an even slow-down rather than the bursts it is (see the cpu_ "
-                "columns)."
+                "The model is optimistic here: its vCPUs share their time at no cost, where "
+                "the kernel pays for every switch between processes, and it charges locust's "
+                "CPU as an even slow-down rather than the bursts it is (see the cpu_ columns)."
                 if expected == "below"
-                else "The model is pessimistic here: its vCPUs run each burst to its end, first "
-                "come, first served, so a short request waits behind a long one; the kernel "
-                "time-slices the cores, and short requests slip past long ones."
+                else "The model is pessimistic here: it charges every page the CPU the "
+                "calibration measured, and at this level a page cost the lab less (the lab's "
+                "cores over its requests per second)."
             )
         ),
         hints={
             "above": "Look at the cpu_locust and cpu_other columns: who else used the cores "
-            "while the lab was measured, and what did the calibration, one request at a time, "
-            "not see?",
-            "below": "Compare the two p95 columns at this level again: how does the model hand "
-            "out a vCPU to a short request while a long one holds it?",
+            "while the lab was measured, and what does switching between them cost?",
+            "below": "Compare the two p95 columns at this level again, then the lab's CPU per "
+            "request (cpu_lab / measured_rps) with the calibration's.",
         },
     )
 

@@ -14,9 +14,10 @@ mix as the locustfile. The page samples become the simulation's Django service t
 to the CPU the lab's processes really spend per page. That CPU is read twice: while the pages
 are probed one at a time, and under a steady closed-loop load of locust's users at about half
 the capacity (:func:`under_load`, ``--load-seconds``): with several requests in flight the
-same page costs the lab more (the kernel switches between more processes, caches are shared:
-compare's levels show it), and the larger of the two is the one the model
-needs where it matters, near the knee.
+same page can cost the lab more or less (more processes to switch between and caches shared;
+but no idle wake-ups between requests), and one request at a time the reading swings by a
+third from run to run on a shared machine. The steady reading is what compare's users make the
+lab pay, so the samples are scaled to it; ``--load-seconds 0`` keeps the one-at-a-time one.
 
 What the scenario says about this stack, and why (also written into the file):
 
@@ -445,9 +446,8 @@ def run(
             f"cpu       under a steady load ({users} users, {load_seconds} s) the lab used"
             f" {steady * 1000:.1f} ms of CPU per request"
         )
-        if steady > cpu_per_page:
-            cpu_per_page = steady
-            basis = f"under a steady load of {users} users (compare's closed loop)"
+        cpu_per_page = steady  # what the load pays, and steadier than one at a time
+        basis = f"under a steady load of {users} users (compare's closed loop)"
     text = scenario_text(cfg, pages, cores, cpu_model, cpu_per_page, basis)
     out = cfg.path("calibrated.toml")
     candidate = out.with_name("calibrated.new.toml")

@@ -483,12 +483,12 @@ def reasons(lv: Level) -> list[str]:
         found.append(
             f"the sim is too optimistic: the load generator's {lv.used.load:.2f} cores are "
             "charged as an even slow-down of the vCPUs, not as the bursts they are, and the "
-            "calibration, one request at a time, saw no competition for caches and cores"
+            "model's vCPUs share their time at no cost, where the kernel pays for each switch"
         )
     if e["throughput"] < -tol["throughput"] or e["p50"] > tol["p50"]:
         found.append(
-            "the sim is too pessimistic: the calibration's CPU per page, measured one request "
-            "at a time, is more than a page costs the lab under load (or the calibration ran "
-            "on a busy machine: see its `machine` line)"
+            "the sim is too pessimistic: the calibration's CPU per page is more than a page "
+            "cost the lab at this level (compare the lab's cores over its requests/s with the "
+            "calibration's `cpu` lines; or the calibration ran on a busy machine: see them)"
         )
     return [] if lv.meets else found
