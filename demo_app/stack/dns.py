@@ -2,7 +2,7 @@
 
 Think of the receptionist who owns the company phone list: asked "where is quorum.us?", she
 answers from her own list (authoritative), says how long the answer stays good (TTL 60 s, the
-TTL of an AWS load balancer's record, ../shared/design/MODEL_FACTS.md "DNS"), says "no such
+TTL of an AWS load balancer's record, sim/FACTS.md "DNS"), says "no such
 person" for unknown names in the company (NXDOMAIN), and refuses questions about other
 companies (REFUSED: she is not a recursive resolver). Every question goes into her log book.
 

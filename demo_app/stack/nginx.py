@@ -25,7 +25,7 @@ from demo_app.stack.config import HOST, LabConfig, LabError
 from demo_app.stack.templating import render, write_atomically
 
 INSTALL_HINT = "sudo apt-get install nginx"
-# Passive health checks. Like an ELB's unhealthy threshold of 2 (MODEL_FACTS.md, "Elastic Load
+# Passive health checks. Like an ELB's unhealthy threshold of 2 (sim/FACTS.md, "Elastic Load
 # Balancing"), two failed attempts take a target out; it is tried again after fail_timeout.
 MAX_FAILS = 2
 FAIL_TIMEOUT_S = 5

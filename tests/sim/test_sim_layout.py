@@ -145,3 +145,20 @@ def test_the_vocabulary_is_cheap_to_import():
 
 def test_the_command_line_does_not_load_matplotlib_until_it_draws():
     assert "matplotlib" not in loaded_after("import sim.cli, sim.results")
+
+
+def test_nothing_in_the_repository_cites_a_file_outside_it():
+    """Every fact is cited from the project's own sim/FACTS.md: a user of the project has no
+    design folder beside it. (The name is assembled so that this test does not cite it.)"""
+    outside = ("MODEL" + "_FACTS", "../" + "shared/")
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    found = []
+    for name in tracked:
+        path = ROOT / name
+        if path.suffix not in {".py", ".md", ".toml", ".ipynb", ".txt", ".j2", ".yml", ".cfg"}:
+            continue
+        text = path.read_text(errors="replace")
+        found += [f"{name}: {needle}" for needle in outside if needle in text]
+    assert found == []
