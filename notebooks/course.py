@@ -35,16 +35,24 @@ class Feedback:
 UNANSWERED = Feedback(None, "Write your prediction in the cell above, run it, then run this one.")
 
 
+def read_number(answer: object, hint: str) -> float | Feedback:
+    """The answer as a number, or the feedback to give instead: :data:`UNANSWERED` when there
+    is none, or what is wrong with it followed by ``hint``."""
+    if answer is None:
+        return UNANSWERED
+    try:
+        return float(answer)
+    except (TypeError, ValueError):
+        return Feedback(False, f"{answer!r} is not a number. {hint}")
+
+
 def check_number(
     answer: float | None, expected: float, *, rel_tol: float = 0.15, why: str, hint: str
 ) -> Feedback:
     """Right when ``answer`` is within ``rel_tol`` of ``expected`` (relative)."""
-    if answer is None:
-        return UNANSWERED
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        return Feedback(False, f"{answer!r} is not a number. {hint}")
+    value = read_number(answer, hint)
+    if isinstance(value, Feedback):
+        return value  # unanswered, or not a number
     if math.isclose(value, expected, rel_tol=rel_tol, abs_tol=1e-9):
         return Feedback(True, why)
     return Feedback(False, f"You said {value:g}; the answer is about {expected:g}. {hint}")
@@ -80,12 +88,9 @@ def check_steps(
 
     ``steps`` maps each step, named as the hint should name it, to its length. A wrong answer
     that matches some of the steps gets a hint naming the ones it left out."""
-    if answer is None:
-        return UNANSWERED
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        return Feedback(False, f"{answer!r} is not a number. {hint}")
+    value = read_number(answer, hint)
+    if isinstance(value, Feedback):
+        return value  # unanswered, or not a number
     total = sum(steps.values()) if expected is None else expected
     tolerance = 0.45 * min(v for v in steps.values() if v > 0)
     if abs(value - total) <= tolerance:
@@ -253,12 +258,9 @@ def ch7_persistent_saving(
         "With CONN_MAX_AGE = 0 every request pays one connection set-up before its first "
         "query; the queries themselves cost the same either way."
     )
-    if prediction_ms is None:
-        return UNANSWERED
-    try:
-        value = float(prediction_ms)
-    except (TypeError, ValueError):
-        return Feedback(False, f"{prediction_ms!r} is not a number. {hint}")
+    value = read_number(prediction_ms, hint)
+    if isinstance(value, Feedback):
+        return value  # unanswered, or not a number
     if queries > 1 and abs(value - saved * queries) <= 0.1 * saved * queries:
         hint = (
             f"That is a set-up for each of the {queries} queries: a request opens its "
@@ -639,12 +641,9 @@ def ch10_back_after_kill(
         f"supervisord restarts an exit it did not ask for at once (autorestart=true), but "
         f"calls the new process RUNNING only once it has stayed up startsecs ({startsecs:g} s)."
     )
-    if prediction_s is None:
-        return UNANSWERED
-    try:
-        value = float(prediction_s)
-    except (TypeError, ValueError):
-        return Feedback(False, f"{prediction_s!r} is not a number. {hint}")
+    value = read_number(prediction_s, hint)
+    if isinstance(value, Feedback):
+        return value  # unanswered, or not a number
     if abs(value - took) <= 0.25 * startsecs:
         return Feedback(
             True,
@@ -676,12 +675,9 @@ def ch10_cut_request(
         f"{graceful_timeout:g} s), but supervisord sends SIGKILL to the whole group after "
         f"stopwaitsecs ({stopwaitsecs:.0f} s). Which comes first?"
     )
-    if prediction_s is None:
-        return UNANSWERED
-    try:
-        value = float(prediction_s)
-    except (TypeError, ValueError):
-        return Feedback(False, f"{prediction_s!r} is not a number. {hint}")
+    value = read_number(prediction_s, hint)
+    if isinstance(value, Feedback):
+        return value  # unanswered, or not a number
     tolerance = 0.45 * min(steps.values())
     if abs(value - waited) > tolerance:
         if abs(value - request_s) <= tolerance:
@@ -836,12 +832,9 @@ def ch12_no_drain(
         f"requests at once. The delay lets each of them run {delay:g} s more: which are "
         "still running when it stops?"
     )
-    if prediction is None:
-        return UNANSWERED
-    try:
-        value = float(prediction)
-    except (TypeError, ValueError):
-        return Feedback(False, f"{prediction!r} is not a number. {hint}")
+    value = read_number(prediction, hint)
+    if isinstance(value, Feedback):
+        return value  # unanswered, or not a number
     tolerance = max(0.25 * estimate, 1.0)
     if abs(value - failed) <= tolerance:
         return Feedback(
