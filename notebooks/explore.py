@@ -897,8 +897,9 @@ def compare_levels(path: Path = DATA / "compare.csv") -> list[dict[str, str]]:
 
 def compare_summary(levels: list[dict[str, str]]) -> str:
     """Chapter 8's take-away on a recorded comparison, every statement read from its rows:
-    which levels were scored, which met the targets, which did not and by what, which the
-    machine decided (other processes above the limit) and what they used."""
+    which levels were scored, which met the targets, which did not and by what, which missed
+    only within the lab's own spread between passes (``unsteady``), which the machine decided
+    (other processes above the limit) and what they used."""
 
     def names(rows: list[dict[str, str]]) -> str:
         return ", ".join(r["level"] for r in rows) or "none"
@@ -911,10 +912,18 @@ def compare_summary(levels: list[dict[str, str]]) -> str:
     scored = [r for r in valid if r["scored"] == "1"]
     meets = [r for r in scored if r["verdict"] == "meets"]
     misses = [r for r in scored if r["verdict"] == "misses"]
+    unsteady = [r for r in scored if r["verdict"] == "unsteady"]
     lines = [
         f"{len(scored)} of {len(levels)} levels scored; the model met its targets at"
-        f" {len(meets)} ({names(meets)}) and missed at {len(misses)} ({names(misses)})."
+        f" {len(meets)} ({names(meets)}), missed them within the lab's own spread at"
+        f" {len(unsteady)} ({names(unsteady)}) and missed at {len(misses)} ({names(misses)})."
     ]
+    for r in unsteady:
+        lines.append(
+            f"  {r['level']} unsteady: p50 {err(r, 'p50_s'):+.0%} with the lab's passes"
+            f" {float(r['spread_p50']):.0%} apart, p95 {err(r, 'p95_s'):+.0%} with them"
+            f" {float(r['spread_p95']):.0%} apart"
+        )
     for r in misses:
         lines.append(
             f"  {r['level']} missed: throughput {err(r, 'rps'):+.0%}, p50 {err(r, 'p50_s'):+.0%},"

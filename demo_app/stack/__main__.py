@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare = sub.add_parser("compare", help="lab vs sim, closed loop, 0.2x-1.3x capacity")
     compare.add_argument("--duration", type=int, default=30, help="seconds per level")
     compare.add_argument("--quick", action="store_true", help="small loads (CI)")
+    compare.add_argument(
+        "--passes", type=int, default=2, help="sweeps, the second reversed (1-5; default 2)"
+    )
     conns = sub.add_parser(
         "connections", help="PostgreSQL connections held and refused at 2, 3 and 4 instances"
     )
@@ -181,7 +184,7 @@ def run(args) -> int:
         return calibrate.run(cfg, args.requests, cpu_model=args.cpu, load_seconds=args.load_seconds)
     from demo_app.stack import compare
 
-    return compare.run(cfg, args.duration, quick=args.quick)
+    return compare.run(cfg, args.duration, quick=args.quick, passes=args.passes)
 
 
 def main(argv: list[str] | None = None) -> int:

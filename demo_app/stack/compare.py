@@ -26,10 +26,20 @@ they used more than ``OTHER_LIMIT`` cores is not scored (its miss would be the m
 the model's), and its line says so. ``--quick`` uses small loads and short runs (for CI: it
 shows the machinery works, not how accurate the model is).
 
-Flow: calibrated.toml -> capacity -> for each level: locust (users) + CPU meter -> access-log
-window -> measured; ``python -m sim run calibrated.toml`` with the same ``[users]`` and the CPU
-left -> predicted -> verdict -> table (stdout, ``compare.csv``) + figure (``compare.png``) in
-``<state>/compare/``.
+The lab against itself: a 30 s level on a shared laptop or VM is not the same twice (CPU
+frequency, the hypervisor's other guests, caches), so every level is measured in ``passes``
+(2 by default), the second sweep in reverse order so that a drift over the run does not line up
+with the load. A level's measurement is the mean of its passes, its prediction the mean of the
+sim's for each pass (each given that pass's cores), and its *spread* per metric how far the
+passes were apart (``|a - b| / mean``). A prediction off by more than its target is the model's
+miss only when it is off by more than the target plus half that spread (the uncertainty of the
+mean of two readings); otherwise the verdict is ``unsteady``: the lab did not repeat itself
+closely enough to tell, and the line says by how much it moved.
+
+Flow: calibrated.toml -> capacity -> for each pass, for each level: locust (users) + CPU meter
+-> access-log window -> measured; ``python -m sim run calibrated.toml`` with the same ``[users]``
+and the CPU left -> predicted; the passes of a level -> mean and spread -> verdict -> table
+(stdout, ``compare.csv``) + figure (``compare.png``) in ``<state>/compare/``.
 """
 
 from __future__ import annotations
@@ -41,7 +51,7 @@ import subprocess
 import sys
 import time
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from demo_app.stack import cpu
@@ -61,6 +71,9 @@ TARGETS = {
     "below": {"throughput": 0.10, "p50": 0.15, "p95": 0.25},
     "past": {"throughput": 0.10, "p50": 0.20, "p95": 0.30},
 }
+#: How many times the sweep is run by default (the second in reverse order): the lab's own
+#: run-to-run spread is what a miss is weighed against.
+PASSES = 2
 #: Cores other processes (neither the lab nor the load generator) may use during a level for
 #: it to be scored: beyond that the machine, not the model, decides the result.
 OTHER_LIMIT = 0.1
@@ -104,6 +117,9 @@ class Level:
     predicted: Predicted
     used: cpu.CpuShare
     discipline: str = "fcfs"  # how the sim's vCPUs share their bursts (instances.cpu_discipline)
+    passes: int = 1  # how many sweeps measured it (:func:`combine`)
+    #: per metric, how far the passes' measurements were apart (``|a - b| / mean``); 0 for one
+    spread: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     @property
     def offered(self) -> float:
@@ -140,24 +156,83 @@ class Level:
             "p95": error(p.p95, m.p95),
         }
 
+    def spreads(self) -> dict[str, float]:
+        return dict(zip(("throughput", "p50", "p95"), self.spread, strict=True))
+
     @property
     def meets(self) -> bool:
         return all(abs(e) <= self.targets[k] for k, e in self.errors().items())
 
+    def model_misses(self) -> list[str]:
+        """The metrics off by more than their target plus half the lab's own spread."""
+        spread = self.spreads()
+        return [
+            k for k, e in self.errors().items() if abs(e) > self.targets[k] + spread[k] / 2
+        ]
+
     @property
     def verdict(self) -> str:
-        """``invalid``, ``not scored``, ``meets`` or ``misses``."""
+        """``invalid``, ``not scored``, ``meets``, ``unsteady`` (a miss within the lab's own
+        run-to-run spread) or ``misses``."""
         if not self.measured.valid:
             return "invalid"
         if not self.scored:
             return "not scored"
-        return "meets" if self.meets else "misses"
+        if self.meets:
+            return "meets"
+        return "misses" if self.model_misses() else "unsteady"
 
     def not_scored_line(self) -> str:
         return (
             f"not scored: other processes used {self.used.other:.2f} of {self.used.cores} cores"
             f" (more than {OTHER_LIMIT}), so the machine, not the model, decides this level"
         )
+
+
+def combine(runs: list[Level]) -> Level:
+    """One level from its passes: the mean of what they measured, predicted and used, and how
+    far their measurements were apart. A pass that completed nothing makes the level invalid."""
+    first = runs[0]
+    if len(runs) == 1 or not all(r.measured.valid for r in runs):
+        bad = [r for r in runs if not r.measured.valid]
+        return replace(bad[0] if bad else first, passes=len(runs))
+
+    def mean(values) -> float:
+        values = list(values)
+        return sum(values) / len(values)
+
+    def apart(values) -> float:
+        values = list(values)
+        middle = mean(values)
+        return (max(values) - min(values)) / middle if middle > 0 else 0.0
+
+    ms = [r.measured for r in runs]
+    measured = Measured(
+        mean(m.throughput for m in ms),
+        mean(m.p50 for m in ms),
+        mean(m.p95 for m in ms),
+        sum(m.requests for m in ms),
+        sum(m.failed for m in ms),
+    )
+    ps = [r.predicted for r in runs]
+    predicted = Predicted(
+        mean(p.throughput for p in ps), mean(p.p50 for p in ps), mean(p.p95 for p in ps)
+    )
+    us = [r.used for r in runs]
+    used = cpu.CpuShare(
+        first.used.cores,
+        mean(u.machine for u in us),
+        mean(u.lab for u in us),
+        mean(u.load for u in us),
+    )
+    spread = (
+        apart(m.throughput for m in ms),
+        apart(m.p50 for m in ms),
+        apart(m.p95 for m in ms),
+    )
+    return replace(
+        first, measured=measured, predicted=predicted, used=used, passes=len(runs), spread=spread
+    )
 
 
 def level_name(fraction: float) -> str:
@@ -300,9 +375,11 @@ def measure_level(
     )
 
 
-def run(cfg: LabConfig, duration: int = 30, quick: bool = False) -> int:
+def run(cfg: LabConfig, duration: int = 30, quick: bool = False, passes: int = PASSES) -> int:
     if not 3 <= duration <= 600:
         raise LabError(f"--duration {duration} is out of range: use 3-600 seconds")
+    if not 1 <= passes <= 5:
+        raise LabError(f"--passes {passes} is out of range: use 1-5 sweeps")
     require_running(cfg)
     scenario_path = cfg.path("calibrated.toml")
     if not scenario_path.exists():
@@ -316,23 +393,31 @@ def run(cfg: LabConfig, duration: int = 30, quick: bool = False) -> int:
         f" closed loop: users think {THINK:g} s on average (exponential), as in the sim",
         flush=True,
     )
-    levels = []
-    for number, fraction in enumerate(QUICK_LEVELS if quick else LEVELS, 1):
-        level = measure_level(cfg, scenario_path, number, fraction, duration, quick)
-        levels.append(level)
-        m, p = level.measured, level.predicted
-        result = (
-            f"measured {m.throughput:.1f} req/s p50 {m.p50 * 1000:.1f} ms, "
-            f"predicted {p.throughput:.1f} req/s p50 {p.p50 * 1000:.1f} ms"
-            if m.valid
-            else INVALID
-        )
-        print(
-            f"  {level.name:<6} {level.users} users, offered {level.offered:.0f} req/s: {result}"
-            f"\n         {level.used.line()}; the sim got the {level.left:.2f} cores left to"
-            " the lab",
-            flush=True,
-        )
+    fractions = QUICK_LEVELS if quick else LEVELS
+    runs: dict[float, list[Level]] = {f: [] for f in fractions}
+    number = 0
+    for sweep in range(passes):
+        order = fractions if sweep % 2 == 0 else fractions[::-1]  # drift must not follow load
+        if passes > 1:
+            print(f"pass {sweep + 1} of {passes}" + (" (reverse order)" if sweep % 2 else ""))
+        for fraction in order:
+            number += 1
+            level = measure_level(cfg, scenario_path, number, fraction, duration, quick)
+            runs[fraction].append(level)
+            m, p = level.measured, level.predicted
+            result = (
+                f"measured {m.throughput:.1f} req/s p50 {m.p50 * 1000:.1f} ms, "
+                f"predicted {p.throughput:.1f} req/s p50 {p.p50 * 1000:.1f} ms"
+                if m.valid
+                else INVALID
+            )
+            print(
+                f"  {level.name:<6} {level.users} users, offered {level.offered:.0f} req/s:"
+                f" {result}\n         {level.used.line()}; the sim got the {level.left:.2f}"
+                " cores left to the lab",
+                flush=True,
+            )
+    levels = [combine(runs[f]) for f in fractions]
     print_table(levels)
     write_csv(out / "compare.csv", levels)
     figure = draw(out / "compare.png", levels, quick)
@@ -342,11 +427,12 @@ def run(cfg: LabConfig, duration: int = 30, quick: bool = False) -> int:
 
 
 def print_table(levels: list[Level]) -> None:
-    cell = f"{'meas':>8}{'sim':>8}{'err':>6} |"
+    """One row per level; ``±`` is half the spread of the lab's passes (blank for one)."""
+    cell = f"{'meas':>8}{'±':>5}{'sim':>8}{'err':>6} |"
     print()
     print(
-        f"{'level':<6}{'users':>6}{'offered':>8}{'knee':>6} |{'throughput/s':^22}|"
-        f"{'p50 ms':^22}|{'p95 ms':^22}| verdict"
+        f"{'level':<6}{'users':>6}{'offered':>8}{'knee':>6} |{'throughput/s':^27}|"
+        f"{'p50 ms':^27}|{'p95 ms':^27}| verdict"
     )
     print(f"{'':<6}{'':>6}{'req/s':>8}{'req/s':>6} |" + cell * 3)
     for lv in levels:
@@ -355,21 +441,26 @@ def print_table(levels: list[Level]) -> None:
         if not m.valid:
             print(f"{text} {INVALID}")
             continue
-        for meas, sim in (
-            (m.throughput, p.throughput),
-            (m.p50 * 1000, p.p50 * 1000),
-            (m.p95 * 1000, p.p95 * 1000),
+        for meas, sim, spread in zip(
+            (m.throughput, m.p50 * 1000, m.p95 * 1000),
+            (p.throughput, p.p50 * 1000, p.p95 * 1000),
+            lv.spread,
+            strict=True,
         ):
-            text += f"{meas:>8.1f}{sim:>8.1f}{error(sim, meas):>+6.0%} |"
+            half = f"{spread / 2:.0%}" if lv.passes > 1 else ""
+            text += f"{meas:>8.1f}{half:>5}{sim:>8.1f}{error(sim, meas):>+6.0%} |"
         print(f"{text} {lv.verdict}")
 
 
 #: compare.csv's columns: the level, the load, measured and predicted, the machine's state
-#: (cores busy, by whom; the cores left to the lab and given to the sim) and the verdict.
+#: (cores busy, by whom; the cores left to the lab and given to the sim) and the verdict. A
+#: level measured in several passes keeps their means, and per metric how far they were apart
+#: (``spread_*``: ``|a - b| / mean``).
 COLUMNS = [
     "level", "fraction", "users", "think_s", "offered_rps", "knee_rps", "past_knee",
     "measured_rps", "sim_rps", "measured_p50_s", "sim_p50_s", "measured_p95_s", "sim_p95_s",
-    "measured_requests", "failed", "cpu_cores", "cpu_machine", "cpu_lab", "cpu_locust",
+    "measured_requests", "failed", "passes", "spread_rps", "spread_p50", "spread_p95",
+    "cpu_cores", "cpu_machine", "cpu_lab", "cpu_locust",
     "cpu_other", "cpu_left", "valid", "scored", "verdict",
 ]  # fmt: skip
 
@@ -385,7 +476,8 @@ def write_csv(path: Path, levels: list[Level]) -> None:
                 [lv.name, lv.fraction, lv.users, lv.think, round(lv.offered, 3),
                  round(lv.knee, 3), int(lv.past_knee), round(m.throughput, 3),
                  round(p.throughput, 3), round(m.p50, 6), round(p.p50, 6), round(m.p95, 6),
-                 round(p.p95, 6), m.requests, m.failed, used.cores, round(used.machine, 3),
+                 round(p.p95, 6), m.requests, m.failed, lv.passes,
+                 *(round(x, 4) for x in lv.spread), used.cores, round(used.machine, 3),
                  round(used.lab, 3), round(used.load, 3), round(used.other, 3),
                  round(lv.left, 3), int(m.valid), int(lv.scored), lv.verdict]
             )  # fmt: skip
@@ -407,13 +499,18 @@ def draw(path: Path, levels: list[Level], quick: bool) -> Path:
         ("p95 latency (ms)", lambda r: r.p95, 1000),
     )
     shown = [lv for lv in levels if lv.measured.valid]
-    for ax, (label, get, scale) in zip(axes, panels, strict=True):
+    for ax, panel in zip(axes, panels, strict=True):
+        label, get, scale = panel
         x = [lv.offered for lv in shown]
         ax.plot(x, [get(lv.measured) * scale for lv in shown], "-", color="tab:blue", lw=1)
         ax.plot(x, [get(lv.predicted) * scale for lv in shown], "--", color="tab:orange", lw=1)
         for lv in shown:
             fill = "full" if lv.scored else "none"
-            ax.plot(lv.offered, get(lv.measured) * scale, "o", color="tab:blue", fillstyle=fill)
+            value = get(lv.measured) * scale
+            if lv.passes > 1:  # the passes' range: half the spread either side of their mean
+                half = value * lv.spread[panels.index(panel)] / 2
+                ax.errorbar(lv.offered, value, yerr=half, color="tab:blue", capsize=3, lw=1)
+            ax.plot(lv.offered, value, "o", color="tab:blue", fillstyle=fill)
             ax.plot(lv.offered, get(lv.predicted) * scale, "s", color="tab:orange", fillstyle=fill)
         if levels:
             ax.axvline(levels[0].capacity, ls=":", color="gray")
@@ -454,9 +551,27 @@ def print_notes(levels: list[Level], quick: bool) -> None:
         shown = ", ".join(
             f"{key} within {lv.targets[key]:.0%}: {e:+.0%}" for key, e in lv.errors().items()
         )
+        if lv.verdict == "unsteady":
+            print(f"{lv.name:<9} unsteady: {unsteady_line(lv, where, shown)}")
+            continue
         print(f"{lv.name:<9} {lv.verdict} the target {where} ({shown})")
         for reason in reasons(lv):
             print(f"{'':<9} - {reason}")
+
+
+def unsteady_line(lv: Level, where: str, shown: str) -> str:
+    """Why a miss is not counted as the model's: the lab's passes moved as much."""
+    spread = lv.spreads()
+    moved = ", ".join(
+        f"{key} {spread[key]:.0%}"
+        for key, e in lv.errors().items()
+        if abs(e) > lv.targets[key]
+    )
+    return (
+        f"off the target {where} ({shown}), but within it plus half the lab's own spread:"
+        f" its {lv.passes} passes differed by {moved}, so the lab did not repeat itself"
+        " closely enough to tell"
+    )
 
 
 def reasons(lv: Level) -> list[str]:

@@ -372,3 +372,69 @@ def test_compares_numbers_are_the_ones_its_readme_and_facts_state():
         assert "more than 0.1 cores" in text
     assert "p50 within 20 % and p95 within 30 %" in readme
     assert "0.2x to 1.3x" in readme and "mean 1 s" in readme
+
+
+def test_compare_weighs_a_miss_against_the_labs_own_spread_between_passes(tmp_path, capsys):
+    import csv
+
+    from demo_app.stack.compare import (
+        COLUMNS,
+        Measured,
+        Predicted,
+        combine,
+        print_notes,
+        print_table,
+        write_csv,
+    )
+    from demo_app.stack.cpu import CpuShare
+
+    quiet = CpuShare(cores=2, machine=1.0, lab=0.8, load=0.15)
+    # Two passes of one level: the lab's p50 moved from 16 to 24 ms (spread 40 %).
+    first = compare_level(
+        "0.5x", Measured(50.0, 0.016, 0.050, 1500, 0), quiet, Predicted(50.0, 0.024, 0.05)
+    )
+    second = compare_level(
+        "0.5x", Measured(52.0, 0.024, 0.054, 1560, 1), quiet, Predicted(50.0, 0.024, 0.05)
+    )
+    level = combine([first, second])
+    assert level.passes == 2 and level.measured.requests == 3060 and level.measured.failed == 1
+    assert level.measured.p50 == pytest.approx(0.020)
+    assert level.spread[1] == pytest.approx(0.4)
+    # The sim's p50 is 20 % off the mean: a miss of the 15 % target, but within 15 % + 20 %.
+    assert level.errors()["p50"] == pytest.approx(0.2)
+    assert not level.meets and level.model_misses() == [] and level.verdict == "unsteady"
+    # The same prediction against a lab that repeated itself is the model's miss.
+    steady = combine([first, replace_p50(second, 0.016)])
+    assert steady.spread[1] == 0 and steady.verdict == "misses"
+    # Off by more than the target plus half the spread: the model's miss however unsteady.
+    far = combine([replace_predicted(first, 0.040), replace_predicted(second, 0.040)])
+    assert far.model_misses() == ["p50"] and far.verdict == "misses"
+    # A pass that completed nothing makes the level invalid.
+    empty = compare_level("0.5x", Measured(0.0, float("nan"), float("nan"), 0, 0), quiet)
+    assert combine([first, empty]).verdict == "invalid"
+
+    print_table([level, far])
+    print_notes([level, far], quick=False)
+    out = capsys.readouterr().out
+    (row,) = [x for x in out.splitlines() if x.startswith("0.5x") and "|" in x and "unsteady" in x]
+    assert "20%" in row  # half the p50 spread, beside the measured p50
+    (note,) = [x for x in out.splitlines() if x.startswith("0.5x      unsteady:")]
+    assert "its 2 passes differed by p50 40%" in note
+    write_csv(tmp_path / "compare.csv", [level])
+    with open(tmp_path / "compare.csv") as f:
+        assert next(csv.reader(f)) == COLUMNS
+    with open(tmp_path / "compare.csv") as f:
+        (saved,) = list(csv.DictReader(f))
+    assert (saved["passes"], saved["spread_p50"], saved["verdict"]) == ("2", "0.4", "unsteady")
+
+
+def replace_p50(level, p50):
+    from dataclasses import replace
+
+    return replace(level, measured=replace(level.measured, p50=p50))
+
+
+def replace_predicted(level, p50):
+    from dataclasses import replace
+
+    return replace(level, predicted=replace(level.predicted, p50=p50))

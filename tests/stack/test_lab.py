@@ -482,14 +482,24 @@ def test_calibrate_then_a_short_compare_print_a_table_and_draw_a_figure(lab):
     else:
         assert "under a steady load of" in text, text[:800]
 
-    compared = cli(lab, "compare", "--quick", "--duration", "4", timeout=400)
+    for bad, allowed in (("--passes", "0"), "1-5 sweeps"), (("--duration", "2"), "3-600"):
+        refused = cli(lab, "compare", "--quick", *bad)
+        assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+        assert f"{' '.join(bad)} is out of range: use {allowed}" in refused.stderr
+
+    compared = cli(lab, "compare", "--quick", "--duration", "4", timeout=600)
     assert compared.returncode == 0, compared.stdout + compared.stderr
+    # Two passes, the second in reverse order: the lab's own spread is measured.
+    assert "pass 2 of 2 (reverse order)" in compared.stdout
+    second = compared.stdout.split("pass 2 of 2")[1]
+    assert second.index("  0.5x ") < second.index("  0.1x "), second
     table = [line.split()[0] for line in compared.stdout.splitlines() if "|" in line]
     assert {"0.1x", "0.25x", "0.5x"} <= set(table)
     with open(lab.path("compare", "compare.csv")) as f:
         rows = list(csv.DictReader(f))
     assert [r["level"] for r in rows] == ["0.1x", "0.25x", "0.5x"]
     assert all(float(r["sim_rps"]) > 0 for r in rows)
+    assert all(r["passes"] == "2" for r in rows)
     # A level on a busy machine may complete nothing in its short window: then it is marked
     # invalid, never compared; any other level measured what it completed. A level whose
     # other processes took the cores is not scored, and its line says so.
