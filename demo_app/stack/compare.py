@@ -166,9 +166,7 @@ class Level:
     def model_misses(self) -> list[str]:
         """The metrics off by more than their target plus half the lab's own spread."""
         spread = self.spreads()
-        return [
-            k for k, e in self.errors().items() if abs(e) > self.targets[k] + spread[k] / 2
-        ]
+        return [k for k, e in self.errors().items() if abs(e) > self.targets[k] + spread[k] / 2]
 
     @property
     def verdict(self) -> str:
@@ -563,9 +561,7 @@ def unsteady_line(lv: Level, where: str, shown: str) -> str:
     """Why a miss is not counted as the model's: the lab's passes moved as much."""
     spread = lv.spreads()
     moved = ", ".join(
-        f"{key} {spread[key]:.0%}"
-        for key, e in lv.errors().items()
-        if abs(e) > lv.targets[key]
+        f"{key} {spread[key]:.0%}" for key, e in lv.errors().items() if abs(e) > lv.targets[key]
     )
     return (
         f"off the target {where} ({shown}), but within it plus half the lab's own spread:"
