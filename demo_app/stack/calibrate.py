@@ -10,14 +10,22 @@ exactly.
 
 Probes: the calibration endpoint (``cpu_ms=0``: Django's fixed overhead; ``queries=20``: the
 cost of one query; ``cpu_ms=20``: the CPU dial is honoured), then the real pages in the same
-mix as the locustfile. The page samples become the simulation's Django service time, scaled up
-to the CPU the lab's processes really spend per page. That CPU is read twice: while the pages
-are probed one at a time, and under a steady closed-loop load of locust's users at about half
-the capacity (:func:`under_load`, ``--load-seconds``): with several requests in flight the
-same page can cost the lab more or less (more processes to switch between and caches shared;
-but no idle wake-ups between requests), and one request at a time the reading swings by a
-third from run to run on a shared machine. The steady reading is what compare's users make the
-lab pay, so the samples are scaled to it; ``--load-seconds 0`` keeps the one-at-a-time one.
+mix as the locustfile. The page samples become the simulation's Django service time, as
+Django reported it: the time a request spends in the view is what its response waits for.
+The lab's processes spend more CPU per page than that (nginx's TLS and access log, Gunicorn's
+HTTP parsing, closing the connection and logging, Django's ``request_finished``), and under
+load that CPU comes from the cores the workers need. It is charged as ``django.cpu_after``,
+CPU after the response: it takes the cores, so it moves the knee, but adds no latency of its
+own (the time nginx and Gunicorn add inside the path is measured apart, as ``nginx.latency``).
+Scaling the samples up instead would count that in-path time twice and make every light-load
+answer slower than the lab's.
+
+That CPU per page is read twice: while the pages are probed one at a time, and under a steady
+closed loop of locust's users past the capacity the first reading implies
+(:data:`STEADY_FRACTION`, :func:`under_load`, ``--load-seconds``). With the cores saturated a
+page costs the lab the most (more processes to switch between, caches shared), and that is
+where compare's curve bends: its knee follows from this reading. One request at a time it
+swings by a third from run to run on a shared machine; ``--load-seconds 0`` keeps it anyway.
 
 What the scenario says about this stack, and why (also written into the file):
 
@@ -229,22 +237,22 @@ def instances_section(cfg: LabConfig, cores: int, cpu_model: str) -> tuple[int, 
     return cfg.instances, vcpus_per_instance(cfg, cores), cfg.workers, why
 
 
-def cpu_scale(pages: list[Probe], cpu_per_page: float | None) -> float:
-    """How much more CPU a page costs the lab than the time Django reports for it (at least 1).
+def cpu_after(pages: list[Probe], cpu_per_page: float | None) -> float:
+    """CPU seconds a page costs the lab beyond the time Django reports for it (at least 0).
 
-    One request at a time, the lab's processes (nginx's TLS, Gunicorn's HTTP parsing and WSGI,
-    Django, the database) use more CPU than Django's own clock shows, and under load that CPU
-    is taken from the same cores the workers need; scaling Django's samples by this ratio
-    charges it to the requests that cause it."""
+    The lab's processes (nginx's TLS, Gunicorn's HTTP parsing and WSGI, Django, the database)
+    use more CPU than Django's own clock shows, and under load it is taken from the same cores
+    the workers need; the scenario charges it after each response (``django.cpu_after``)."""
     mean = statistics.fmean(p.django for p in pages)
     if not cpu_per_page or mean <= 0:
-        return 1.0
-    return max(1.0, cpu_per_page / mean)
+        return 0.0
+    return max(0.0, cpu_per_page - mean)
 
 
 #: The steady load under which the CPU per page is read again: this fraction of the capacity
-#: the one-at-a-time reading implies, as compare's closed loop of users offers it.
-STEADY_FRACTION = 0.5
+#: the one-at-a-time reading implies, as compare's closed loop of users offers it (past the
+#: knee: the cores saturated, as at compare's highest levels).
+STEADY_FRACTION = 1.3
 
 
 def under_load(cfg: LabConfig, cpu_per_page: float, cores: int, seconds: int) -> tuple[float, int]:
@@ -286,17 +294,19 @@ def scenario_text(
     """The calibrated scenario as TOML (the sim's sections; every number explained).
 
     ``cpu_per_page``: CPU seconds the lab's processes used per page (``None`` when unknown),
-    read as ``basis`` says: Django's samples are scaled up to it (:func:`cpu_scale`)."""
-    scale = cpu_scale(pages, cpu_per_page)
-    django = sorted(round(p.django * scale, 6) for p in pages)
+    read as ``basis`` says: what it adds to Django's samples is charged after the response
+    (:func:`cpu_after`)."""
+    django = sorted(round(p.django, 6) for p in pages)
     fit = Fit.of(django)
     reported = statistics.fmean(p.django for p in pages)
-    scaled = (
-        f"# Scaled by {scale:.3f}: the lab's processes used {cpu_per_page * 1000:.1f} ms of CPU per"
-        f" page\n# {basis}, while Django reported {reported * 1000:.1f} ms one at a time (TLS,"
-        " HTTP\n# parsing and WSGI need the cores too).\n"
-        if scale > 1.0
-        else ""
+    after = cpu_after(pages, cpu_per_page)
+    after_text = (
+        f"# After the response: the lab's processes used {cpu_per_page * 1000:.1f} ms of CPU per"
+        f" page\n# {basis}, while Django reported {reported * 1000:.1f} ms one at a time."
+        " The rest\n# (nginx's TLS and log, Gunicorn's parsing, closing and log) takes the"
+        " cores but\n# adds no latency of its own: the in-path hop is nginx.latency.\n"
+        if after > 0
+        else "# No CPU beyond Django's own was measured: nothing after the response.\n"
     )
     lb = statistics.median(p.nginx_hop for p in pages)
     hop = statistics.median(p.instance_hop for p in pages)
@@ -355,12 +365,13 @@ threads = 1
 timeout = {float(cfg.timeout)}
 
 # Time in Django per request, queries included (the database shares the same cores, so its
-# time is charged to the instance's vCPUs).
-{scaled}# Lognormal fit: mean {fit.mean:.6f} s, sigma {fit.sigma:.3f}.
-[django]
+# time is charged to the instance's vCPUs), as Django reported it one request at a time.
+# Lognormal fit: mean {fit.mean:.6f} s, sigma {fit.sigma:.3f}.
+{after_text}[django]
 queries = 0
 cpu_per_query = 0.0
 cpu = {{ kind = "empirical", samples = [{samples}] }}
+cpu_after = {{ kind = "constant", mean = {after:.6f} }}
 """
 
 
@@ -446,7 +457,7 @@ def run(
             f"cpu       under a steady load ({users} users, {load_seconds} s) the lab used"
             f" {steady * 1000:.1f} ms of CPU per request"
         )
-        cpu_per_page = steady  # what the load pays, and steadier than one at a time
+        cpu_per_page = steady  # what a saturated lab pays, and steadier than one at a time
         basis = f"under a steady load of {users} users (compare's closed loop)"
     text = scenario_text(cfg, pages, cores, cpu_model, cpu_per_page, basis)
     out = cfg.path("calibrated.toml")
@@ -459,13 +470,15 @@ def run(
         raise LabError(f"the sim refused the calibrated scenario: {exc}") from None
     candidate.unlink()
     write_atomically(out, text)
-    fit = Fit.of([p.django * cpu_scale(pages, cpu_per_page) for p in pages])
+    fit = Fit.of([p.django for p in pages])
     count, vcpus, workers, _why = instances_section(cfg, cores, cpu_model)
     print(
         f"scenario  {out}: Django CPU empirical ({len(pages)} samples,"
         f" mean {fit.mean * 1000:.1f} ms,"
-        f" lognormal sigma {fit.sigma:.2f}); cpu {cpu_model}: {count} instance(s) x {workers}"
-        f" workers, {vcpus} vCPU each ({cores} cores on this machine)"
+        f" lognormal sigma {fit.sigma:.2f}), then"
+        f" {cpu_after(pages, cpu_per_page) * 1000:.1f} ms after the response; cpu {cpu_model}:"
+        f" {count} instance(s) x {workers} workers, {vcpus} vCPU each ({cores} cores on this"
+        " machine)"
     )
     return 0
 

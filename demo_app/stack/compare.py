@@ -291,11 +291,17 @@ def check_calibration_fits(cfg: LabConfig, scenario_path: Path) -> None:
         )
 
 
+def after_response(data: dict) -> float:
+    """The calibrated CPU after each response, s (``django.cpu_after``; 0 when absent)."""
+    return float(data["django"].get("cpu_after", {}).get("mean", 0.0))
+
+
 def capacity(scenario_path: Path) -> float:
-    """Requests/s the calibrated lab can serve: all vCPUs busy with the mean Django time."""
+    """Requests/s the calibrated lab can serve: all vCPUs busy with the mean Django time and
+    the CPU after each response."""
     data = tomllib.loads(scenario_path.read_text())
     samples = data["django"]["cpu"]["samples"]
-    mean = sum(samples) / len(samples) + data["nginx"]["latency"]
+    mean = sum(samples) / len(samples) + after_response(data) + data["nginx"]["latency"]
     return data["instances"]["count"] * data["instances"]["vcpus"] / mean
 
 
@@ -310,12 +316,17 @@ def users_overrides(users: int, think: float, spawn_rate: float) -> list[str]:
 
 
 def slower_cpu_override(scenario_path: Path, factor: float) -> list[str]:
-    """``django.cpu.samples`` scaled by ``factor``: vCPUs that deliver 1 / factor of a core."""
+    """``django.cpu.samples`` and ``django.cpu_after`` scaled by ``factor``: vCPUs that
+    deliver 1 / factor of a core."""
     if factor <= 1.0:
         return []
-    samples = tomllib.loads(scenario_path.read_text())["django"]["cpu"]["samples"]
-    scaled = ", ".join(f"{s * factor:.6f}" for s in samples)
-    return [f"django.cpu.samples=[{scaled}]"]
+    data = tomllib.loads(scenario_path.read_text())
+    scaled = ", ".join(f"{s * factor:.6f}" for s in data["django"]["cpu"]["samples"])
+    after = after_response(data) * factor
+    return [
+        f"django.cpu.samples=[{scaled}]",
+        f'django.cpu_after={{kind = "constant", mean = {after:.6f}}}',
+    ]
 
 
 def simulate(scenario_path: Path, overrides: list[str], quick: bool) -> Predicted:

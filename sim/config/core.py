@@ -332,11 +332,15 @@ class GunicornConfig:
 class DjangoConfig:
     """Django's work per request (tunable): a CPU burst (middleware, view), then ``queries``
     times a database query followed by a shorter burst handling its rows. Every burst needs one
-    of the instance's vCPUs."""
+    of the instance's vCPUs. ``cpu_after``: CPU the request costs that nobody waits for, spent
+    once the response has gone (Gunicorn closing the connection and logging, Django's
+    ``request_finished``, nginx's access log): it holds the worker and a vCPU, so it lowers
+    what an instance can serve, but adds no latency of its own (0: none, the default)."""
 
     cpu: DistributionConfig = field(default_factory=lambda: lognormal(0.025, 0.5))
     queries: int = 3
     cpu_per_query: DistributionConfig = field(default_factory=lambda: constant(0.002))
+    cpu_after: DistributionConfig = field(default_factory=lambda: constant(0.0))
 
     def __post_init__(self) -> None:
         check_int("queries", self.queries, minimum=0, maximum=MAX_QUERIES)

@@ -133,6 +133,7 @@ def check_mm_c(s: Scenario) -> None:
         "network.download": s.network.download,
         "load_balancer.latency": s.load_balancer.latency,
         "nginx.latency": s.nginx.latency,
+        "django.cpu_after": s.django.cpu_after,  # not a delay, but a cost the formula has not
     }
     for key, d in delays.items():
         zero = d.kind == "constant" and d.mean == 0

@@ -10,6 +10,10 @@ shorter burst handling its rows. A query needs a database connection (opened per
 ``CONN_MAX_AGE = 0``, kept by the worker thread otherwise: ``sim/FACTS.md``, "Django and
 PostgreSQL") and one of the database's CPUs for its duration plus the round trip.
 
+What a request costs after its response has gone (``cpu_after``: closing the connection,
+logging) is not the request's business any more: the instance runs it in a process of its own
+that holds the worker and a vCPU (``instance.py``), and the response does not wait for it.
+
 All of it runs inside the request's own process (``yield from``): a vCPU or a database CPU is
 taken by yielding its pool, a burst or a query by yielding its duration in seconds. With the
 vCPUs time-sliced (``[instances] cpu_discipline = "ps"``, ``cpu.py``) a burst is handed to the
@@ -48,6 +52,9 @@ class Django:
         self.queries = config.queries
         self.cpu = make(config.cpu).sampler(rng)
         self.cpu_per_query = make(config.cpu_per_query).sampler(rng)
+        after = make(config.cpu_after)
+        # None when there is none: no draw, so a scenario without it keeps its random streams.
+        self.cpu_after = None if after.mean == 0 and after.variance == 0 else after.sampler(rng)
 
     def handle(self, req, inst, slot: int, deadline: float = math.inf):
         """Sub-process (``yield from``): serve ``req`` on ``inst``'s worker slot ``slot``.

@@ -166,7 +166,11 @@ class Instance:
                 return self._leave(req, "db", TOO_MANY_CLIENTS, env.now)
             finally:
                 req.journey.set_deadline(math.inf)
-            workers.release(slot)
+            after = self.django.cpu_after
+            if after is None:
+                workers.release(slot)
+            else:  # the response goes now; the worker still has work to do
+                env.process(self._after_response(slot, after()))
             if env.now > min(arrived + self.read_timeout, lb_deadline):
                 return self._too_late(req, arrived, lb_deadline)
             req.status = 200
@@ -184,6 +188,21 @@ class Instance:
                 self._leave(req, "app", INSTANCE_STOPPED, env.now)
         finally:
             self._inside.pop(req.id, None)
+
+    def _after_response(self, slot: int, work: float):
+        # Process: the CPU a request costs once its response has gone (django.cpu_after), on
+        # the instance's vCPUs like any burst; the worker takes the next request after it.
+        env, vcpus = self.env, self.vcpus
+        if work > 0:
+            if vcpus.__class__ is Slots:
+                core = vcpus.acquire()
+                if core is None:
+                    core = yield vcpus.wait()
+                yield env.timeout(work)
+                vcpus.release(core)
+            else:
+                yield vcpus.start(work).event
+        self.workers.release(slot)
 
     def _restart(self, slot: int) -> None:
         # The killed worker's slot serves again once the arbiter has started a new worker.

@@ -89,23 +89,34 @@ def test_compare_refuses_a_calibration_made_for_another_lab(tmp_path):
         check_calibration_fits(made_for.with_instances(3), path)
 
 
-def test_django_samples_are_scaled_up_to_the_cpu_the_lab_used_per_page(tmp_path):
+def test_the_cpu_beyond_djangos_own_is_charged_after_the_response(tmp_path):
     import sim
 
     cfg = LabConfig(state_dir=tmp_path)
     pages = [Probe("/", 0.001, 0.010 + i / 1000, 0.002, 0.020 + i / 1000, 0.019) for i in range(9)]
     mean = float(np.mean([p.django for p in pages]))
-    text = scenario_text(cfg, pages, cores=2, cpu_per_page=1.5 * mean)
-    assert "# Scaled by 1.500" in text
-    scaled = sim.loads(text).django.cpu.samples
-    assert sorted(scaled) == pytest.approx([1.5 * p.django for p in pages], abs=1e-6)
-    # Less CPU than Django's clock (time waiting on the disk, say), or no measurement: as is.
+    text = scenario_text(cfg, pages, cores=2, cpu_per_page=1.5 * mean, basis="under load")
+    assert "# After the response: the lab's processes used" in text
+    loaded = sim.loads(text)
+    # Django's samples as it reported them: a light-load answer waits for them alone.
+    assert sorted(loaded.django.cpu.samples) == pytest.approx([p.django for p in pages])
+    assert loaded.django.cpu_after.kind == "constant"
+    assert loaded.django.cpu_after.mean == pytest.approx(0.5 * mean, abs=1e-6)
+    # compare's capacity counts both; its slower vCPUs stretch both.
+    from demo_app.stack.compare import capacity, slower_cpu_override
+
+    path = tmp_path / "calibrated.toml"
+    path.write_text(text)
+    hop = loaded.nginx.latency.mean
+    assert capacity(path) == pytest.approx(2 / (1.5 * mean + hop), rel=1e-4)
+    slower = sim.loads(text, slower_cpu_override(path, 2.0))
+    assert slower.django.cpu_after.mean == pytest.approx(mean, abs=1e-5)
+    assert sorted(slower.django.cpu.samples) == pytest.approx([2 * p.django for p in pages])
+    # Less CPU than Django's clock (time waiting on the disk, say), or no measurement: none.
     for cpu_per_page in (0.5 * mean, None):
         text = scenario_text(cfg, pages, cores=2, cpu_per_page=cpu_per_page)
-        assert "Scaled" not in text
-        assert sorted(sim.loads(text).django.cpu.samples) == pytest.approx(
-            [p.django for p in pages]
-        )
+        assert "nothing after the response" in text
+        assert sim.loads(text).django.cpu_after.mean == 0
 
 
 def test_locust_history_is_read_per_second_with_missing_percentiles(tmp_path):
