@@ -86,5 +86,5 @@ def test_the_mm_c_reduction_and_the_fluid_engine_refuse_it():
 
 
 def test_a_negative_cost_after_the_response_is_a_one_line_error():
-    with pytest.raises(ConfigError, match="django.cpu_after"):
+    with pytest.raises(ConfigError, match=r"django\.cpu_after"):
         sim.load("baseline", ['django.cpu_after={ kind = "constant", mean = -1.0 }'])
