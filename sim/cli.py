@@ -20,6 +20,7 @@ line on stderr starting ``error:``, exit status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -133,6 +134,21 @@ def _parser() -> argparse.ArgumentParser:
         + ", ".join(validation.SCENARIOS)
         + ")",
     )
+    check.add_argument(
+        "--seeds",
+        type=int,
+        default=validation.SEEDS,
+        metavar="K",
+        help="discrete-event runs per scenario, seeds run.seed to run.seed + K - 1"
+        f" (default {validation.SEEDS}, what sim/FLUID.md keeps)",
+    )
+    check.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes (default: one per CPU); the table does not depend on it",
+    )
     check.add_argument("--out", type=Path, metavar="FILE", help="write the table here too")
     return top
 
@@ -151,23 +167,19 @@ def _load(args: argparse.Namespace) -> tuple[Scenario, int]:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    check_int("--seeds", args.seeds, maximum=MAX_REPLICATIONS)
+    processes = args.processes if args.processes is not None else (os.cpu_count() or 1)
+    check_int("--processes", processes, maximum=sweep.MAX_PROCESSES)
     if args.out is not None:
         if args.out.is_dir():
             raise ConfigError("--out", str(args.out), "is a folder; allowed: a file")
         files.check_folder(args.out.parent)
-    rows = []
-    for name in args.scenario or validation.SCENARIOS:
-        s = loader.load(name)
-        seed = s.run.seed
-        des = sim.run(s, seed)
-        fluid = sim.run(s, seed, engine="fluid")
-        again = sim.run(s, seed + 1)
-        rows.append(
-            validation.with_reference(
-                validation.compare(name, des, fluid), validation.compare(name, des, again)
-            )
-        )
-        sys.stderr.write(f"compared {name}\n")
+    rows = validation.run(
+        args.scenario or validation.SCENARIOS,
+        args.seeds,
+        processes,
+        done=lambda name: sys.stderr.write(f"compared {name}\n"),
+    )
     text = validation.document(rows)
     if args.out is not None:
         files.write_files(args.out.parent, {args.out.name: text})
