@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import sim
@@ -147,6 +148,27 @@ def test_too_many_workers_refuses_connections_past_max_connections():
     assert max(r["db_connections"] for r in over.table) == 100
     first = next(r for r in over.table if r["errors_500"] >= 1)
     assert first["in_service"] >= 3
+
+
+@pytest.mark.parametrize("sessions", [True, False])
+def test_arrivals_scatter_per_minute_as_visits_make_them(sessions):
+    # A visit's pages fall close together: over a minute the count varies by the index of
+    # dispersion of the cluster process (plane.DataPlane._sessions), about 4 here, as in a
+    # discrete-event run (whose minute CPU the alarms read); without sessions, Poisson.
+    over = fluid(
+        "instance_failure",
+        "failures=[]",
+        "asg.min=2",
+        "run.duration=21600",
+        "timeseries.period=60",
+        f"traffic.sessions={str(sessions).lower()}",
+    )
+    counts = np.array([r["rps"] * 60 for r in over.table if 120 < r["t"] <= 21600])
+    t = over.scenario.traffic
+    k, q = t.requests_per_session, 1 - 1 / t.requests_per_session
+    tau = k * (t.think_time + over.summary["latency"]["end_to_end"]["mean"])
+    expected = 1 + 2 * q * k * (1 - tau / 60 * (1 - math.exp(-60 / tau))) if sessions else 1.0
+    assert counts.var() / counts.mean() == pytest.approx(expected, rel=0.2)
 
 
 def test_a_quiet_weekday_raises_no_warning():

@@ -298,13 +298,18 @@ class DataPlane:
         self.backlog_limit = s.gunicorn.backlog
         self.surge_limit = s.load_balancer.surge_queue
         self.persistent = s.postgres.conn_max_age > 0
-        # Sampling noise: arrivals per step are Poisson, a step's CPU a sum of random times,
-        # so a minute's datapoint scatters as a discrete-event run's does (``None``: off).
+        # Sampling noise: arrivals per step are Poisson (with sessions, Poisson given a random
+        # population of visits), a step's CPU a sum of random times, so a minute's datapoint
+        # scatters as a discrete-event run's does (``None``: off).
         r_noise = np.random.default_rng(rng.integers(2**63))
         self._normals: list[float] = []
         self._r_noise = r_noise
         self.noise = self._normal if noise else None
         self._poisson = r_noise.poisson
+        # The visits between pages as a random population (``_sessions``), started like
+        # ``between`` from the stationary state (Poisson).
+        self.drawn = float(r_noise.poisson(self.between)) if self.sessions else 0.0
+        self.drawn_rate = 0.0
         # Totals
         self.sent = 0.0
         self.latency_sum = 0.0
@@ -405,7 +410,16 @@ class DataPlane:
         plus a response time later. So the ``N`` visits between pages send ``N / (z + R)``
         pages per second and ``dN/dt = q rate / k - N / (k (z + R))``: a first-order lag
         of time constant ``k (z + R)``, whose steady state gives back ``rate``. A slow
-        answer holds its visit's next page back, as in the discrete-event run."""
+        answer holds its visit's next page back, as in the discrete-event run.
+
+        The queues follow that expected rate. What is counted follows ``drawn``: the same
+        visits as a random population, an M/M/infinity queue (visits join at ``q rate / k``
+        and leave at ``1 / (k (z + R))`` each) whose mean is ``N``, sending Poisson pages at
+        ``drawn / (z + R)``. A visit's pages fall close together, so a window's count varies
+        more than a Poisson count of the same mean: by the factor ``1 + 2 q k (1 - tau / T
+        (1 - exp(-T / tau)))`` over a window ``T`` (``tau = k (z + R)``), about 4 for a
+        minute of five-page visits ten seconds apart. A discrete-event run's CPU per minute
+        scatters that much, and so alarms near their threshold flicker that often."""
         cycle = self.think + self.response
         if cycle <= 0:
             return rate
@@ -415,6 +429,17 @@ class DataPlane:
         start = self.between
         self.between = target + (start - target) * decay
         mean = target + (start - target) * tau / h * (1.0 - decay)
+        if self.noise is not None:
+            # Over the step each visit stays with probability ``decay`` and new ones arrive
+            # (exact for an M/M/infinity queue at a constant rate). The pages follow the
+            # population's mean over the step: the mean given where it started, moved
+            # halfway towards where it ended (a straight path between the two draws).
+            n0 = self.drawn
+            n1 = float(self._r_noise.binomial(int(n0), decay) + self._poisson(target * (1 - decay)))
+            expect = target + (n0 - target) * tau / h * (1.0 - decay)
+            drift = n1 - (target + (n0 - target) * decay)
+            self.drawn = n1
+            self.drawn_rate = rate / self.k + max(expect + drift / 2, 0.0) / cycle
         return rate / self.k + mean / cycle
 
     def _normal(self) -> float:
@@ -507,7 +532,9 @@ class DataPlane:
         scale = 1.0
         counted = arrivals
         if self.noise is not None and arrivals > 0:
-            counted = float(self._poisson(arrivals))
+            # With sessions, Poisson given the drawn visits (``_sessions``): clustered.
+            drawn = self.drawn_rate * h if self.sessions else arrivals
+            counted = float(self._poisson(drawn))
             scale = counted / arrivals
         self.sent += counted
         for tally in tallies:
