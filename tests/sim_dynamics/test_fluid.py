@@ -171,6 +171,19 @@ def test_arrivals_scatter_per_minute_as_visits_make_them(sessions):
     assert counts.var() / counts.mean() == pytest.approx(expected, rel=0.2)
 
 
+def test_instances_entering_service_together_share_the_connections_left():
+    # The first scale-out brings two instances in at once with 28 of 100 connections left:
+    # each opens its own as requests come, as in a discrete-event run, so neither is left
+    # refusing every request while the other holds them all.
+    from sim.engine.fluid import simulate_fluid
+
+    run = simulate_fluid(sim.load("too_many_workers", ["run.duration=600"]))
+    held = [i.connections for i in run.plane.instances]
+    assert held[:2] == [36.0, 36.0]  # the first two, saturated before the scale-out
+    assert held[2] == pytest.approx(held[3]) == pytest.approx(14.0)
+    assert sum(held) == pytest.approx(100.0)
+
+
 def test_a_quiet_weekday_raises_no_warning():
     over = fluid("weekday", "run.duration=1800", "traffic.start_clock_h=6.0")
     assert over.runs[0].warnings == []

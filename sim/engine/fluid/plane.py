@@ -572,6 +572,7 @@ class DataPlane:
         cpu_used = 0.0
         saturated = surge.level > 0 or not routable
         states = self._states(live, routable, params, shares, h)
+        self._connections(live, states, shares, h)
         step_latency, step_got = refused * self.deck.front_mean, refused
         for inst in live:
             x, cpu, other, cs2 = params[inst.id]
@@ -580,7 +581,7 @@ class DataPlane:
             mu = inst.mu
             backlog = inst.backlog
             h1 = cpu + other
-            occ, tail, cpu_p = states.get(inst.id, (None, None, 1.0))
+            occ, _, cpu_p = states.get(inst.id, (None, None, 1.0))
             if occ is None:
                 # Saturated (or working off a backlog): every worker busy, the backlog moves.
                 end = backlog + (lam - mu) * h
@@ -639,7 +640,6 @@ class DataPlane:
             inst.worker_time += busy * h
             busy_all += busy
             queries += served * (1.0 - inst.refused) * self.deck.queries
-            self._connections(inst, tail)
             got *= scale
             if got > 0:
                 shape = self.deck.shape(
@@ -743,32 +743,46 @@ class DataPlane:
                     left -= take
         return placed, left
 
-    def _connections(self, inst: FluidInstance, tail) -> None:
+    def _connections(self, live, states, shares, h: float) -> None:
         """Persistent connections: a worker thread opens one at its first query and keeps it;
         threads are reused last in, first out, so an instance holds about as many as its
-        busiest moments used, first come first served across the fleet; a request on a
-        thread left without one is refused (500). Per-request connections are counted by
-        :meth:`_database`."""
+        busiest moments used; a request on a thread left without one is refused (500).
+        Instances that want more than the database has left open theirs in the same
+        moments, request by request, so the free connections go to each in proportion to
+        what it lacks (two instances entering service together share them, as in a
+        discrete-event run, rather than the first taking all). Per-request connections are
+        counted by :meth:`_database`."""
         if not self.persistent or self.deck.queries == 0:
             return
         slots = self.slots
-        if tail is None:
-            want = slots
-        else:
-            # Threads used at least once in a connection's lifetime (CONN_MAX_AGE) keep one.
-            seen = max(inst.lam * self.s.postgres.conn_max_age, 1.0)
-            want = next((k for k in range(slots + 1) if tail[k] * seen < 1.0), slots)
-        if want > inst.connections:
+        tails = {inst.id: states.get(inst.id, (None, None, 1.0))[1] for inst in live}
+        lacking = {}
+        for inst in live:
+            tail = tails[inst.id]
+            if tail is None:
+                want = slots
+            else:
+                # Threads used at least once in a connection's lifetime (CONN_MAX_AGE).
+                lam = shares.get(inst.id, 0.0) / h if h > 0 else inst.lam
+                seen = max(lam * self.s.postgres.conn_max_age, 1.0)
+                want = next((k for k in range(slots + 1) if tail[k] * seen < 1.0), slots)
+            if want > inst.connections:
+                lacking[inst.id] = want - inst.connections
+        if lacking:
             held = sum(i.connections for i in self.instances)
             free = max(0.0, self.s.postgres.max_connections - held)
-            inst.connections = min(float(want), inst.connections + free)
-        have = int(inst.connections)
-        if have >= slots:
-            inst.refused = 0.0
-        elif tail is None:
-            inst.refused = (slots - have) / slots
-        else:
-            inst.refused = tail[have]
+            share = min(1.0, free / sum(lacking.values()))
+            for inst in live:
+                inst.connections += lacking.get(inst.id, 0.0) * share
+        for inst in live:
+            tail = tails[inst.id]
+            have = int(inst.connections + 1e-9)  # shares of the free ones add up to whole
+            if have >= slots:
+                inst.refused = 0.0
+            elif tail is None:
+                inst.refused = (slots - have) / slots
+            else:
+                inst.refused = tail[have]
 
     def _database(self, queries: float, busy_workers: float, h: float, measured: bool) -> None:
         """The database's CPUs, shared by the fleet: the wait per query for the next step
