@@ -322,7 +322,8 @@ class Comparison:
     fluid: Trace
     des: list[Trace]
     measures: Measures
-    windows: int
+    #: the windows compared for latency (their end times)
+    keys: list[float]
     p50_median: float
     p95_median: float
     spread: list[Measures]
@@ -338,6 +339,10 @@ class Comparison:
     @property
     def p95_share(self) -> float:
         return self.measures.p95_share
+
+    @property
+    def windows(self) -> int:
+        return len(self.keys)
 
     @property
     def outside_min(self) -> float:
@@ -366,7 +371,7 @@ def compare(name: str, fluid: Trace | Result, des: Sequence[Trace | Result]) -> 
         fluid=f,
         des=ds,
         measures=_measure(f, ds, keys),
-        windows=len(keys),
+        keys=keys,
         p50_median=median("p50"),
         p95_median=median("p95"),
         spread=spread,
@@ -504,9 +509,32 @@ def markdown(rows: list[Comparison]) -> str:
             f"- **{c.scenario}**: desired capacity, fluid (seed {c.fluid.seed}):"
             f" {_moves(c.fluid)}; DES: {_by_seed(c.des)}."
         )
+        notes.extend(_misses(c))
         for w in c.fluid.warnings:
             notes.append(f"  The fluid run warns: {w}.")
     return head + "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
+
+
+def _misses(c: Comparison, most: int = 3) -> list[str]:
+    """A note per percentile on the windows where the fluid run is more than the tolerance
+    off the ensemble's mean, with the discrete-event runs' own spread there."""
+    out = []
+    for p in ("p50", "p95"):
+        off = _offsets(c.fluid, c.des, c.keys, p) if c.keys else np.array([])
+        missed = [k for k, o in zip(c.keys, off, strict=True) if o > LATENCY_TOLERANCE]
+        if not missed:
+            continue
+        parts = []
+        for k in missed[:most]:
+            d = [getattr(r.windows[k], p) * 1000 for r in c.des]
+            f = getattr(c.fluid.windows[k], p) * 1000
+            parts.append(
+                f"the window ending at {k:g} s: fluid {f:.0f} ms,"
+                f" DES {_span(d, '{:.0f}')} ms (mean {np.mean(d):.0f} ms)"
+            )
+        more = f" and {len(missed) - most} more" if len(missed) > most else ""
+        out.append(f"  {p} more than 25 % off the mean: {'; '.join(parts)}{more}.")
+    return out
 
 
 def _moves(t: Trace) -> str:
@@ -558,8 +586,9 @@ changes made there, marked "drain", but they are not compared).
 The last column is the noise floor: each DES run measured the same way against the other
 {k_1} (their mean, their band; a mean of {k_1} scatters a little more than one of {k}), the
 range over the {k} runs, and how many of them meet all four targets. Where the DES runs miss a
-target against their own siblings, one run cannot be held to it. Why a scenario misses:
-`sim/README.md`, "Long horizons".
+target against their own siblings, one run cannot be held to it. The notes under the table
+give every run's changes of capacity and the windows where the fluid run's p50 or p95 is more
+than 25 % off the mean. Why a scenario misses: `sim/README.md`, "Long horizons".
 
 """
 
