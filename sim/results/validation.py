@@ -18,8 +18,8 @@ is measured against the ensemble:
   evaluation periods), ``old`` and ``new`` while ``|t - t_c| <= T``. The band at ``t`` runs
   from the lowest to the highest capacity any run allows. The fluid run meets the target
   when its capacity never leaves the band (the table gives the minutes it spends outside).
-  With one discrete-event run this is the old rule (every change to the same capacity within
-  one evaluation of its alarm); with several, a change some seeds make and others do not,
+  Against one discrete-event run this asks every change to go to the same capacity within
+  one evaluation of its alarm; against several, a change some seeds make and others do not,
   or a level some reach and others do not, is within the spread;
 - **latency**: p50 and p95 per time-series window against the ensemble's mean in that
   window, where the fleet is not saturated (no error in any run, the fluid run not saturated,
@@ -32,11 +32,12 @@ The noise floor: every discrete-event run is measured the same way against the o
 ``K - 1`` (their mean, their band), so the table shows how far one seed alone lands from the
 rest. A target that the discrete-event runs themselves miss is below what one run can tell.
 
-Data flow: :func:`run` sends one job per (scenario, engine, seed) to worker processes; each
-runs ``sim.run`` and keeps only a :class:`Trace` (per-minute CPU, capacity changes, windows,
-totals: small enough to send back); :func:`compare` turns one fluid trace and the ensemble's
-traces into a :class:`Comparison`; :func:`document` writes ``sim/FLUID.md``
-(``python -m sim validate-fluid``). The CLI owns the options and the file.
+Data flow: the command line (``sim/cli.py``, ``validate-fluid``: it may load scenarios and
+run them, this module may not) sends one job per (scenario, engine, seed) to worker
+processes; each runs the scenario and keeps only its :func:`trace`, a :class:`Trace`
+(per-minute CPU, capacity changes, windows, totals: small enough to send back);
+:func:`compare` turns one fluid trace and the ensemble's traces into a :class:`Comparison`;
+:func:`document` writes the text of ``sim/FLUID.md``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -376,65 +377,6 @@ def compare(name: str, fluid: Trace | Result, des: Sequence[Trace | Result]) -> 
         p95_median=median("p95"),
         spread=spread,
     )
-
-
-# --- running it -------------------------------------------------------------------------------
-
-
-def _job(job: tuple[str, str, int]) -> tuple[tuple[str, str, int], Trace]:
-    import sim
-
-    name, engine, seed = job
-    return job, trace(sim.run(sim.load(name), seed, engine=engine))
-
-
-def run(
-    names: Sequence[str] = SCENARIOS,
-    seeds: int = SEEDS,
-    processes: int = 1,
-    done: Callable[[str], None] | None = None,
-) -> list[Comparison]:
-    """Run every scenario of ``names`` once on the fluid engine and ``seeds`` times on the
-    discrete-event engine, in ``processes`` worker processes (1: in this one), and compare.
-    ``done(name)`` is called as each scenario's runs are all in. The result does not depend
-    on ``processes``: every run is fixed by its seed."""
-    import sim
-
-    first = {n: sim.load(n).run.seed for n in names}
-    jobs = [(n, "fluid", first[n]) for n in names]
-    jobs += [(n, "des", first[n] + i) for n in names for i in range(seeds)]
-    traces: dict[tuple[str, str, int], Trace] = {}
-    left = {n: 1 + seeds for n in names}
-
-    def keep(job, t) -> None:
-        traces[job] = t
-        left[job[0]] -= 1
-        if done is not None and left[job[0]] == 0:
-            done(job[0])
-
-    if processes <= 1:
-        for job in jobs:
-            keep(*_job(job))
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        # Longest first (the scenarios' discrete-event runs, in the order given: weekday's
-        # are the longest), so no process is left with a long run at the end. "spawn", as
-        # in sweep.py: no lock of this process copied half-taken.
-        order = sorted(jobs, key=lambda j: j[1] != "des")
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
-            for future in as_completed([pool.submit(_job, j) for j in order]):
-                keep(*future.result())
-    return [
-        compare(
-            n,
-            traces[(n, "fluid", first[n])],
-            [traces[(n, "des", first[n] + i)] for i in range(seeds)],
-        )
-        for n in names
-    ]
 
 
 # --- the table --------------------------------------------------------------------------------
