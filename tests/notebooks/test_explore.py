@@ -150,7 +150,7 @@ def test_the_weekday_step_remembers_a_setting_and_runs_a_new_one():
 def test_the_fluid_validation_row_is_read_from_fluid_md():
     row = explore.fluid_validation("weekday")
     assert row["scenario"] == "weekday" and row["targets met"].endswith("of 4")
-    assert "DES with the next seed: CPU RMSE, changes, worst offset" in row
+    assert any(heading.startswith("one DES seed against the other") for heading in row)
     with pytest.raises(KeyError):
         explore.fluid_validation("no_such_scenario")
 
@@ -211,17 +211,16 @@ def test_the_policy_figure_draws_the_limit_and_circles_the_cheapest():
 @pytest.mark.slow
 def test_what_chapter_3_says_of_the_fluid_engine_on_the_weekday():
     """The chapter's reading of its comparison: the first two scale-outs come within minutes
-    of each other (FLUID.md: 3 and 5; the later ones part by 25), the cost is close, and the
-    fluid p95 per minute sits mostly under the discrete-event engine's on this scenario."""
+    of each other, the cost is close, and the fluid p95 per minute sits mostly under the
+    discrete-event engine's on this scenario; against the five discrete-event runs of FLUID.md
+    the fluid morning meets the targets."""
     from sim.results import validation
 
     fluid = explore.morning(*explore.POLICY_DEFAULTS.values()).result
     des = explore.weekday(engine="des")
-    check = validation.compare("weekday", des, fluid)
-    for (td, _, to_d), (tf, _, to_f) in zip(
-        check.changes_des[:2], check.changes_fluid[:2], strict=True
-    ):
-        assert to_d == to_f and abs(td - tf) <= 10 * 60
+    check = validation.compare("weekday", fluid, [des])
+    for d, f in zip(check.des[0].changes[:2], check.fluid.changes[:2], strict=True):
+        assert d.new == f.new and abs(d.t - f.t) <= 10 * 60
     assert fluid.log.instance_hours == pytest.approx(des.log.instance_hours, rel=0.1)
     assert min(check.p50_share, check.p95_share) >= 0.9  # "within 25 % minute by minute"
     by_t = {round(row["t"]): row for row in fluid.table}
@@ -232,6 +231,7 @@ def test_what_chapter_3_says_of_the_fluid_engine_on_the_weekday():
         if start < row["t"] <= end and row["completed"] >= 100 and round(row["t"]) in by_t
     ])  # fmt: skip
     assert np.mean(ratio < 1) > 0.5 and np.median(ratio) < 1
+    assert explore.fluid_validation("weekday")["targets met"] == "4 of 4"
 
 
 def test_the_connections_step_still_runs_out_of_connections():

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import sim
@@ -22,6 +23,7 @@ from sim.engine.fluid.queueing import (
     throughputs,
 )
 from sim.model.autoscaling import AutoScalingGroup
+from sim.results import validation
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -148,6 +150,40 @@ def test_too_many_workers_refuses_connections_past_max_connections():
     assert first["in_service"] >= 3
 
 
+@pytest.mark.parametrize("sessions", [True, False])
+def test_arrivals_scatter_per_minute_as_visits_make_them(sessions):
+    # A visit's pages fall close together: over a minute the count varies by the index of
+    # dispersion of the cluster process (plane.DataPlane._sessions), about 4 here, as in a
+    # discrete-event run (whose minute CPU the alarms read); without sessions, Poisson.
+    over = fluid(
+        "instance_failure",
+        "failures=[]",
+        "asg.min=2",
+        "run.duration=21600",
+        "timeseries.period=60",
+        f"traffic.sessions={str(sessions).lower()}",
+    )
+    counts = np.array([r["rps"] * 60 for r in over.table if 120 < r["t"] <= 21600])
+    t = over.scenario.traffic
+    k, q = t.requests_per_session, 1 - 1 / t.requests_per_session
+    tau = k * (t.think_time + over.summary["latency"]["end_to_end"]["mean"])
+    expected = 1 + 2 * q * k * (1 - tau / 60 * (1 - math.exp(-60 / tau))) if sessions else 1.0
+    assert counts.var() / counts.mean() == pytest.approx(expected, rel=0.2)
+
+
+def test_instances_entering_service_together_share_the_connections_left():
+    # The first scale-out brings two instances in at once with 28 of 100 connections left:
+    # each opens its own as requests come, as in a discrete-event run, so neither is left
+    # refusing every request while the other holds them all.
+    from sim.engine.fluid import simulate_fluid
+
+    run = simulate_fluid(sim.load("too_many_workers", ["run.duration=600"]))
+    held = [i.connections for i in run.plane.instances]
+    assert held[:2] == [36.0, 36.0]  # the first two, saturated before the scale-out
+    assert held[2] == pytest.approx(held[3]) == pytest.approx(14.0)
+    assert sum(held) == pytest.approx(100.0)
+
+
 def test_a_quiet_weekday_raises_no_warning():
     over = fluid("weekday", "run.duration=1800", "traffic.start_clock_h=6.0")
     assert over.runs[0].warnings == []
@@ -229,7 +265,89 @@ def test_run_with_the_fluid_engine_writes_the_dashboard(tmp_path):
     assert (out / "dashboard.png").read_bytes()[:4] == b"\x89PNG"
 
 
-# --- the validation command ---------------------------------------------------------------
+# --- the validation: the fluid run against an ensemble of discrete-event runs --------------
+
+
+def _trace(changes=(), *, cpu=None, windows=None, errors=0, seed=1, engine="des", start=2):
+    return validation.Trace(
+        engine=engine,
+        seed=seed,
+        cpu=cpu or {},
+        start=start,
+        changes=tuple(validation.Change(*c) for c in changes),
+        windows=windows or {},
+        horizon=3600.0,
+        errors=errors,
+        requests=100_000,
+        warnings=(),
+    )
+
+
+def test_the_band_of_one_run_is_one_evaluation_either_side_of_each_change():
+    des = [_trace([(600.0, 2, 3, 180.0)])]
+    assert validation._outside(_trace([(700.0, 2, 3, 60.0)]), des) == 0
+    assert validation._outside(_trace([(500.0, 2, 3, 60.0)]), des) == 0
+    # 300 s late: outside from the end of the evaluation (780 s) to the change (900 s)
+    assert validation._outside(_trace([(900.0, 2, 3, 60.0)]), des) == pytest.approx(120.0)
+    # on time, to another capacity: outside from then on
+    assert validation._outside(_trace([(600.0, 2, 4, 60.0)]), des) == pytest.approx(3000.0)
+    assert validation._outside(_trace([]), des) == pytest.approx(3600.0 - 780.0)
+
+
+def test_a_level_some_seeds_reach_and_others_do_not_is_within_the_band():
+    stays = _trace([(600.0, 2, 3, 180.0)])
+    climbs = _trace([(600.0, 2, 3, 180.0), (1800.0, 3, 4, 180.0)])
+    ensemble = [stays, climbs]
+    assert validation._outside(_trace([(650.0, 2, 3, 60.0)]), ensemble) == 0
+    assert validation._outside(_trace([(650.0, 2, 3, 60.0), (1700.0, 3, 4, 60.0)]), ensemble) == 0
+    # nobody goes to 5
+    five = _trace([(650.0, 2, 3, 60.0), (1700.0, 3, 5, 60.0)])
+    assert validation._outside(five, ensemble) == pytest.approx(3600.0 - 1700.0)
+    # without a group there is no band to leave
+    assert validation._outside(_trace(start=None), [_trace(start=None)]) == 0
+
+
+def test_the_fluid_run_is_measured_against_the_mean_and_each_seed_against_the_others():
+    row = validation.Row
+    des = [
+        _trace(
+            cpu={1: 40.0, 2: 50.0},
+            windows={
+                60.0: row(0.1, 0.2 * (1 + 0.5 * k), 500, 0, False),
+                120.0: row(0.1, 0.3 * (1 + 0.5 * k), 500, 0, False),
+                180.0: row(0.1, 0.2, 500, 2 * k, False),  # an error in one seed: not compared
+            },
+            errors=100 + 40 * k,
+            seed=1 + k,
+        )
+        for k in range(2)
+    ]
+    fluid = _trace(
+        cpu={1: 42.0, 2: 50.0},
+        windows={60.0: row(0.1, 0.25, 500, 0, False), 120.0: row(0.1, 0.25, 500, 0, False),
+                 180.0: row(0.1, 9.0, 500, 0, False)},
+        errors=145,
+        engine="fluid",
+    )  # fmt: skip
+    c = validation.compare("toy", fluid, des)
+    assert c.cpu_rmse == pytest.approx(math.sqrt((2.0**2 + 0.0) / 2))
+    assert c.windows == 2
+    # p95: seed 1 0.2 and 0.3, seed 2 0.3 and 0.45; their means 0.25 and 0.375
+    assert c.p95_share == pytest.approx(0.5) and c.p50_share == 1.0
+    assert c.measures.errors_ok  # 145 against 120: 21 % off
+    assert [m.cpu_rmse for m in c.spread] == [0.0, 0.0]
+    assert [m.p95_share for m in c.spread] == [0.0, 0.0]  # 0.2 vs 0.3: 33 %; 0.3 vs 0.2: 50 %
+    assert [m.errors_off for m in c.spread] == pytest.approx([40 / 140, 40 / 100])
+    text = validation.markdown([c])
+    assert "| toy | 1.4 yes | 0 / 0, 0 min yes |" in text
+    assert "145 / 120 (100-140) yes | 3 of 4 |" in text
+    assert "0.0; 2 of 2 in the band; 100 % / 0 %; up to 40 % off; 0 of 2 meet all four |" in text
+    # the notes name the windows that miss, with the discrete-event runs' spread there
+    assert (
+        "  p95 more than 25 % off the mean: the window ending at 120 s: fluid 250 ms,"
+        " DES 300-450 ms (mean 375 ms)." in text.splitlines()
+    )
+    assert "p50 more than" not in text
 
 
 def _row(text: str, name: str) -> str:
@@ -237,16 +355,23 @@ def _row(text: str, name: str) -> str:
 
 
 def test_the_validation_command_reproduces_its_row_of_the_kept_table():
-    done = cli("validate-fluid", "--scenario", "instance_failure")
+    # One process here, however many wrote the kept table: every run is fixed by its seed.
+    done = cli("validate-fluid", "--scenario", "instance_failure", "--processes", "1")
     assert done.returncode == 0, done.stderr
     kept = (ROOT / "sim" / "FLUID.md").read_text()
     assert _row(done.stdout, "instance_failure") == _row(kept, "instance_failure")
+    note = next(line for line in kept.splitlines() if line.startswith("- **instance_failure**"))
+    assert note in done.stdout.splitlines()
 
 
-def test_the_validation_command_refuses_a_folder_as_out(tmp_path):
+def test_the_validation_command_refuses_bad_options_in_one_line(tmp_path):
     done = cli("validate-fluid", "--scenario", "instance_failure", "--out", str(tmp_path))
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "is a folder" in done.stderr
+    for option in ("--seeds", "--processes"):
+        done = cli("validate-fluid", "--scenario", "instance_failure", option, "0")
+        assert done.returncode == 2 and done.stderr.count("\n") == 1
+        assert done.stderr.startswith(f"error: {option}")
 
 
 @pytest.mark.slow

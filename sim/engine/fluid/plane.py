@@ -298,13 +298,18 @@ class DataPlane:
         self.backlog_limit = s.gunicorn.backlog
         self.surge_limit = s.load_balancer.surge_queue
         self.persistent = s.postgres.conn_max_age > 0
-        # Sampling noise: arrivals per step are Poisson, a step's CPU a sum of random times,
-        # so a minute's datapoint scatters as a discrete-event run's does (``None``: off).
+        # Sampling noise: arrivals per step are Poisson (with sessions, Poisson given a random
+        # population of visits), a step's CPU a sum of random times, so a minute's datapoint
+        # scatters as a discrete-event run's does (``None``: off).
         r_noise = np.random.default_rng(rng.integers(2**63))
         self._normals: list[float] = []
         self._r_noise = r_noise
         self.noise = self._normal if noise else None
         self._poisson = r_noise.poisson
+        # The visits between pages as a random population (``_sessions``), started like
+        # ``between`` from the stationary state (Poisson).
+        self.drawn = float(r_noise.poisson(self.between)) if self.sessions else 0.0
+        self.drawn_rate = 0.0
         # Totals
         self.sent = 0.0
         self.latency_sum = 0.0
@@ -405,7 +410,16 @@ class DataPlane:
         plus a response time later. So the ``N`` visits between pages send ``N / (z + R)``
         pages per second and ``dN/dt = q rate / k - N / (k (z + R))``: a first-order lag
         of time constant ``k (z + R)``, whose steady state gives back ``rate``. A slow
-        answer holds its visit's next page back, as in the discrete-event run."""
+        answer holds its visit's next page back, as in the discrete-event run.
+
+        The queues follow that expected rate. What is counted follows ``drawn``: the same
+        visits as a random population, an M/M/infinity queue (visits join at ``q rate / k``
+        and leave at ``1 / (k (z + R))`` each) whose mean is ``N``, sending Poisson pages at
+        ``drawn / (z + R)``. A visit's pages fall close together, so a window's count varies
+        more than a Poisson count of the same mean: by the factor ``1 + 2 q k (1 - tau / T
+        (1 - exp(-T / tau)))`` over a window ``T`` (``tau = k (z + R)``), about 4 for a
+        minute of five-page visits ten seconds apart. A discrete-event run's CPU per minute
+        scatters that much, and so alarms near their threshold flicker that often."""
         cycle = self.think + self.response
         if cycle <= 0:
             return rate
@@ -415,6 +429,17 @@ class DataPlane:
         start = self.between
         self.between = target + (start - target) * decay
         mean = target + (start - target) * tau / h * (1.0 - decay)
+        if self.noise is not None:
+            # Over the step each visit stays with probability ``decay`` and new ones arrive
+            # (exact for an M/M/infinity queue at a constant rate). The pages follow the
+            # population's mean over the step: the mean given where it started, moved
+            # halfway towards where it ended (a straight path between the two draws).
+            n0 = self.drawn
+            n1 = float(self._r_noise.binomial(int(n0), decay) + self._poisson(target * (1 - decay)))
+            expect = target + (n0 - target) * tau / h * (1.0 - decay)
+            drift = n1 - (target + (n0 - target) * decay)
+            self.drawn = n1
+            self.drawn_rate = rate / self.k + max(expect + drift / 2, 0.0) / cycle
         return rate / self.k + mean / cycle
 
     def _normal(self) -> float:
@@ -507,7 +532,9 @@ class DataPlane:
         scale = 1.0
         counted = arrivals
         if self.noise is not None and arrivals > 0:
-            counted = float(self._poisson(arrivals))
+            # With sessions, Poisson given the drawn visits (``_sessions``): clustered.
+            drawn = self.drawn_rate * h if self.sessions else arrivals
+            counted = float(self._poisson(drawn))
             scale = counted / arrivals
         self.sent += counted
         for tally in tallies:
@@ -545,6 +572,7 @@ class DataPlane:
         cpu_used = 0.0
         saturated = surge.level > 0 or not routable
         states = self._states(live, routable, params, shares, h)
+        self._connections(live, states, shares, h)
         step_latency, step_got = refused * self.deck.front_mean, refused
         for inst in live:
             x, cpu, other, cs2 = params[inst.id]
@@ -553,7 +581,7 @@ class DataPlane:
             mu = inst.mu
             backlog = inst.backlog
             h1 = cpu + other
-            occ, tail, cpu_p = states.get(inst.id, (None, None, 1.0))
+            occ, _, cpu_p = states.get(inst.id, (None, None, 1.0))
             if occ is None:
                 # Saturated (or working off a backlog): every worker busy, the backlog moves.
                 end = backlog + (lam - mu) * h
@@ -612,7 +640,6 @@ class DataPlane:
             inst.worker_time += busy * h
             busy_all += busy
             queries += served * (1.0 - inst.refused) * self.deck.queries
-            self._connections(inst, tail)
             got *= scale
             if got > 0:
                 shape = self.deck.shape(
@@ -716,32 +743,46 @@ class DataPlane:
                     left -= take
         return placed, left
 
-    def _connections(self, inst: FluidInstance, tail) -> None:
+    def _connections(self, live, states, shares, h: float) -> None:
         """Persistent connections: a worker thread opens one at its first query and keeps it;
         threads are reused last in, first out, so an instance holds about as many as its
-        busiest moments used, first come first served across the fleet; a request on a
-        thread left without one is refused (500). Per-request connections are counted by
-        :meth:`_database`."""
+        busiest moments used; a request on a thread left without one is refused (500).
+        Instances that want more than the database has left open theirs in the same
+        moments, request by request, so the free connections go to each in proportion to
+        what it lacks (two instances entering service together share them, as in a
+        discrete-event run, rather than the first taking all). Per-request connections are
+        counted by :meth:`_database`."""
         if not self.persistent or self.deck.queries == 0:
             return
         slots = self.slots
-        if tail is None:
-            want = slots
-        else:
-            # Threads used at least once in a connection's lifetime (CONN_MAX_AGE) keep one.
-            seen = max(inst.lam * self.s.postgres.conn_max_age, 1.0)
-            want = next((k for k in range(slots + 1) if tail[k] * seen < 1.0), slots)
-        if want > inst.connections:
+        tails = {inst.id: states.get(inst.id, (None, None, 1.0))[1] for inst in live}
+        lacking = {}
+        for inst in live:
+            tail = tails[inst.id]
+            if tail is None:
+                want = slots
+            else:
+                # Threads used at least once in a connection's lifetime (CONN_MAX_AGE).
+                lam = shares.get(inst.id, 0.0) / h if h > 0 else inst.lam
+                seen = max(lam * self.s.postgres.conn_max_age, 1.0)
+                want = next((k for k in range(slots + 1) if tail[k] * seen < 1.0), slots)
+            if want > inst.connections:
+                lacking[inst.id] = want - inst.connections
+        if lacking:
             held = sum(i.connections for i in self.instances)
             free = max(0.0, self.s.postgres.max_connections - held)
-            inst.connections = min(float(want), inst.connections + free)
-        have = int(inst.connections)
-        if have >= slots:
-            inst.refused = 0.0
-        elif tail is None:
-            inst.refused = (slots - have) / slots
-        else:
-            inst.refused = tail[have]
+            share = min(1.0, free / sum(lacking.values()))
+            for inst in live:
+                inst.connections += lacking.get(inst.id, 0.0) * share
+        for inst in live:
+            tail = tails[inst.id]
+            have = int(inst.connections + 1e-9)  # shares of the free ones add up to whole
+            if have >= slots:
+                inst.refused = 0.0
+            elif tail is None:
+                inst.refused = (slots - have) / slots
+            else:
+                inst.refused = tail[have]
 
     def _database(self, queries: float, busy_workers: float, h: float, measured: bool) -> None:
         """The database's CPUs, shared by the fleet: the wait per query for the next step
