@@ -24,7 +24,22 @@ What a journey's generator may yield:
   once when one is free (no event at all), else waiting in line with a :class:`Ticket`, which
   goes into SimPy's queue itself when the slot is handed over, where ``pool.wait()``'s event
   would.
+- a ``(pool, seconds)`` pair, a *hold*: take one of the pool's slots, keep it ``seconds``
+  (a float), give it back, in one step: what ``slot = yield pool``, ``yield seconds`` and
+  ``pool.release(slot)`` in a ``finally`` do, event for event, without resuming the
+  generator in between. It is resumed at the end, with the time the slot was taken
+  (:attr:`Journey.held_since` says it too, for a hold cut short: None while still in line).
 - any SimPy event: wait for it.
+
+A hold is a cloakroom ticket rather than a queue you stand in yourself: once in line, a
+request is not woken to take its slot, hold it and give it back; the kernel does each of those
+where the request would have. A slot handed to a ticket for a hold makes the ticket's hop start
+the hold (:meth:`Ticket.start`: the end of the hold goes into SimPy's queue, with the event id
+the delay would have taken then). And when a hold ends by handing its slot to the next in
+line for a hold, that ticket's hop would be the very next event unless something else is due
+at the same instant: it is processed when the ending hold's event is over, without the round
+trip through the queue (:meth:`Journey._hand_on`, :meth:`Ticket.turn`). With two vCPUs to
+nine workers nearly every burst waits in line, and each then costs one event instead of two.
 
 The model reads the clock as ``env.now``; :class:`Environment` makes that a plain attribute.
 
@@ -184,9 +199,23 @@ class Ticket:
     of the two comes first (the slot handed over, or the deadline, armed by the environment's
     look-out) triggers the condition, and the journey resumes when the condition's own event
     would be processed; at once when nothing else is due at that instant, since that event
-    would be the very next one."""
+    would be the very next one.
 
-    __slots__ = ("armed", "at", "callbacks", "decided", "eid", "journey", "triggered", "value")
+    For a hold (``yield (pool, seconds)``) its hop does not resume the journey but starts the
+    hold (:meth:`start`); handed over by the end of another hold, its hop is taken when that
+    event is over (:meth:`turn`), and ``hop`` keeps its event id until then."""
+
+    __slots__ = (
+        "armed",
+        "at",
+        "callbacks",
+        "decided",
+        "eid",
+        "hop",
+        "journey",
+        "triggered",
+        "value",
+    )
     _ok = True
     _value = None
 
@@ -228,9 +257,57 @@ class Ticket:
         else:
             journey.resume(self)
 
+    def start(self, _event=None) -> None:
+        # The ticket's hop, for a place in line to hold a slot: where the journey would take
+        # the slot it was handed and yield the hold's seconds, the end of the hold goes into
+        # the queue at once (with the event id the delay would take now), without resuming
+        # the generator. With a deadline, this is the condition triggering, as in decide().
+        if self.decided:
+            return
+        self.decided = True
+        journey = self.journey
+        env = journey.env
+        queue = env._queue
+        now = env.now
+        if self.eid is not None and queue and queue[0][0] <= now:
+            # Others due now: the condition's event waits (the hold starts in _resume).
+            wake = Wake(journey.resume)
+            heappush(queue, (now, NORMAL, next(env._eid), wake))
+            journey.target = wake
+            return
+        journey.holding, journey.slot, journey.held_since = journey.pool, self.value, now
+        journey.pool = journey.ticket = None
+        at = now + journey.hold
+        journey.hold = None
+        deadline = journey.deadline
+        if at > deadline:  # cut short, as a delay is
+            at = now + (deadline - now)
+            journey.expired = True
+        wake = journey.wake
+        if wake is not None and wake.callbacks is None:  # processed: use again
+            wake.callbacks = journey.calls
+        else:
+            wake = journey.wake = Wake(journey.resume)
+        heappush(queue, (at, NORMAL, next(env._eid), wake))
+        journey.target = wake
 
-#: The callbacks of a ticket with a deadline: one tuple for all (SimPy only iterates them).
+    def turn(self) -> None:
+        # The hop of a ticket handed its slot by a journey ending its hold (Journey._hand_on),
+        # now that the journey's event is over: processed here (start) if it is the very next
+        # event, as SimPy's step would pop it at once, else into the queue at its place.
+        env = self.journey.env
+        queue = env._queue
+        now = env.now
+        if not queue or queue[0][0] > now or queue[0] > (now, NORMAL, self.hop):
+            self.start()
+        else:
+            heappush(queue, (now, NORMAL, self.hop, self))
+
+
+#: The callbacks of a ticket with a deadline, and of one to hold a slot: one tuple for all
+#: (SimPy only iterates them).
 _DECIDE = (Ticket.decide,)
+_START = (Ticket.start,)
 
 
 class _Start:
@@ -250,9 +327,13 @@ class Journey:
         "expired",
         "filed",
         "generator",
+        "held_since",
+        "hold",
+        "holding",
         "on_deadline",
         "pool",
         "resume",
+        "slot",
         "target",
         "ticket",
         "wake",
@@ -271,6 +352,10 @@ class Journey:
         self.pool: Slots | None = None  # waiting in this pool's line ...
         self.ticket: Ticket | None = None  # ... with this ticket
         self.filed: Filed | None = None  # the deadline in the environment's book
+        self.hold: float | None = None  # in a pool's line to hold a slot this long
+        self.holding: Slots | None = None  # holding slot ``slot`` of this pool ...
+        self.slot = 0
+        self.held_since: float | None = None  # ... since then (None: still in line)
         # One bound method for the whole journey, not a new one at every event, in one list
         # its Wake and its Tickets share as their callbacks.
         self.resume = self._resume
@@ -300,17 +385,32 @@ class Journey:
         # (So is a ticket: it has no other callback either.)
         cls = event.__class__
         alone = cls is Wake or cls is Ticket
+        # A ticket to hold a slot, handed the slot this journey gave back (see _hand_on):
+        # its hop is due now, after this event, but not yet in the queue.
+        handed = None
         try:
-            if alone and not self.expired and self.pool is None:  # the usual: a delay is over
-                target = generator.send(None)
+            if alone and not self.expired and self.pool is None and self.holding is None:
+                target = generator.send(None)  # the usual: a delay is over
+            elif self.holding is not None:  # a hold is over, or cut short by the deadline
+                handed = self._hand_on()
+                if self.expired:
+                    self.expired = False
+                    target = generator.throw(self.on_deadline())
+                else:
+                    target = generator.send(self.held_since)
             elif self.expired:
                 self.expired = False
                 target = generator.throw(self.on_deadline())
             elif self.pool is not None:  # woken from a pool's line
                 pool, ticket, self.pool, self.ticket = self.pool, self.ticket, None, None
                 if ticket.triggered:
-                    target = generator.send(ticket.value)
+                    if self.hold is None:
+                        target = generator.send(ticket.value)
+                    else:  # a hold's slot: held from now on, without resuming the generator
+                        self.holding, self.slot, self.held_since = pool, ticket.value, self.env.now
+                        target, self.hold = self.hold, None
                 else:  # the deadline's timeout came first: give the place in line up
+                    self.hold = None
                     pool.cancel(ticket)
                     target = generator.throw(self.on_deadline())
             elif event._ok:
@@ -328,18 +428,22 @@ class Journey:
                         at = now + (self.deadline - now)
                         self.expired = True
                     queue = env._queue
-                    if alone and (not queue or at < queue[0][0]):
+                    if alone and handed is None and (not queue or at < queue[0][0]):
                         # The wake-up would be the very next event: SimPy would pop it at
                         # once and call nothing but this journey, so move the clock and go
                         # on without the round trip through the queue. (Its event id would
                         # only have ordered it among events due at the same time; there
                         # are none, and the others keep their order.)
                         env.now = at
+                        value = None
+                        if self.holding is not None:  # the end of a hold
+                            handed = self._hand_on()
+                            value = self.held_since
                         if self.expired:
                             self.expired = False
                             target = generator.throw(self.on_deadline())
                         else:
-                            target = generator.send(None)
+                            target = generator.send(value)
                         continue
                     wake = self.wake
                     if wake is not None and wake.callbacks is None:  # processed: use again
@@ -350,24 +454,40 @@ class Journey:
                     heappush(queue, (at, NORMAL, next(env._eid), wake))
                     target = wake
                     break
-                if cls is Slots:
+                if cls is tuple:  # a hold: (pool, seconds)
+                    pool, seconds = target
+                    if pool.free and not pool.waiters:  # (what acquire() looks at first)
+                        # A free slot: taken at once, no event; its end is a delay's.
+                        self.slot = pool.acquire()
+                        self.holding = pool
+                        self.held_since = self.env.now
+                        target = seconds
+                        continue
+                    self.hold = seconds  # in line like any wait for a slot (below)
+                    self.held_since = None
+                    target = pool
+                elif cls is Slots:
                     if target.free and not target.waiters:  # (what acquire() looks at first)
                         # A free slot: taken at once, no event.
                         target = generator.send(target.acquire())
                         continue
-                    # Every slot taken: a place in line, its ticket an event of its own.
-                    ticket = Ticket(self)
-                    target.wait(ticket)
-                    self.pool = target
-                    self.ticket = ticket
-                    if self.deadline != math.inf:
-                        self._bound(ticket)
-                    target = ticket
-                    break
-                if target.callbacks is not None:
-                    target.callbacks.append(self.resume)
-                    break
-                target = generator.send(target._value)  # already processed: go on at once
+                else:
+                    if target.callbacks is not None:
+                        target.callbacks.append(self.resume)
+                        break
+                    target = generator.send(target._value)  # already processed: go on at once
+                    continue
+                # Every slot taken: a place in line, its ticket an event of its own.
+                ticket = Ticket(self)
+                if self.hold is not None:
+                    ticket.callbacks = _START
+                target.wait(ticket)
+                self.pool = target
+                self.ticket = ticket
+                if self.deadline != math.inf:
+                    self._bound(ticket)
+                target = ticket
+                break
         except StopIteration as stop:
             # Let go of the generator and of the bound method (which points back here): a
             # finished journey leaves no reference cycle behind (see Engine.run on the GC).
@@ -377,7 +497,7 @@ class Journey:
             done = self.done
             if done is not None:
                 queue = self.env._queue
-                if alone and (not queue or queue[0][0] > self.env.now):
+                if alone and handed is None and (not queue or queue[0][0] > self.env.now):
                     # ``done`` would be the very next event (nothing else is due now, and
                     # nothing else is done at this instant): process it here, as SimPy's
                     # step would, without the round trip through the queue.
@@ -389,8 +509,29 @@ class Journey:
                         callback(done)
                 else:
                     done.succeed(stop.value)
+            if handed is not None:
+                handed.turn()
             return
         self.target = target
+        if handed is not None:
+            handed.turn()
+
+    def _hand_on(self) -> Ticket | None:
+        # The end of a hold: the slot goes back, where the model's ``finally`` would give it
+        # back. When the next in line waits to hold a slot too, it is handed the slot here and
+        # its hop takes its event id now, as Ticket.succeed would, but goes into the queue only
+        # when this event is over (Ticket.turn): until then nothing looks at the queue but
+        # this journey's shortcuts, which stand aside while a hop is pending.
+        pool, self.holding = self.holding, None
+        waiters = pool.waiters
+        if waiters and waiters[0].callbacks is _START:
+            ticket = waiters.popleft()
+            ticket.triggered = True
+            ticket.value = self.slot
+            ticket.hop = next(self.env._eid)
+            return ticket
+        pool.release(self.slot)
+        return None
 
     def _bound(self, ticket: Ticket) -> None:
         # A place in line with a deadline: SimPy's ``ticket | env.timeout(deadline - now)``
@@ -404,7 +545,8 @@ class Journey:
         delay = self.deadline - now
         if delay < 0:
             raise ValueError(f"Negative delay {delay}")  # as env.timeout would
-        ticket.callbacks = _DECIDE
+        if self.hold is None:  # (a hold's ticket starts it, deciding the same way)
+            ticket.callbacks = _DECIDE
         ticket.eid = next(env._eid)
         ticket.at = now + delay
         if now >= self.deadline - abs(self.deadline) * EARLY:  # _early(deadline), inline
@@ -442,6 +584,10 @@ class Journey:
             if ticket.callbacks is not None:
                 ticket.callbacks = []
             pool.cancel(ticket)
+        elif self.holding is not None:  # give the slot back, as the model's ``finally`` would
+            pool, self.holding = self.holding, None
+            pool.release(self.slot)
+        self.hold = None
         if target is not None:
             _let_go(target, self.resume)
         self.expired = False
