@@ -70,6 +70,7 @@ from __future__ import annotations
 import gc
 import itertools
 import math
+from bisect import insort
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from heapq import heappop, heappush
@@ -98,8 +99,12 @@ class Environment(simpy.Environment):
     def __init__(self, initial_time: float = 0) -> None:
         super().__init__(initial_time)
         # Deadlines of journeys waiting in a pool's line (see Journey._bound): filed here by
-        # when they fall due, with one look-out in SimPy's queue for the earliest.
+        # when they fall due, with one look-out in SimPy's queue for the earliest. A list kept
+        # in order, read from ``_read`` on: deadlines are nearly always filed in the order
+        # they fall due (a worker's timeout after its start), so filing one is an append and
+        # the look-out passes over those no longer due (most of them) without a heap's work.
         self._book: list[tuple[float, int, Filed]] = []
+        self._read = 0
         self._filed = itertools.count()
         self._lookouts = itertools.count(1)
         self._lookout_at = math.inf
@@ -111,7 +116,12 @@ class Environment(simpy.Environment):
     def _file(self, filed: Filed) -> None:
         # A journey with a deadline waits in a pool's line for the first time: keep its
         # deadline in the book, and make sure a look-out comes before it falls due.
-        heappush(self._book, (filed.at, next(self._filed), filed))
+        book = self._book
+        entry = (filed.at, next(self._filed), filed)
+        if not book or filed.at >= book[-1][0]:
+            book.append(entry)
+        else:  # out of order: in its place among those still to be read
+            insort(book, entry, lo=self._read)
         early = _early(filed.at)
         if early < self._lookout_at:
             self._plan_lookout(early)
@@ -128,9 +138,10 @@ class Environment(simpy.Environment):
         now = self.now
         if now == self._lookout_at:
             self._lookout_at = math.inf
-        book = self._book
-        while book:
-            at, _, filed = book[0]
+        book, read = self._book, self._read
+        end = len(book)
+        while read < end:
+            at, _, filed = book[read]
             journey = filed.journey
             if journey is not None:
                 if _early(at) > now:
@@ -139,9 +150,16 @@ class Environment(simpy.Environment):
                 ticket = journey.ticket
                 if ticket is not None and ticket.eid is not None:
                     ticket.arm()
-            heappop(book)
-        if book and _early(book[0][0]) < self._lookout_at:
-            self._plan_lookout(_early(book[0][0]))
+            read += 1
+        if read == end:
+            book.clear()
+            read = 0
+        elif read > 1024 and 2 * read > end:  # let go of what was read
+            del book[:read]
+            read = 0
+        self._read = read
+        if book and _early(book[read][0]) < self._lookout_at:
+            self._plan_lookout(_early(book[read][0]))
 
 
 class Wake:
@@ -149,12 +167,12 @@ class Wake:
     (``callbacks``; ``_ok`` and ``_value`` say it succeeded with no value). A journey uses
     its own again once SimPy has processed it (``callbacks`` None)."""
 
-    __slots__ = ("callbacks",)
-    _ok = True
+    __slots__ = ("_ok", "callbacks")
     _value = None
 
     def __init__(self, callback) -> None:
         self.callbacks = [callback]
+        self._ok = True  # (a slot: SimPy's loop reads it for every event, and reads a slot faster)
 
 
 def _let_go(target, resume) -> None:
@@ -206,6 +224,7 @@ class Ticket:
     event is over (:meth:`turn`), and ``hop`` keeps its event id until then."""
 
     __slots__ = (
+        "_ok",
         "armed",
         "at",
         "callbacks",
@@ -216,12 +235,12 @@ class Ticket:
         "triggered",
         "value",
     )
-    _ok = True
     _value = None
 
-    def __init__(self, journey: Journey) -> None:
+    def __init__(self, journey: Journey, callbacks) -> None:
+        self._ok = True  # (a slot, as a Wake's)
         self.journey = journey
-        self.callbacks = journey.calls
+        self.callbacks = callbacks
         self.triggered = False
         self.value = None
         self.eid: int | None = None  # with a deadline: the timeout's place among its equals
@@ -389,15 +408,15 @@ class Journey:
         # its hop is due now, after this event, but not yet in the queue.
         handed = None
         try:
-            if alone and not self.expired and self.pool is None and self.holding is None:
-                target = generator.send(None)  # the usual: a delay is over
-            elif self.holding is not None:  # a hold is over, or cut short by the deadline
+            if self.holding is not None:  # a hold is over, or cut short by the deadline
                 handed = self._hand_on()
                 if self.expired:
                     self.expired = False
                     target = generator.throw(self.on_deadline())
                 else:
                     target = generator.send(self.held_since)
+            elif alone and not self.expired and self.pool is None:  # the usual: a delay is over
+                target = generator.send(None)
             elif self.expired:
                 self.expired = False
                 target = generator.throw(self.on_deadline())
@@ -478,10 +497,8 @@ class Journey:
                     target = generator.send(target._value)  # already processed: go on at once
                     continue
                 # Every slot taken: a place in line, its ticket an event of its own.
-                ticket = Ticket(self)
-                if self.hold is not None:
-                    ticket.callbacks = _START
-                target.wait(ticket)
+                ticket = Ticket(self, self.calls if self.hold is None else _START)
+                target.waiters.append(ticket)  # (what target.wait(ticket) does)
                 self.pool = target
                 self.ticket = ticket
                 if self.deadline != math.inf:
@@ -603,27 +620,38 @@ def run_until(env: simpy.Environment, at: float) -> None:
     A run processes several events per request, and calling ``step`` for each (a method
     call and a ``try`` block around a single ``heappop``) is a measurable share of the cost.
     Everything else is SimPy's own: the stop is an urgent event at ``at`` taking its place in
-    the queue as ``env.run`` puts it there, callbacks run in order with the event's
-    ``callbacks`` set to ``None`` first, and a failed event nobody defused crashes the run
-    with a copy of its exception.
+    the queue as ``env.run`` puts it there (and ends the loop from its callback, as SimPy's
+    ``StopSimulation`` does, rather than being looked for at every event), callbacks run in
+    order with the event's ``callbacks`` set to ``None`` first, and a failed event nobody
+    defused crashes the run with a copy of its exception.
     """
     if at <= env.now:
         raise ValueError(f"until ({at}) must be greater than the current simulation time")
     stop = simpy.Event(env)
     stop._ok, stop._value = True, None
+    stop.callbacks.append(_stop)
     env.schedule(stop, URGENT, at - env.now)
     queue = env._queue
-    while True:
-        env.now, _, _, event = heappop(queue)  # never empty: the stop is still in it
-        if event is stop:
-            return
-        callbacks, event.callbacks = event.callbacks, None
-        for callback in callbacks:
-            callback(event)
-        if not event._ok and not hasattr(event, "_defused"):
-            exc = type(event._value)(*event._value.args)
-            exc.__cause__ = event._value
-            raise exc
+    try:
+        while True:
+            env.now, _, _, event = heappop(queue)  # never empty: the stop is still in it
+            callbacks, event.callbacks = event.callbacks, None
+            for callback in callbacks:
+                callback(event)
+            if not event._ok and not hasattr(event, "_defused"):
+                exc = type(event._value)(*event._value.args)
+                exc.__cause__ = event._value
+                raise exc
+    except _Stopped:
+        return
+
+
+class _Stopped(Exception):
+    """Raised by the stop of :func:`run_until` to end its loop."""
+
+
+def _stop(_event) -> None:
+    raise _Stopped
 
 
 @contextmanager
