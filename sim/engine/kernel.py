@@ -98,7 +98,7 @@ class Environment(simpy.Environment):
 
     def __init__(self, initial_time: float = 0) -> None:
         super().__init__(initial_time)
-        # Deadlines of journeys waiting in a pool's line (see Journey._bound): filed here by
+        # Deadlines of journeys waiting in a pool's line (see Journey._line_up): filed here by
         # when they fall due, with one look-out in SimPy's queue for the earliest. A list kept
         # in order, read from ``_read`` on: deadlines are nearly always filed in the order
         # they fall due (a worker's timeout after its start), so filing one is an append and
@@ -230,6 +230,7 @@ class Ticket:
         "callbacks",
         "decided",
         "eid",
+        "hold",
         "hop",
         "journey",
         "triggered",
@@ -237,10 +238,11 @@ class Ticket:
     )
     _value = None
 
-    def __init__(self, journey: Journey, callbacks) -> None:
+    def __init__(self, journey: Journey, callbacks, hold: float | None = None) -> None:
         self._ok = True  # (a slot, as a Wake's)
         self.journey = journey
         self.callbacks = callbacks
+        self.hold = hold  # to hold the slot this long (None: to take it)
         self.triggered = False
         self.value = None
         self.eid: int | None = None  # with a deadline: the timeout's place among its equals
@@ -296,8 +298,7 @@ class Ticket:
             return
         journey.holding, journey.slot, journey.held_since = journey.pool, self.value, now
         journey.pool = journey.ticket = None
-        at = now + journey.hold
-        journey.hold = None
+        at = now + self.hold
         deadline = journey.deadline
         if at > deadline:  # cut short, as a delay is
             at = now + (deadline - now)
@@ -347,7 +348,6 @@ class Journey:
         "filed",
         "generator",
         "held_since",
-        "hold",
         "holding",
         "on_deadline",
         "pool",
@@ -371,7 +371,6 @@ class Journey:
         self.pool: Slots | None = None  # waiting in this pool's line ...
         self.ticket: Ticket | None = None  # ... with this ticket
         self.filed: Filed | None = None  # the deadline in the environment's book
-        self.hold: float | None = None  # in a pool's line to hold a slot this long
         self.holding: Slots | None = None  # holding slot ``slot`` of this pool ...
         self.slot = 0
         self.held_since: float | None = None  # ... since then (None: still in line)
@@ -409,7 +408,12 @@ class Journey:
         handed = None
         try:
             if self.holding is not None:  # a hold is over, or cut short by the deadline
-                handed = self._hand_on()
+                # The slot goes back first, where the model's ``finally`` would give it back.
+                pool, self.holding = self.holding, None
+                if pool.waiters:
+                    handed = self._hand_on(pool)
+                else:
+                    pool.release(self.slot)
                 if self.expired:
                     self.expired = False
                     target = generator.throw(self.on_deadline())
@@ -423,13 +427,12 @@ class Journey:
             elif self.pool is not None:  # woken from a pool's line
                 pool, ticket, self.pool, self.ticket = self.pool, self.ticket, None, None
                 if ticket.triggered:
-                    if self.hold is None:
+                    if ticket.hold is None:
                         target = generator.send(ticket.value)
                     else:  # a hold's slot: held from now on, without resuming the generator
                         self.holding, self.slot, self.held_since = pool, ticket.value, self.env.now
-                        target, self.hold = self.hold, None
+                        target = ticket.hold
                 else:  # the deadline's timeout came first: give the place in line up
-                    self.hold = None
                     pool.cancel(ticket)
                     target = generator.throw(self.on_deadline())
             elif event._ok:
@@ -439,71 +442,70 @@ class Journey:
                 target = generator.throw(event._value)
             while True:
                 cls = target.__class__
-                if cls is float:
-                    env = self.env
-                    now = env.now
-                    at = now + target
-                    if at > self.deadline:
-                        at = now + (self.deadline - now)
-                        self.expired = True
-                    queue = env._queue
-                    if alone and handed is None and (not queue or at < queue[0][0]):
-                        # The wake-up would be the very next event: SimPy would pop it at
-                        # once and call nothing but this journey, so move the clock and go
-                        # on without the round trip through the queue. (Its event id would
-                        # only have ordered it among events due at the same time; there
-                        # are none, and the others keep their order.)
-                        env.now = at
-                        value = None
-                        if self.holding is not None:  # the end of a hold
-                            handed = self._hand_on()
-                            value = self.held_since
-                        if self.expired:
-                            self.expired = False
-                            target = generator.throw(self.on_deadline())
-                        else:
-                            target = generator.send(value)
-                        continue
-                    wake = self.wake
-                    if wake is not None and wake.callbacks is None:  # processed: use again
-                        wake.callbacks = self.calls
-                    else:
-                        wake = self.wake = Wake(self.resume)
-                    # What env.timeout(delay) does, minus the Timeout object.
-                    heappush(queue, (at, NORMAL, next(env._eid), wake))
-                    target = wake
-                    break
-                if cls is tuple:  # a hold: (pool, seconds)
-                    pool, seconds = target
-                    if pool.free and not pool.waiters:  # (what acquire() looks at first)
-                        # A free slot: taken at once, no event; its end is a delay's.
+                if cls is not float:
+                    if cls is tuple:  # a hold: (pool, seconds)
+                        pool, target = target
+                        if not pool.free or pool.waiters:  # (what acquire() looks at first)
+                            # In line, its ticket an event of its own.
+                            self.held_since = None
+                            target = self._line_up(pool, target)
+                            break
+                        # A free slot: taken at once, no event; the end of the hold is a
+                        # delay's (below).
                         self.slot = pool.acquire()
                         self.holding = pool
                         self.held_since = self.env.now
-                        target = seconds
-                        continue
-                    self.hold = seconds  # in line like any wait for a slot (below)
-                    self.held_since = None
-                    target = pool
-                elif cls is Slots:
-                    if target.free and not target.waiters:  # (what acquire() looks at first)
-                        # A free slot: taken at once, no event.
-                        target = generator.send(target.acquire())
-                        continue
-                else:
-                    if target.callbacks is not None:
+                    elif cls is Slots:
+                        if target.free and not target.waiters:  # (what acquire() looks at)
+                            # A free slot: taken at once, no event.
+                            target = generator.send(target.acquire())
+                            continue
+                        # Every slot taken: a place in line, its ticket an event of its own.
+                        target = self._line_up(target)
+                        break
+                    elif target.callbacks is not None:  # an event
                         target.callbacks.append(self.resume)
                         break
-                    target = generator.send(target._value)  # already processed: go on at once
+                    else:  # an event already processed: go on at once
+                        target = generator.send(target._value)
+                        continue
+                # A delay (or a hold's).
+                env = self.env
+                now = env.now
+                at = now + target
+                if at > self.deadline:
+                    at = now + (self.deadline - now)
+                    self.expired = True
+                queue = env._queue
+                if alone and handed is None and (not queue or at < queue[0][0]):
+                    # The wake-up would be the very next event: SimPy would pop it at once
+                    # and call nothing but this journey, so move the clock and go on without
+                    # the round trip through the queue. (Its event id would only have
+                    # ordered it among events due at the same time; there are none, and the
+                    # others keep their order.)
+                    env.now = at
+                    value = None
+                    if self.holding is not None:  # the end of a hold
+                        value = self.held_since
+                        pool, self.holding = self.holding, None
+                        if pool.waiters:
+                            handed = self._hand_on(pool)
+                        else:
+                            pool.release(self.slot)
+                    if self.expired:
+                        self.expired = False
+                        target = generator.throw(self.on_deadline())
+                    else:
+                        target = generator.send(value)
                     continue
-                # Every slot taken: a place in line, its ticket an event of its own.
-                ticket = Ticket(self, self.calls if self.hold is None else _START)
-                target.waiters.append(ticket)  # (what target.wait(ticket) does)
-                self.pool = target
-                self.ticket = ticket
-                if self.deadline != math.inf:
-                    self._bound(ticket)
-                target = ticket
+                wake = self.wake
+                if wake is not None and wake.callbacks is None:  # processed: use again
+                    wake.callbacks = self.calls
+                else:
+                    wake = self.wake = Wake(self.resume)
+                # What env.timeout(delay) does, minus the Timeout object.
+                heappush(queue, (at, NORMAL, next(env._eid), wake))
+                target = wake
                 break
         except StopIteration as stop:
             # Let go of the generator and of the bound method (which points back here): a
@@ -533,15 +535,14 @@ class Journey:
         if handed is not None:
             handed.turn()
 
-    def _hand_on(self) -> Ticket | None:
-        # The end of a hold: the slot goes back, where the model's ``finally`` would give it
-        # back. When the next in line waits to hold a slot too, it is handed the slot here and
-        # its hop takes its event id now, as Ticket.succeed would, but goes into the queue only
-        # when this event is over (Ticket.turn): until then nothing looks at the queue but
-        # this journey's shortcuts, which stand aside while a hop is pending.
-        pool, self.holding = self.holding, None
+    def _hand_on(self, pool: Slots) -> Ticket | None:
+        # The end of a hold, with others in the pool's line: the slot goes to the first. When
+        # it waits to hold a slot too, it is handed the slot here and its hop takes its event
+        # id now, as Ticket.succeed would, but goes into the queue only when this event is
+        # over (Ticket.turn): until then nothing looks at the queue but this journey's
+        # shortcuts, which stand aside while a hop is pending.
         waiters = pool.waiters
-        if waiters and waiters[0].callbacks is _START:
+        if waiters[0].callbacks is _START:
             ticket = waiters.popleft()
             ticket.triggered = True
             ticket.value = self.slot
@@ -550,7 +551,15 @@ class Journey:
         pool.release(self.slot)
         return None
 
-    def _bound(self, ticket: Ticket) -> None:
+    def _line_up(self, pool: Slots, hold: float | None = None) -> Ticket:
+        # Every slot taken: a place in the pool's line, with a ticket of its own (to hold a
+        # slot ``hold`` seconds, or to take one).
+        ticket = Ticket(self, self.calls if hold is None else _START, hold)
+        pool.waiters.append(ticket)  # (what pool.wait(ticket) does)
+        self.pool = pool
+        self.ticket = ticket
+        if self.deadline == math.inf:
+            return ticket
         # A place in line with a deadline: SimPy's ``ticket | env.timeout(deadline - now)``
         # without the condition and the timeout. The timeout's place among events due at
         # the same time is its event id, taken now as env.timeout would; its hop goes into
@@ -562,7 +571,7 @@ class Journey:
         delay = self.deadline - now
         if delay < 0:
             raise ValueError(f"Negative delay {delay}")  # as env.timeout would
-        if self.hold is None:  # (a hold's ticket starts it, deciding the same way)
+        if hold is None:  # (a hold's ticket starts it, deciding the same way)
             ticket.callbacks = _DECIDE
         ticket.eid = next(env._eid)
         ticket.at = now + delay
@@ -571,6 +580,7 @@ class Journey:
         elif self.filed is None:
             self.filed = Filed(self, self.deadline)
             env._file(self.filed)
+        return ticket
 
     def wait_instead(self, event: simpy.Event) -> None:
         """Stop waiting for the delay the generator yielded and wait for ``event`` instead:
@@ -604,7 +614,6 @@ class Journey:
         elif self.holding is not None:  # give the slot back, as the model's ``finally`` would
             pool, self.holding = self.holding, None
             pool.release(self.slot)
-        self.hold = None
         if target is not None:
             _let_go(target, self.resume)
         self.expired = False

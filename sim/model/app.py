@@ -10,10 +10,11 @@ shorter burst handling its rows. A query needs a database connection (opened per
 ``CONN_MAX_AGE = 0``, kept by the worker thread otherwise: ``sim/FACTS.md``, "Django and
 PostgreSQL") and one of the database's CPUs for its duration plus the round trip.
 
-All of it runs inside the request's own process (``yield from``): a burst holds a vCPU in one
-step (``yield vcpus, burst``: taken, in line if need be, kept for the burst and given back by
-the engine, which sends back when it was taken); a query takes a database CPU by yielding its
-pool (its cost is drawn only once it has one) and waits out its duration in seconds. With the
+All of it runs inside the request's own process (``yield from``): a vCPU or a database CPU is
+taken by yielding its pool, a burst or a query by yielding its duration in seconds. A burst
+that finds every vCPU busy waits in line with a hold instead (``yield vcpus, burst``: the
+engine takes the vCPU when its turn comes, keeps it for the burst and gives it back, without
+waking the request in between, and sends back when it was taken). With the
 vCPUs time-sliced (``[instances] cpu_discipline = "ps"``, ``cpu.py``) a burst is handed to the
 instance's shared cores instead, and the request waits until they have given it its CPU time;
 the wall time beyond that CPU time is charged as waiting for a vCPU, as a wait in line is.
@@ -68,18 +69,25 @@ class Django:
         # the database (connecting and querying); `phase` since `since` is where it is now.
         spent = [0.0, 0.0, 0.0, 0.0]
         phase, since = ON_CPU, start
-        holding = False  # in a hold: in line since `since`, on the vCPU once it was taken
+        holding = False  # in a hold: in line since `since`, on the vCPU once it is taken
         own_connection = False  # opened for this request alone (CONN_MAX_AGE = 0)
         burst, queries_left = self.cpu(), self.queries  # middleware and the view first
         try:
             while True:
                 if burst > 0 and not shared:  # a CPU burst on one of the instance's vCPUs
-                    # Held in one step: a vCPU taken (in line if every one is busy), held for
-                    # the burst and given back; the engine sends back when it was taken.
-                    phase, since, holding = WAITING_FOR_CPU, env.now, True
-                    took = yield vcpus, burst
-                    holding = False
-                    spent[WAITING_FOR_CPU] += took - since
+                    core = vcpus.acquire()
+                    if core is None:  # every vCPU busy: in line for one, held in one step
+                        # (a free vCPU is taken here: the hold would cost the engine more)
+                        phase, since, holding = WAITING_FOR_CPU, env.now, True
+                        took = yield vcpus, burst
+                        holding = False
+                        spent[WAITING_FOR_CPU] += took - since
+                    else:
+                        phase, since = ON_CPU, env.now
+                        try:
+                            yield burst
+                        finally:
+                            vcpus.release(core)
                     spent[ON_CPU] += burst
                 elif burst > 0:  # a CPU burst on the shared vCPUs
                     phase, since = ON_CPU, env.now
