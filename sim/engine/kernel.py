@@ -353,6 +353,7 @@ class Journey:
         "pool",
         "resume",
         "slot",
+        "spare",
         "target",
         "ticket",
         "wake",
@@ -370,6 +371,7 @@ class Journey:
         self.expired = False  # the wake-up now due is the deadline's
         self.pool: Slots | None = None  # waiting in this pool's line ...
         self.ticket: Ticket | None = None  # ... with this ticket
+        self.spare: Ticket | None = None  # the last ticket, to be used again if done with
         self.filed: Filed | None = None  # the deadline in the environment's book
         self.holding: Slots | None = None  # holding slot ``slot`` of this pool ...
         self.slot = 0
@@ -511,6 +513,7 @@ class Journey:
             # Let go of the generator and of the bound method (which points back here): a
             # finished journey leaves no reference cycle behind (see Engine.run on the GC).
             self.generator = self.target = self.resume = self.calls = self.wake = None
+            self.spare = None
             if self.filed is not None:
                 self.filed.journey = self.filed = None
             done = self.done
@@ -554,7 +557,20 @@ class Journey:
     def _line_up(self, pool: Slots, hold: float | None = None) -> Ticket:
         # Every slot taken: a place in the pool's line, with a ticket of its own (to hold a
         # slot ``hold`` seconds, or to take one).
-        ticket = Ticket(self, self.calls if hold is None else _START, hold)
+        callbacks = self.calls if hold is None else _START
+        ticket = self.spare
+        if ticket is not None and not ticket.armed:
+            # Its last ticket, done with: nothing holds it any more (it is out of every line,
+            # its hop was processed, and no deadline's hop is armed on it), so it serves again
+            # rather than a new one being made.
+            ticket.callbacks = callbacks
+            ticket.hold = hold
+            ticket.triggered = False
+            ticket.value = ticket.eid = None
+            ticket.at = math.inf
+            ticket.decided = False
+        else:
+            ticket = self.spare = Ticket(self, callbacks, hold)
         pool.waiters.append(ticket)  # (what pool.wait(ticket) does)
         self.pool = pool
         self.ticket = ticket
@@ -607,6 +623,7 @@ class Journey:
         target = self.target
         if self.pool is not None:  # leave the line it was waiting in
             pool, ticket, self.pool, self.ticket = self.pool, self.ticket, None, None
+            self.spare = None  # (its hop may still be in the queue: not to be used again)
             ticket.decided = True  # neither its hop nor the deadline's resumes anything now
             if ticket.callbacks is not None:
                 ticket.callbacks = []
