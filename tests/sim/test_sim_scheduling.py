@@ -9,6 +9,9 @@ first on small hand-made timelines with ties, then on the whole model with rando
 Places in line (the kernel's tickets) and deadlines on them are checked against SimPy's
 ``pool.wait()`` events and ``ticket | env.timeout(...)`` conditions the same way: ties of
 hand-overs, deadlines and interrupts, deadlines firing and not, and none left in the queue.
+Holds (``yield (pool, seconds)``, a slot taken, kept and given back in one step) are checked
+against those three steps written out (:func:`plain_hold`), in the same lines and ties, with
+the pools' busy time.
 """
 
 from __future__ import annotations
