@@ -24,7 +24,22 @@ What a journey's generator may yield:
   once when one is free (no event at all), else waiting in line with a :class:`Ticket`, which
   goes into SimPy's queue itself when the slot is handed over, where ``pool.wait()``'s event
   would.
+- a ``(pool, seconds)`` pair, a *hold*: take one of the pool's slots, keep it ``seconds``
+  (a float), give it back, in one step: what ``slot = yield pool``, ``yield seconds`` and
+  ``pool.release(slot)`` in a ``finally`` do, event for event, without resuming the
+  generator in between. It is resumed at the end, with the time the slot was taken
+  (:attr:`Journey.held_since` says it too, for a hold cut short: None while still in line).
 - any SimPy event: wait for it.
+
+A hold is a cloakroom ticket rather than a queue you stand in yourself: once in line, a
+request is not woken to take its slot, hold it and give it back; the kernel does each of those
+where the request would have. A slot handed to a ticket for a hold makes the ticket's hop start
+the hold (:meth:`Ticket.start`: the end of the hold goes into SimPy's queue, with the event id
+the delay would have taken then). And when a hold ends by handing its slot to the next in
+line for a hold, that ticket's hop would be the very next event unless something else is due
+at the same instant: it is processed when the ending hold's event is over, without the round
+trip through the queue (:meth:`Journey._hand_on`, :meth:`Ticket.turn`). With two vCPUs to
+nine workers nearly every burst waits in line, and each then costs one event instead of two.
 
 The model reads the clock as ``env.now``; :class:`Environment` makes that a plain attribute.
 
@@ -55,6 +70,7 @@ from __future__ import annotations
 import gc
 import itertools
 import math
+from bisect import insort
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from heapq import heappop, heappush
@@ -82,9 +98,13 @@ class Environment(simpy.Environment):
 
     def __init__(self, initial_time: float = 0) -> None:
         super().__init__(initial_time)
-        # Deadlines of journeys waiting in a pool's line (see Journey._bound): filed here by
-        # when they fall due, with one look-out in SimPy's queue for the earliest.
+        # Deadlines of journeys waiting in a pool's line (see Journey._line_up): filed here by
+        # when they fall due, with one look-out in SimPy's queue for the earliest. A list kept
+        # in order, read from ``_read`` on: deadlines are nearly always filed in the order
+        # they fall due (a worker's timeout after its start), so filing one is an append and
+        # the look-out passes over those no longer due (most of them) without a heap's work.
         self._book: list[tuple[float, int, Filed]] = []
+        self._read = 0
         self._filed = itertools.count()
         self._lookouts = itertools.count(1)
         self._lookout_at = math.inf
@@ -96,7 +116,12 @@ class Environment(simpy.Environment):
     def _file(self, filed: Filed) -> None:
         # A journey with a deadline waits in a pool's line for the first time: keep its
         # deadline in the book, and make sure a look-out comes before it falls due.
-        heappush(self._book, (filed.at, next(self._filed), filed))
+        book = self._book
+        entry = (filed.at, next(self._filed), filed)
+        if not book or filed.at >= book[-1][0]:
+            book.append(entry)
+        else:  # out of order: in its place among those still to be read
+            insort(book, entry, lo=self._read)
         early = _early(filed.at)
         if early < self._lookout_at:
             self._plan_lookout(early)
@@ -113,9 +138,10 @@ class Environment(simpy.Environment):
         now = self.now
         if now == self._lookout_at:
             self._lookout_at = math.inf
-        book = self._book
-        while book:
-            at, _, filed = book[0]
+        book, read = self._book, self._read
+        end = len(book)
+        while read < end:
+            at, _, filed = book[read]
             journey = filed.journey
             if journey is not None:
                 if _early(at) > now:
@@ -124,9 +150,16 @@ class Environment(simpy.Environment):
                 ticket = journey.ticket
                 if ticket is not None and ticket.eid is not None:
                     ticket.arm()
-            heappop(book)
-        if book and _early(book[0][0]) < self._lookout_at:
-            self._plan_lookout(_early(book[0][0]))
+            read += 1
+        if read == end:
+            book.clear()
+            read = 0
+        elif read > 1024 and 2 * read > end:  # let go of what was read
+            del book[:read]
+            read = 0
+        self._read = read
+        if book and _early(book[read][0]) < self._lookout_at:
+            self._plan_lookout(_early(book[read][0]))
 
 
 class Wake:
@@ -134,12 +167,12 @@ class Wake:
     (``callbacks``; ``_ok`` and ``_value`` say it succeeded with no value). A journey uses
     its own again once SimPy has processed it (``callbacks`` None)."""
 
-    __slots__ = ("callbacks",)
-    _ok = True
+    __slots__ = ("_ok", "callbacks")
     _value = None
 
     def __init__(self, callback) -> None:
         self.callbacks = [callback]
+        self._ok = True  # (a slot: SimPy's loop reads it for every event, and reads a slot faster)
 
 
 def _let_go(target, resume) -> None:
@@ -184,15 +217,32 @@ class Ticket:
     of the two comes first (the slot handed over, or the deadline, armed by the environment's
     look-out) triggers the condition, and the journey resumes when the condition's own event
     would be processed; at once when nothing else is due at that instant, since that event
-    would be the very next one."""
+    would be the very next one.
 
-    __slots__ = ("armed", "at", "callbacks", "decided", "eid", "journey", "triggered", "value")
-    _ok = True
+    For a hold (``yield (pool, seconds)``) its hop does not resume the journey but starts the
+    hold (:meth:`start`); handed over by the end of another hold, its hop is taken when that
+    event is over (:meth:`turn`), and ``hop`` keeps its event id until then."""
+
+    __slots__ = (
+        "_ok",
+        "armed",
+        "at",
+        "callbacks",
+        "decided",
+        "eid",
+        "hold",
+        "hop",
+        "journey",
+        "triggered",
+        "value",
+    )
     _value = None
 
-    def __init__(self, journey: Journey) -> None:
+    def __init__(self, journey: Journey, callbacks, hold: float | None = None) -> None:
+        self._ok = True  # (a slot, as a Wake's)
         self.journey = journey
-        self.callbacks = journey.calls
+        self.callbacks = callbacks
+        self.hold = hold  # to hold the slot this long (None: to take it)
         self.triggered = False
         self.value = None
         self.eid: int | None = None  # with a deadline: the timeout's place among its equals
@@ -228,9 +278,56 @@ class Ticket:
         else:
             journey.resume(self)
 
+    def start(self, _event=None) -> None:
+        # The ticket's hop, for a place in line to hold a slot: where the journey would take
+        # the slot it was handed and yield the hold's seconds, the end of the hold goes into
+        # the queue at once (with the event id the delay would take now), without resuming
+        # the generator. With a deadline, this is the condition triggering, as in decide().
+        if self.decided:
+            return
+        self.decided = True
+        journey = self.journey
+        env = journey.env
+        queue = env._queue
+        now = env.now
+        if self.eid is not None and queue and queue[0][0] <= now:
+            # Others due now: the condition's event waits (the hold starts in _resume).
+            wake = Wake(journey.resume)
+            heappush(queue, (now, NORMAL, next(env._eid), wake))
+            journey.target = wake
+            return
+        journey.holding, journey.slot, journey.held_since = journey.pool, self.value, now
+        journey.pool = journey.ticket = None
+        at = now + self.hold
+        deadline = journey.deadline
+        if at > deadline:  # cut short, as a delay is
+            at = now + (deadline - now)
+            journey.expired = True
+        wake = journey.wake
+        if wake is not None and wake.callbacks is None:  # processed: use again
+            wake.callbacks = journey.calls
+        else:
+            wake = journey.wake = Wake(journey.resume)
+        heappush(queue, (at, NORMAL, next(env._eid), wake))
+        journey.target = wake
 
-#: The callbacks of a ticket with a deadline: one tuple for all (SimPy only iterates them).
+    def turn(self) -> None:
+        # The hop of a ticket handed its slot by a journey ending its hold (Journey._hand_on),
+        # now that the journey's event is over: processed here (start) if it is the very next
+        # event, as SimPy's step would pop it at once, else into the queue at its place.
+        env = self.journey.env
+        queue = env._queue
+        now = env.now
+        if not queue or queue[0][0] > now or queue[0] > (now, NORMAL, self.hop):
+            self.start()
+        else:
+            heappush(queue, (now, NORMAL, self.hop, self))
+
+
+#: The callbacks of a ticket with a deadline, and of one to hold a slot: one tuple for all
+#: (SimPy only iterates them).
 _DECIDE = (Ticket.decide,)
+_START = (Ticket.start,)
 
 
 class _Start:
@@ -250,9 +347,13 @@ class Journey:
         "expired",
         "filed",
         "generator",
+        "held_since",
+        "holding",
         "on_deadline",
         "pool",
         "resume",
+        "slot",
+        "spare",
         "target",
         "ticket",
         "wake",
@@ -270,7 +371,11 @@ class Journey:
         self.expired = False  # the wake-up now due is the deadline's
         self.pool: Slots | None = None  # waiting in this pool's line ...
         self.ticket: Ticket | None = None  # ... with this ticket
+        self.spare: Ticket | None = None  # the last ticket, to be used again if done with
         self.filed: Filed | None = None  # the deadline in the environment's book
+        self.holding: Slots | None = None  # holding slot ``slot`` of this pool ...
+        self.slot = 0
+        self.held_since: float | None = None  # ... since then (None: still in line)
         # One bound method for the whole journey, not a new one at every event, in one list
         # its Wake and its Tickets share as their callbacks.
         self.resume = self._resume
@@ -300,8 +405,23 @@ class Journey:
         # (So is a ticket: it has no other callback either.)
         cls = event.__class__
         alone = cls is Wake or cls is Ticket
+        # A ticket to hold a slot, handed the slot this journey gave back (see _hand_on):
+        # its hop is due now, after this event, but not yet in the queue.
+        handed = None
         try:
-            if alone and not self.expired and self.pool is None:  # the usual: a delay is over
+            if self.holding is not None:  # a hold is over, or cut short by the deadline
+                # The slot goes back first, where the model's ``finally`` would give it back.
+                pool, self.holding = self.holding, None
+                if pool.waiters:
+                    handed = self._hand_on(pool)
+                else:
+                    pool.release(self.slot)
+                if self.expired:
+                    self.expired = False
+                    target = generator.throw(self.on_deadline())
+                else:
+                    target = generator.send(self.held_since)
+            elif alone and not self.expired and self.pool is None:  # the usual: a delay is over
                 target = generator.send(None)
             elif self.expired:
                 self.expired = False
@@ -309,7 +429,11 @@ class Journey:
             elif self.pool is not None:  # woken from a pool's line
                 pool, ticket, self.pool, self.ticket = self.pool, self.ticket, None, None
                 if ticket.triggered:
-                    target = generator.send(ticket.value)
+                    if ticket.hold is None:
+                        target = generator.send(ticket.value)
+                    else:  # a hold's slot: held from now on, without resuming the generator
+                        self.holding, self.slot, self.held_since = pool, ticket.value, self.env.now
+                        target = ticket.hold
                 else:  # the deadline's timeout came first: give the place in line up
                     pool.cancel(ticket)
                     target = generator.throw(self.on_deadline())
@@ -320,64 +444,82 @@ class Journey:
                 target = generator.throw(event._value)
             while True:
                 cls = target.__class__
-                if cls is float:
-                    env = self.env
-                    now = env.now
-                    at = now + target
-                    if at > self.deadline:
-                        at = now + (self.deadline - now)
-                        self.expired = True
-                    queue = env._queue
-                    if alone and (not queue or at < queue[0][0]):
-                        # The wake-up would be the very next event: SimPy would pop it at
-                        # once and call nothing but this journey, so move the clock and go
-                        # on without the round trip through the queue. (Its event id would
-                        # only have ordered it among events due at the same time; there
-                        # are none, and the others keep their order.)
-                        env.now = at
-                        if self.expired:
-                            self.expired = False
-                            target = generator.throw(self.on_deadline())
+                if cls is not float:
+                    if cls is tuple:  # a hold: (pool, seconds)
+                        pool, target = target
+                        if not pool.free or pool.waiters:  # (what acquire() looks at first)
+                            # In line, its ticket an event of its own.
+                            self.held_since = None
+                            target = self._line_up(pool, target)
+                            break
+                        # A free slot: taken at once, no event; the end of the hold is a
+                        # delay's (below).
+                        self.slot = pool.acquire()
+                        self.holding = pool
+                        self.held_since = self.env.now
+                    elif cls is Slots:
+                        if target.free and not target.waiters:  # (what acquire() looks at)
+                            # A free slot: taken at once, no event.
+                            target = generator.send(target.acquire())
+                            continue
+                        # Every slot taken: a place in line, its ticket an event of its own.
+                        target = self._line_up(target)
+                        break
+                    elif target.callbacks is not None:  # an event
+                        target.callbacks.append(self.resume)
+                        break
+                    else:  # an event already processed: go on at once
+                        target = generator.send(target._value)
+                        continue
+                # A delay (or a hold's).
+                env = self.env
+                now = env.now
+                at = now + target
+                if at > self.deadline:
+                    at = now + (self.deadline - now)
+                    self.expired = True
+                queue = env._queue
+                if alone and handed is None and (not queue or at < queue[0][0]):
+                    # The wake-up would be the very next event: SimPy would pop it at once
+                    # and call nothing but this journey, so move the clock and go on without
+                    # the round trip through the queue. (Its event id would only have
+                    # ordered it among events due at the same time; there are none, and the
+                    # others keep their order.)
+                    env.now = at
+                    value = None
+                    if self.holding is not None:  # the end of a hold
+                        value = self.held_since
+                        pool, self.holding = self.holding, None
+                        if pool.waiters:
+                            handed = self._hand_on(pool)
                         else:
-                            target = generator.send(None)
-                        continue
-                    wake = self.wake
-                    if wake is not None and wake.callbacks is None:  # processed: use again
-                        wake.callbacks = self.calls
+                            pool.release(self.slot)
+                    if self.expired:
+                        self.expired = False
+                        target = generator.throw(self.on_deadline())
                     else:
-                        wake = self.wake = Wake(self.resume)
-                    # What env.timeout(delay) does, minus the Timeout object.
-                    heappush(queue, (at, NORMAL, next(env._eid), wake))
-                    target = wake
-                    break
-                if cls is Slots:
-                    if target.free and not target.waiters:  # (what acquire() looks at first)
-                        # A free slot: taken at once, no event.
-                        target = generator.send(target.acquire())
-                        continue
-                    # Every slot taken: a place in line, its ticket an event of its own.
-                    ticket = Ticket(self)
-                    target.wait(ticket)
-                    self.pool = target
-                    self.ticket = ticket
-                    if self.deadline != math.inf:
-                        self._bound(ticket)
-                    target = ticket
-                    break
-                if target.callbacks is not None:
-                    target.callbacks.append(self.resume)
-                    break
-                target = generator.send(target._value)  # already processed: go on at once
+                        target = generator.send(value)
+                    continue
+                wake = self.wake
+                if wake is not None and wake.callbacks is None:  # processed: use again
+                    wake.callbacks = self.calls
+                else:
+                    wake = self.wake = Wake(self.resume)
+                # What env.timeout(delay) does, minus the Timeout object.
+                heappush(queue, (at, NORMAL, next(env._eid), wake))
+                target = wake
+                break
         except StopIteration as stop:
             # Let go of the generator and of the bound method (which points back here): a
             # finished journey leaves no reference cycle behind (see Engine.run on the GC).
             self.generator = self.target = self.resume = self.calls = self.wake = None
+            self.spare = None
             if self.filed is not None:
                 self.filed.journey = self.filed = None
             done = self.done
             if done is not None:
                 queue = self.env._queue
-                if alone and (not queue or queue[0][0] > self.env.now):
+                if alone and handed is None and (not queue or queue[0][0] > self.env.now):
                     # ``done`` would be the very next event (nothing else is due now, and
                     # nothing else is done at this instant): process it here, as SimPy's
                     # step would, without the round trip through the queue.
@@ -389,10 +531,51 @@ class Journey:
                         callback(done)
                 else:
                     done.succeed(stop.value)
+            if handed is not None:
+                handed.turn()
             return
         self.target = target
+        if handed is not None:
+            handed.turn()
 
-    def _bound(self, ticket: Ticket) -> None:
+    def _hand_on(self, pool: Slots) -> Ticket | None:
+        # The end of a hold, with others in the pool's line: the slot goes to the first. When
+        # it waits to hold a slot too, it is handed the slot here and its hop takes its event
+        # id now, as Ticket.succeed would, but goes into the queue only when this event is
+        # over (Ticket.turn): until then nothing looks at the queue but this journey's
+        # shortcuts, which stand aside while a hop is pending.
+        waiters = pool.waiters
+        if waiters[0].callbacks is _START:
+            ticket = waiters.popleft()
+            ticket.triggered = True
+            ticket.value = self.slot
+            ticket.hop = next(self.env._eid)
+            return ticket
+        pool.release(self.slot)
+        return None
+
+    def _line_up(self, pool: Slots, hold: float | None = None) -> Ticket:
+        # Every slot taken: a place in the pool's line, with a ticket of its own (to hold a
+        # slot ``hold`` seconds, or to take one).
+        callbacks = self.calls if hold is None else _START
+        ticket = self.spare
+        if ticket is not None and not ticket.armed:
+            # Its last ticket, done with: nothing holds it any more (it is out of every line,
+            # its hop was processed, and no deadline's hop is armed on it), so it serves again
+            # rather than a new one being made.
+            ticket.callbacks = callbacks
+            ticket.hold = hold
+            ticket.triggered = False
+            ticket.value = ticket.eid = None
+            ticket.at = math.inf
+            ticket.decided = False
+        else:
+            ticket = self.spare = Ticket(self, callbacks, hold)
+        pool.waiters.append(ticket)  # (what pool.wait(ticket) does)
+        self.pool = pool
+        self.ticket = ticket
+        if self.deadline == math.inf:
+            return ticket
         # A place in line with a deadline: SimPy's ``ticket | env.timeout(deadline - now)``
         # without the condition and the timeout. The timeout's place among events due at
         # the same time is its event id, taken now as env.timeout would; its hop goes into
@@ -404,7 +587,8 @@ class Journey:
         delay = self.deadline - now
         if delay < 0:
             raise ValueError(f"Negative delay {delay}")  # as env.timeout would
-        ticket.callbacks = _DECIDE
+        if hold is None:  # (a hold's ticket starts it, deciding the same way)
+            ticket.callbacks = _DECIDE
         ticket.eid = next(env._eid)
         ticket.at = now + delay
         if now >= self.deadline - abs(self.deadline) * EARLY:  # _early(deadline), inline
@@ -412,6 +596,7 @@ class Journey:
         elif self.filed is None:
             self.filed = Filed(self, self.deadline)
             env._file(self.filed)
+        return ticket
 
     def wait_instead(self, event: simpy.Event) -> None:
         """Stop waiting for the delay the generator yielded and wait for ``event`` instead:
@@ -438,10 +623,14 @@ class Journey:
         target = self.target
         if self.pool is not None:  # leave the line it was waiting in
             pool, ticket, self.pool, self.ticket = self.pool, self.ticket, None, None
+            self.spare = None  # (its hop may still be in the queue: not to be used again)
             ticket.decided = True  # neither its hop nor the deadline's resumes anything now
             if ticket.callbacks is not None:
                 ticket.callbacks = []
             pool.cancel(ticket)
+        elif self.holding is not None:  # give the slot back, as the model's ``finally`` would
+            pool, self.holding = self.holding, None
+            pool.release(self.slot)
         if target is not None:
             _let_go(target, self.resume)
         self.expired = False
@@ -457,27 +646,38 @@ def run_until(env: simpy.Environment, at: float) -> None:
     A run processes several events per request, and calling ``step`` for each (a method
     call and a ``try`` block around a single ``heappop``) is a measurable share of the cost.
     Everything else is SimPy's own: the stop is an urgent event at ``at`` taking its place in
-    the queue as ``env.run`` puts it there, callbacks run in order with the event's
-    ``callbacks`` set to ``None`` first, and a failed event nobody defused crashes the run
-    with a copy of its exception.
+    the queue as ``env.run`` puts it there (and ends the loop from its callback, as SimPy's
+    ``StopSimulation`` does, rather than being looked for at every event), callbacks run in
+    order with the event's ``callbacks`` set to ``None`` first, and a failed event nobody
+    defused crashes the run with a copy of its exception.
     """
     if at <= env.now:
         raise ValueError(f"until ({at}) must be greater than the current simulation time")
     stop = simpy.Event(env)
     stop._ok, stop._value = True, None
+    stop.callbacks.append(_stop)
     env.schedule(stop, URGENT, at - env.now)
     queue = env._queue
-    while True:
-        env.now, _, _, event = heappop(queue)  # never empty: the stop is still in it
-        if event is stop:
-            return
-        callbacks, event.callbacks = event.callbacks, None
-        for callback in callbacks:
-            callback(event)
-        if not event._ok and not hasattr(event, "_defused"):
-            exc = type(event._value)(*event._value.args)
-            exc.__cause__ = event._value
-            raise exc
+    try:
+        while True:
+            env.now, _, _, event = heappop(queue)  # never empty: the stop is still in it
+            callbacks, event.callbacks = event.callbacks, None
+            for callback in callbacks:
+                callback(event)
+            if not event._ok and not hasattr(event, "_defused"):
+                exc = type(event._value)(*event._value.args)
+                exc.__cause__ = event._value
+                raise exc
+    except _Stopped:
+        return
+
+
+class _Stopped(Exception):
+    """Raised by the stop of :func:`run_until` to end its loop."""
+
+
+def _stop(_event) -> None:
+    raise _Stopped
 
 
 @contextmanager

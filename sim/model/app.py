@@ -15,7 +15,10 @@ logging) is not the request's business any more: the instance runs it in a proce
 that holds the worker and a vCPU (``instance.py``), and the response does not wait for it.
 
 All of it runs inside the request's own process (``yield from``): a vCPU or a database CPU is
-taken by yielding its pool, a burst or a query by yielding its duration in seconds. With the
+taken by yielding its pool, a burst or a query by yielding its duration in seconds. A burst
+that finds every vCPU busy waits in line with a hold instead (``yield vcpus, burst``: the
+engine takes the vCPU when its turn comes, keeps it for the burst and gives it back, without
+waking the request in between, and sends back when it was taken). With the
 vCPUs time-sliced (``[instances] cpu_discipline = "ps"``, ``cpu.py``) a burst is handed to the
 instance's shared cores instead, and the request waits until they have given it its CPU time;
 the wall time beyond that CPU time is charged as waiting for a vCPU, as a wait in line is.
@@ -73,21 +76,25 @@ class Django:
         # the database (connecting and querying); `phase` since `since` is where it is now.
         spent = [0.0, 0.0, 0.0, 0.0]
         phase, since = ON_CPU, start
+        holding = False  # in a hold: in line since `since`, on the vCPU once it is taken
         own_connection = False  # opened for this request alone (CONN_MAX_AGE = 0)
         burst, queries_left = self.cpu(), self.queries  # middleware and the view first
         try:
             while True:
                 if burst > 0 and not shared:  # a CPU burst on one of the instance's vCPUs
                     core = vcpus.acquire()
-                    if core is None:  # every vCPU busy: wait in line for one
-                        phase, since = WAITING_FOR_CPU, env.now
-                        core = yield vcpus
-                        spent[WAITING_FOR_CPU] += env.now - since
-                    phase, since = ON_CPU, env.now
-                    try:
-                        yield burst
-                    finally:
-                        vcpus.release(core)
+                    if core is None:  # every vCPU busy: in line for one, held in one step
+                        # (a free vCPU is taken here: the hold would cost the engine more)
+                        phase, since, holding = WAITING_FOR_CPU, env.now, True
+                        took = yield vcpus, burst
+                        holding = False
+                        spent[WAITING_FOR_CPU] += took - since
+                    else:
+                        phase, since = ON_CPU, env.now
+                        try:
+                            yield burst
+                        finally:
+                            vcpus.release(core)
                     spent[ON_CPU] += burst
                 elif burst > 0:  # a CPU burst on the shared vCPUs
                     phase, since = ON_CPU, env.now
@@ -125,6 +132,8 @@ class Django:
                         own_connection = True
                     yield cost
                     spent[IN_DB] += cost
+                # (Not a hold: the query's cost is drawn once it has a CPU, from a stream all
+                # queries share, so drawing it before queueing would change who gets which.)
                 core = db.cpu.acquire()
                 if core is None:  # every database CPU busy: wait in line for one
                     phase, since = WAITING_FOR_DB, env.now
@@ -140,7 +149,12 @@ class Django:
                 req.db_end = env.now
                 burst = self.cpu_per_query()  # handling the rows that came back
         except BaseException as exc:
-            spent[phase] += env.now - since  # the phase it was in counts up to now
+            took = req.journey.held_since if holding else None
+            if took is not None:  # cut short holding a vCPU: in line until `took`, on it since
+                spent[WAITING_FOR_CPU] += took - since
+                spent[ON_CPU] += env.now - took
+            else:
+                spent[phase] += env.now - since  # the phase it was in counts up to now
             if req.db_start is not None:
                 req.db_end = env.now
             if isinstance(exc, WorkerKilled):

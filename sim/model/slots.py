@@ -9,8 +9,11 @@ queue (first come, first served).
 
 A request takes a free slot with :meth:`acquire` (no event at all) and, when there is none,
 waits in line by yielding the pool itself (``core = yield vcpus``): the engine joins the queue
-and, if the request is cut short while waiting, leaves it again. Other processes use
-:meth:`wait` and :meth:`cancel` themselves.
+and, if the request is cut short while waiting, leaves it again. A request that would wait
+only to keep the slot for a known time yields a hold instead (``yield vcpus, burst``, as a
+CPU burst does when every vCPU is busy): the engine takes the slot when its turn comes, keeps
+it and gives it back (``sim/engine/kernel.py``), handing it straight on to the next in line
+as :meth:`release` would. Other processes use :meth:`wait` and :meth:`cancel` themselves.
 
 It also keeps the books a sampler or the statistics read: how many slots are busy now and the
 busy-slot-seconds so far (``busy_time()``), for utilisation.

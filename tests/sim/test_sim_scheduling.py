@@ -9,6 +9,9 @@ first on small hand-made timelines with ties, then on the whole model with rando
 Places in line (the kernel's tickets) and deadlines on them are checked against SimPy's
 ``pool.wait()`` events and ``ticket | env.timeout(...)`` conditions the same way: ties of
 hand-overs, deadlines and interrupts, deadlines firing and not, and none left in the queue.
+Holds (``yield (pool, seconds)``, a slot taken, kept and given back in one step) are checked
+against those three steps written out (:func:`plain_hold`), in the same lines and ties, with
+the pools' busy time.
 """
 
 from __future__ import annotations
@@ -33,14 +36,38 @@ from sim.model.slots import Slots
 delays = st.lists(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0]), min_size=1, max_size=6)
 
 
+def plain_hold(env: simpy.Environment, pool: Slots, seconds: float, journey):
+    """A hold, ``yield (pool, seconds)``, as the model would write it without the kernel: a
+    slot taken, ``seconds`` waited, the slot given back; the journey's ``held_since`` says
+    when the slot was taken (None while in line), and the time it was taken comes back."""
+    journey.held_since = None
+    slot = yield pool
+    journey.held_since = env.now
+    try:
+        yield seconds
+    finally:
+        pool.release(slot)
+    return journey.held_since
+
+
 def with_timeouts(env: simpy.Environment, generator, journey=None):
     """The same generator driven with SimPy's own events only: every float delay becomes
-    ``env.timeout``, every pool a ``pool.wait()`` ticket, and a deadline set on ``journey``
-    (a :class:`PlainJourney`) a ``ticket | env.timeout(...)`` condition, as the kernel's
-    documentation says they behave."""
+    ``env.timeout``, every pool a ``pool.wait()`` ticket, every hold the steps of
+    :func:`plain_hold`, and a deadline set on ``journey`` (a :class:`PlainJourney`) a
+    ``ticket | env.timeout(...)`` condition, as the kernel's documentation says they
+    behave."""
     try:
         target = generator.send(None)
         while True:
+            if target.__class__ is tuple:  # a hold, its steps driven the same way
+                steps = plain_hold(env, *target, journey)
+                try:
+                    value = yield from with_timeouts(env, steps, journey)
+                except BaseException as exc:
+                    target = generator.throw(exc)
+                else:
+                    target = generator.send(value)
+                continue
             pool = ticket = None
             deadline, exception = journey.model_deadline if journey else (math.inf, None)
             expired = False
@@ -329,13 +356,15 @@ def test_a_deadline_cuts_a_delay_and_a_wait_in_line_short():
 # Places in line and deadlines on them, against SimPy's own ``pool.wait()`` event and
 # ``ticket | env.timeout(deadline - now)`` condition: journeys on a coarse grid (so slots
 # are handed over, deadlines fall due and interrupts come at the same instants), some with
-# deadlines that fire and some that never do, a plain SimPy process sharing the pools, and
-# an interrupt that takes a journey out of its line.
+# deadlines that fire and some that never do, some waits held in one step (a hold, its end
+# handing the slot on to the next in line), a plain SimPy process sharing the pools, and an
+# interrupt that takes a journey out of its line or off its slot.
 GRID = st.sampled_from([0.0, 0.5, 1.0, 1.5])
 waiter = st.tuples(
     GRID,  # when it starts
     st.one_of(st.none(), st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0])),  # its deadline, after
-    st.lists(st.tuples(st.integers(0, 1), GRID), min_size=1, max_size=3),  # (pool, hold)
+    # (pool, how long, held in one step: ``yield (pool, seconds)``)
+    st.lists(st.tuples(st.integers(0, 1), GRID, st.booleans()), min_size=1, max_size=3),
 )
 
 
@@ -352,7 +381,11 @@ def lines(plans, plain, interrupt, as_timeouts: bool, until: float = 20.0):
             yield start
             if deadline is not None:
                 journeys[name].set_deadline(env.now + deadline, Late)
-            for k, hold in waits:
+            for k, hold, in_one_step in waits:
+                if in_one_step:
+                    took = yield pools[k], hold
+                    log.append((env.now, name, "held", k, took))
+                    continue
                 slot = yield pools[k]
                 log.append((env.now, name, "got", k, slot))
                 try:
@@ -361,9 +394,9 @@ def lines(plans, plain, interrupt, as_timeouts: bool, until: float = 20.0):
                     pools[k].release(slot)
             log.append((env.now, name, "done"))
         except Late:
-            log.append((env.now, name, "late"))
+            log.append((env.now, name, "late", journeys[name].held_since))
         except simpy.Interrupt:
-            log.append((env.now, name, "interrupted"))
+            log.append((env.now, name, "interrupted", journeys[name].held_since))
         finally:
             journeys[name].set_deadline(math.inf)
 
@@ -390,7 +423,7 @@ def lines(plans, plain, interrupt, as_timeouts: bool, until: float = 20.0):
     if interrupt is not None:
         env.process(interrupter(interrupt[0], f"j{interrupt[1] % len(plans)}"))
     run_until(env, until)
-    return log, [(p.busy, p.queued, sorted(p.free)) for p in pools]
+    return log, [(p.busy, p.queued, sorted(p.free), p.busy_time()) for p in pools]
 
 
 @settings(max_examples=200, deadline=None)
