@@ -140,6 +140,11 @@ for ax, (key, label, scale) in zip(
         ax.plot(offered, values, "-", color=color, lw=1, label=name)
         for x, y, full in zip(offered, values, scored, strict=True):
             ax.plot(x, y, marker, color=color, fillstyle="full" if full else "none")
+    spread = "spread_" + key.removesuffix("_s")  # how far the lab's two passes were apart
+    measured = [float(r[f"measured_{key}"]) * scale for r in levels]
+    ax.errorbar(offered, measured, yerr=[m * float(r[spread]) / 2 for m, r in
+                zip(measured, levels, strict=True)], fmt="none", color="#0072B2",
+                capsize=3, lw=1)  # fmt: skip
     ax.axvline(float(levels[0]["offered_rps"]) / float(levels[0]["fraction"]), ls=":",
                color="gray")  # fmt: skip
     ax.set_xlabel("offered load (requests/s)")
@@ -148,7 +153,10 @@ for ax, (key, label, scale) in zip(
         ax.set_yscale("log")
 axes[0].plot(offered, offered, ls=":", color="black", lw=0.8, label="offered")
 axes[0].legend(frameon=False)
-plt.suptitle("Lab against model, closed loop (hollow: not scored; dotted line: capacity)")
+plt.suptitle(
+    "Lab against model, closed loop (bars: the lab's two passes; hollow: not scored;"
+    " dotted line: capacity)"
+)
 plt.show()
 
 # %% [markdown]
@@ -162,6 +170,9 @@ plt.show()
 # 2. **A model is only as good as its list of who shares the hardware.** The lab's cores also
 #    run nginx, locust and whatever else is on the machine (`cpu_locust`, `cpu_other`). Locust
 #    is in the model; other processes only roughly, so a level they disturbed is not scored.
+# 3. **The thermometer has its own error.** The bars span the lab's two passes over the same
+#    level: near the knee the same load measured twice can differ by more than the targets
+#    allow. Before blaming a model, measure twice.
 #
 # The interactive response-time law on the recorded levels past the knee, from their
 # measured throughput (the mean response time; the lab's p50 beside it):

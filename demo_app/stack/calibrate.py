@@ -302,9 +302,9 @@ def scenario_text(
     after = cpu_after(pages, cpu_per_page)
     after_text = (
         f"# After the response: the lab's processes used {cpu_per_page * 1000:.1f} ms of CPU per"
-        f" page\n# {basis}, while Django reported {reported * 1000:.1f} ms one at a time."
-        " The rest\n# (nginx's TLS and log, Gunicorn's parsing, closing and log) takes the"
-        " cores but\n# adds no latency of its own: the in-path hop is nginx.latency.\n"
+        f" page\n# {basis},\n# while Django reported {reported * 1000:.1f} ms one at a time."
+        " The rest (nginx's TLS and log,\n# Gunicorn's parsing, closing and log) takes the"
+        " cores but adds no latency of its own:\n# the in-path hop is nginx.latency.\n"
         if after > 0
         else "# No CPU beyond Django's own was measured: nothing after the response.\n"
     )
