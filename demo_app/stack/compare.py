@@ -508,8 +508,7 @@ def draw(path: Path, levels: list[Level], quick: bool) -> Path:
         ("p95 latency (ms)", lambda r: r.p95, 1000),
     )
     shown = [lv for lv in levels if lv.measured.valid]
-    for ax, panel in zip(axes, panels, strict=True):
-        label, get, scale = panel
+    for metric, (ax, (label, get, scale)) in enumerate(zip(axes, panels, strict=True)):
         x = [lv.offered for lv in shown]
         ax.plot(x, [get(lv.measured) * scale for lv in shown], "-", color="tab:blue", lw=1)
         ax.plot(x, [get(lv.predicted) * scale for lv in shown], "--", color="tab:orange", lw=1)
@@ -517,7 +516,7 @@ def draw(path: Path, levels: list[Level], quick: bool) -> Path:
             fill = "full" if lv.scored else "none"
             value = get(lv.measured) * scale
             if lv.passes > 1:  # the passes' range: half the spread either side of their mean
-                half = value * lv.spread[panels.index(panel)] / 2
+                half = value * lv.spread[metric] / 2
                 ax.errorbar(lv.offered, value, yerr=half, color="tab:blue", capsize=3, lw=1)
             ax.plot(lv.offered, value, "o", color="tab:blue", fillstyle=fill)
             ax.plot(lv.offered, get(lv.predicted) * scale, "s", color="tab:orange", fillstyle=fill)

@@ -94,6 +94,13 @@ class DistributionConfig:
             # sigma 10 already spreads a typical 30 ms burst over 1e-10 s to 1e8 s
             check_non_negative("sigma", self.sigma, high=10)
 
+    @property
+    def always_zero(self) -> bool:
+        """Every draw is 0: a cost that is not there (exponential and lognormal are > 0)."""
+        if self.kind == "empirical":
+            return not any(self.samples)
+        return self.kind in ("constant", "uniform") and self.mean == 0
+
 
 def constant(seconds: float) -> DistributionConfig:
     return DistributionConfig(kind="constant", mean=seconds)

@@ -136,8 +136,7 @@ def check_mm_c(s: Scenario) -> None:
         "django.cpu_after": s.django.cpu_after,  # not a delay, but a cost the formula has not
     }
     for key, d in delays.items():
-        zero = d.kind == "constant" and d.mean == 0
-        if not (zero or (d.kind == "empirical" and not any(d.samples))):
+        if not d.always_zero:
             shown = d.mean if d.kind == "constant" else {"kind": d.kind, "mean": d.mean}
             raise ConfigError(key, shown, f"must be 0 {why}: every cost besides the queue is zero")
     if s.dns.packet_loss > 0:

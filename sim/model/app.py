@@ -55,9 +55,9 @@ class Django:
         self.queries = config.queries
         self.cpu = make(config.cpu).sampler(rng)
         self.cpu_per_query = make(config.cpu_per_query).sampler(rng)
-        after = make(config.cpu_after)
         # None when there is none: no draw, so a scenario without it keeps its random streams.
-        self.cpu_after = None if after.mean == 0 and after.variance == 0 else after.sampler(rng)
+        after = config.cpu_after
+        self.cpu_after = None if after.always_zero else make(after).sampler(rng)
 
     def handle(self, req, inst, slot: int, deadline: float = math.inf):
         """Sub-process (``yield from``): serve ``req`` on ``inst``'s worker slot ``slot``.

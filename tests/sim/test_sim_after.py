@@ -88,3 +88,20 @@ def test_the_mm_c_reduction_and_the_fluid_engine_refuse_it():
 def test_a_negative_cost_after_the_response_is_a_one_line_error():
     with pytest.raises(ConfigError, match=r"django\.cpu_after"):
         sim.load("baseline", ['django.cpu_after={ kind = "constant", mean = -1.0 }'])
+
+
+def test_a_cost_that_is_not_there_is_known_as_such_whatever_its_kind():
+    from sim.config import DistributionConfig
+
+    zero = [
+        DistributionConfig(kind="constant", mean=0.0),
+        DistributionConfig(kind="empirical", samples=(0.0, 0.0)),
+        DistributionConfig(kind="uniform", low=0.0, high=0.0),
+    ]
+    some = [
+        DistributionConfig(kind="constant", mean=0.001),
+        DistributionConfig(kind="empirical", samples=(0.0, 0.002)),
+        DistributionConfig(kind="uniform", low=0.0, high=0.001),
+        DistributionConfig(kind="exponential", mean=0.001),
+    ]
+    assert all(d.always_zero for d in zero) and not any(d.always_zero for d in some)

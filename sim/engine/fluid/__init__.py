@@ -93,8 +93,7 @@ def unsupported(s: Scenario) -> str:
             "assets.enabled = true: the fluid engine has no pages to fetch static files for"
             " (requests are flows; use --engine des)"
         )
-    after = s.django.cpu_after
-    if after.mean > 0 or (after.kind == "empirical" and any(after.samples)):
+    if not s.django.cpu_after.always_zero:
         return (
             "django.cpu_after > 0: the fluid engine does not model the CPU a worker spends"
             " after the response (use --engine des)"
