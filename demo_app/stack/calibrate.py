@@ -10,15 +10,15 @@ exactly.
 
 Probes: the calibration endpoint (``cpu_ms=0``: Django's fixed overhead; ``queries=20``: the
 cost of one query; ``cpu_ms=20``: the CPU dial is honoured), then the real pages in the same
-mix as the locustfile. The page samples become the simulation's Django service time, as
-Django reported it: the time a request spends in the view is what its response waits for.
-The lab's processes spend more CPU per page than that (nginx's TLS and access log, Gunicorn's
-HTTP parsing, closing the connection and logging, Django's ``request_finished``), and under
-load that CPU comes from the cores the workers need. It is charged as ``django.cpu_after``,
-CPU after the response: it takes the cores, so it moves the knee, but adds no latency of its
-own (the time nginx and Gunicorn add inside the path is measured apart, as ``nginx.latency``).
-Scaling the samples up instead would count that in-path time twice and make every light-load
-answer slower than the lab's.
+mix as the locustfile, each kind of page exactly its weight's share. The page samples become
+the simulation's Django service time, as Django reported it: the time a request spends in the
+view is what its response waits for. The lab's processes spend more CPU per page than that
+(nginx's TLS and access log, Gunicorn's HTTP parsing, closing the connection and logging,
+Django's ``request_finished``), and under load that CPU comes from the cores the workers need.
+It is charged as ``django.cpu_after``, CPU after the response: it takes the cores, so it moves
+the knee, but adds no latency of its own (the time nginx and Gunicorn add inside the path is
+measured apart, as ``nginx.latency``). Scaling the samples up instead would count that in-path
+time twice and make every light-load answer slower than the lab's.
 
 That CPU per page is read twice: while the pages are probed one at a time, and under a steady
 closed loop of locust's users past the capacity the first reading implies
@@ -65,7 +65,7 @@ from demo_app.stack.config import ZONE, LabConfig, LabError
 from demo_app.stack.drills import LogTail, field
 from demo_app.stack.lab import require_running
 from demo_app.stack.load import run_load
-from demo_app.stack.mix import PAGES, choose
+from demo_app.stack.mix import PAGES, in_proportion
 from demo_app.stack.templating import write_atomically
 
 
@@ -405,7 +405,7 @@ def run(
     overhead = probe(cfg, client, ["/calibrate/?cpu_ms=0"] * n, "o")
     queries = probe(cfg, client, ["/calibrate/?queries=20"] * n, "q")
     cpu = probe(cfg, client, ["/calibrate/?cpu_ms=20"] * n, "c")
-    visits = [choose(rng, ids) for _ in range(requests)]
+    visits = in_proportion(rng, ids, requests)  # the locustfile's mix, exactly
     paging = cpu_meter.snapshot(cfg)
     pages = probe(cfg, client, [path for path, _ in visits], "p")
     after = cpu_meter.snapshot(cfg)

@@ -149,6 +149,24 @@ def test_page_mix_is_seeded_and_follows_its_weights():
     assert {p for p, n in visits if n == "/bills/[id]/"} == {"/bills/7/", "/bills/8/"}
 
 
+def test_calibration_visits_every_page_its_weights_share_exactly():
+    import random
+
+    from demo_app.stack.mix import PAGES, in_proportion
+
+    ids = {"bills": [7, 8], "legislators": [3]}
+    for n in (11, 60, 61, 200):
+        visits = in_proportion(random.Random(n), ids, n)
+        assert len(visits) == n
+        counts = [sum(1 for _, name in visits if name == page) for _, page, _ in PAGES]
+        shares = [n * weight / 11 for weight, _, _ in PAGES]
+        assert all(abs(c - share) < 1 for c, share in zip(counts, shares, strict=True)), counts
+    assert in_proportion(random.Random(3), ids, 60) == in_proportion(random.Random(3), ids, 60)
+    # shuffled, not in PAGES' order
+    names = [name for _, name in in_proportion(random.Random(3), ids, 60)]
+    assert names != sorted(names, key=[p[1] for p in PAGES].index)
+
+
 def log_line(status=200, sent=1200, announced="1200", method="GET", upstream="127.0.0.1:8101"):
     """One line of the lab's access log format (14 fields)."""
     return "\t".join(
