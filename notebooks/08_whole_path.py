@@ -160,7 +160,7 @@ plt.suptitle(
 plt.show()
 
 # %% [markdown]
-# Two lessons hide in this figure.
+# Four lessons hide in this figure.
 #
 # 1. **A closed loop caps the queue.** Past the knee, more users do not bring more
 #    throughput: each waits for its answer, so at most one request per user is ever inside,
@@ -173,7 +173,25 @@ plt.show()
 # 3. **The thermometer has its own error.** The bars span the lab's two passes over the same
 #    level: near the knee the same load measured twice can differ by more than the targets
 #    allow. Before blaming a model, measure twice.
-#
+# 4. **A page does not cost the same CPU at every load.** The model charges every request the
+#    CPU the calibration measured; each level also measured what a request really cost the lab
+#    there (its cores over its requests/s, the *utilisation law*):
+
+# %%
+print(explore.compare_costs(levels))
+
+# %% [markdown]
+# On a shared machine that cost moves with the load (more processes share the caches) and
+# with the minute (the CPU's clock, the hypervisor's other guests), and the model cannot know.
+# `compare --demand measured` gives the model each level's own cost instead, so what is left
+# to test is the queueing: how latency grows with load for a known cost per request. The same
+# sweep, run right after with that setting (`data/compare-measured.csv`):
+
+# %%
+measured_cost = explore.compare_levels(explore.COMPARE_MEASURED_CSV)
+print(explore.compare_summary(measured_cost))
+
+# %% [markdown]
 # The interactive response-time law on the recorded levels past the knee, from their
 # measured throughput (the mean response time; the lab's p50 beside it):
 

@@ -895,6 +895,25 @@ def compare_levels(path: Path = DATA / "compare.csv") -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+#: The same sweep run again right after, with the sim given each level's measured cost per
+#: request (``compare --demand measured``; data/README.md).
+COMPARE_MEASURED_CSV = DATA / "compare-measured.csv"
+
+
+def compare_costs(levels: list[dict[str, str]]) -> str:
+    """Per level: what a request cost the lab there against what the calibration charges."""
+    lines = []
+    for r in levels:
+        if r["valid"] != "1":
+            continue
+        lab, calibrated = float(r["cost_lab_ms"]), float(r["cost_calibrated_ms"])
+        lines.append(
+            f"{r['level']:>6}: a request cost the lab {lab:5.1f} ms of CPU; the calibration"
+            f" charges {calibrated:.1f} ms ({lab / calibrated - 1:+.0%})"
+        )
+    return "\n".join(lines)
+
+
 def compare_summary(levels: list[dict[str, str]]) -> str:
     """Chapter 8's take-away on a recorded comparison, every statement read from its rows:
     which levels were scored, which met the targets, which did not and by what, which missed

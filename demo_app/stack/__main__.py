@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--passes", type=int, default=2, help="sweeps, the second reversed (1-5; default 2)"
     )
+    compare.add_argument(
+        "--demand",
+        default="calibrated",
+        help="the sim's CPU per request: calibrated (default) or each level's measured cost",
+    )
     conns = sub.add_parser(
         "connections", help="PostgreSQL connections held and refused at 2, 3 and 4 instances"
     )
@@ -184,7 +189,7 @@ def run(args) -> int:
         return calibrate.run(cfg, args.requests, cpu_model=args.cpu, load_seconds=args.load_seconds)
     from demo_app.stack import compare
 
-    return compare.run(cfg, args.duration, quick=args.quick, passes=args.passes)
+    return compare.run(cfg, args.duration, quick=args.quick, passes=args.passes, demand=args.demand)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,6 +36,18 @@ miss only when it is off by more than the target plus half that spread (the unce
 mean of two readings); otherwise the verdict is ``unsteady``: the lab did not repeat itself
 closely enough to tell, and the line says by how much it moved.
 
+The cost of a request: the sim charges each request the CPU the calibration read (Django's
+samples and ``django.cpu_after``; their sum is the lab's CPU per request under a steady load).
+Each level measures what a request really cost the lab there (its cores over its requests/s:
+the utilisation law of operational analysis, Denning and Buzen 1978), and its line prints both.
+On a shared machine that cost moves between levels and within minutes (the CPU's clock, the
+hypervisor's other guests, caches shared by more processes under load); the model keeps it
+fixed, so a miss the cost explains is named as such. ``--demand measured`` gives the sim, at
+each level, the cost the lab measured there instead (Django's samples and the CPU after the
+response scaled together): what is then compared is the queueing (how latency grows with load
+for a known cost per request), not the calibration. Throughput past the knee then follows from
+the measured cost almost by definition (cores / cost), so latency is the test there.
+
 Flow: calibrated.toml -> capacity -> for each pass, for each level: locust (users) + CPU meter
 -> access-log window -> measured; ``python -m sim run calibrated.toml`` with the same ``[users]``
 and the CPU left -> predicted; the passes of a level -> mean and spread -> verdict -> table
@@ -74,6 +86,12 @@ TARGETS = {
 #: How many times the sweep is run by default (the second in reverse order): the lab's own
 #: run-to-run spread is what a miss is weighed against.
 PASSES = 2
+#: Where the sim's CPU per request comes from (``--demand``): the calibration, or each level's
+#: own measurement (the lab's cores over its requests/s).
+DEMANDS = ("calibrated", "measured")
+#: How far a level's measured cost per request may stray from the calibration's before its
+#: notes name it as a cause of a miss.
+DEMAND_DRIFT = 0.10
 #: Cores other processes (neither the lab nor the load generator) may use during a level for
 #: it to be scored: beyond that the machine, not the model, decides the result.
 OTHER_LIMIT = 0.1
@@ -120,6 +138,24 @@ class Level:
     passes: int = 1  # how many sweeps measured it (:func:`combine`)
     #: per metric, how far the passes' measurements were apart (``|a - b| / mean``); 0 for one
     spread: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    #: the calibration's CPU per request, s (Django's mean + ``django.cpu_after``; 0: unknown)
+    calibrated_cost: float = 0.0
+    #: what the sim was given: ``calibrated`` or each level's ``measured`` cost (DEMANDS)
+    demand: str = "calibrated"
+
+    @property
+    def lab_cost(self) -> float:
+        """CPU per request the lab spent at this level, s: its cores over its requests/s."""
+        m = self.measured
+        return self.used.lab / m.throughput if m.throughput > 0 else 0.0
+
+    @property
+    def cost_drift(self) -> float:
+        """How far the lab's cost per request was from the calibration's (relative; 0 when
+        either is unknown)."""
+        if self.calibrated_cost <= 0 or self.lab_cost <= 0:
+            return 0.0
+        return self.lab_cost / self.calibrated_cost - 1
 
     @property
     def offered(self) -> float:
@@ -251,6 +287,14 @@ def speed_factor(used: cpu.CpuShare) -> float:
     return max(1.0, used.cores / cores_left(used))
 
 
+def cost_factor(used: cpu.CpuShare, measured: Measured, calibrated_cost: float) -> float:
+    """For ``--demand measured``: the lab's CPU per request at a level over the calibration's
+    (1 when nothing completed or the calibration's cost is unknown)."""
+    if measured.throughput <= 0 or calibrated_cost <= 0 or used.lab <= 0:
+        return 1.0
+    return used.lab / measured.throughput / calibrated_cost
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-quantile by linear interpolation between order statistics (numpy's default)."""
     if not values:
@@ -296,12 +340,18 @@ def after_response(data: dict) -> float:
     return float(data["django"].get("cpu_after", {}).get("mean", 0.0))
 
 
+def calibrated_cost(scenario_path: Path) -> float:
+    """CPU per request the calibrated scenario charges, s: Django's mean + the CPU after."""
+    data = tomllib.loads(scenario_path.read_text())
+    samples = data["django"]["cpu"]["samples"]
+    return sum(samples) / len(samples) + after_response(data)
+
+
 def capacity(scenario_path: Path) -> float:
     """Requests/s the calibrated lab can serve: all vCPUs busy with the mean Django time and
     the CPU after each response."""
     data = tomllib.loads(scenario_path.read_text())
-    samples = data["django"]["cpu"]["samples"]
-    mean = sum(samples) / len(samples) + after_response(data) + data["nginx"]["latency"]
+    mean = calibrated_cost(scenario_path) + data["nginx"]["latency"]
     return data["instances"]["count"] * data["instances"]["vcpus"] / mean
 
 
@@ -317,8 +367,9 @@ def users_overrides(users: int, think: float, spawn_rate: float) -> list[str]:
 
 def slower_cpu_override(scenario_path: Path, factor: float) -> list[str]:
     """``django.cpu.samples`` and ``django.cpu_after`` scaled by ``factor``: vCPUs that
-    deliver 1 / factor of a core."""
-    if factor <= 1.0:
+    deliver 1 / factor of a core (or, with ``--demand measured``, requests that cost ``factor``
+    times the calibration's CPU; a factor below 1 is cheaper)."""
+    if factor == 1.0:
         return []
     data = tomllib.loads(scenario_path.read_text())
     scaled = ", ".join(f"{s * factor:.6f}" for s in data["django"]["cpu"]["samples"])
@@ -355,10 +406,17 @@ def error(predicted: float, measured: float) -> float:
 
 
 def measure_level(
-    cfg: LabConfig, scenario_path: Path, number: int, fraction: float, duration: int, quick: bool
+    cfg: LabConfig,
+    scenario_path: Path,
+    number: int,
+    fraction: float,
+    duration: int,
+    quick: bool,
+    demand: str = "calibrated",
 ) -> Level:
     """One level: locust's users against the lab for ``duration`` s, with the CPU meter
-    running; then the sim with the same users and the cores they left to the lab."""
+    running; then the sim with the same users and the cores they left to the lab (and, with
+    ``demand == "measured"``, the CPU per request the lab spent)."""
     cap = capacity(scenario_path)
     users = max(1, round(cap * fraction * THINK))
     spawn_rate = float(users)  # every user starts in the first second, in locust and sim
@@ -373,22 +431,35 @@ def measure_level(
     ended = time.time()
     used = cpu.share(before, cpu.snapshot(cfg))
     measured = measure_window(access.new_lines(), started + warm, ended - 0.5)
+    cost = calibrated_cost(scenario_path)
+    factor = speed_factor(used)
+    if demand == "measured":
+        factor *= cost_factor(used, measured, cost)
     overrides = users_overrides(users, THINK, spawn_rate)
-    overrides += slower_cpu_override(scenario_path, speed_factor(used))
+    overrides += slower_cpu_override(scenario_path, factor)
     predicted = simulate(scenario_path, overrides, quick)
     import sim
 
     discipline = sim.load(str(scenario_path)).instances.cpu_discipline
     return Level(
-        level_name(fraction), fraction, users, THINK, cap, measured, predicted, used, discipline
-    )
+        level_name(fraction), fraction, users, THINK, cap, measured, predicted, used, discipline,
+        calibrated_cost=cost, demand=demand,
+    )  # fmt: skip
 
 
-def run(cfg: LabConfig, duration: int = 30, quick: bool = False, passes: int = PASSES) -> int:
+def run(
+    cfg: LabConfig,
+    duration: int = 30,
+    quick: bool = False,
+    passes: int = PASSES,
+    demand: str = "calibrated",
+) -> int:
     if not 3 <= duration <= 600:
         raise LabError(f"--duration {duration} is out of range: use 3-600 seconds")
     if not 1 <= passes <= 5:
         raise LabError(f"--passes {passes} is out of range: use 1-5 sweeps")
+    if demand not in DEMANDS:
+        raise LabError(f"--demand {demand!r} is unknown: use one of {', '.join(DEMANDS)}")
     require_running(cfg)
     scenario_path = cfg.path("calibrated.toml")
     if not scenario_path.exists():
@@ -402,6 +473,12 @@ def run(cfg: LabConfig, duration: int = 30, quick: bool = False, passes: int = P
         f" closed loop: users think {THINK:g} s on average (exponential), as in the sim",
         flush=True,
     )
+    given = (
+        "the cost per request each level measured (--demand measured)"
+        if demand == "measured"
+        else f"the calibration's {calibrated_cost(scenario_path) * 1000:.1f} ms of CPU per request"
+    )
+    print(f"compare   the sim is given {given}", flush=True)
     fractions = QUICK_LEVELS if quick else LEVELS
     runs: dict[float, list[Level]] = {f: [] for f in fractions}
     number = 0
@@ -411,7 +488,7 @@ def run(cfg: LabConfig, duration: int = 30, quick: bool = False, passes: int = P
             print(f"pass {sweep + 1} of {passes}" + (" (reverse order)" if sweep % 2 else ""))
         for fraction in order:
             number += 1
-            level = measure_level(cfg, scenario_path, number, fraction, duration, quick)
+            level = measure_level(cfg, scenario_path, number, fraction, duration, quick, demand)
             runs[fraction].append(level)
             m, p = level.measured, level.predicted
             result = (
@@ -423,7 +500,7 @@ def run(cfg: LabConfig, duration: int = 30, quick: bool = False, passes: int = P
             print(
                 f"  {level.name:<6} {level.users} users, offered {level.offered:.0f} req/s:"
                 f" {result}\n         {level.used.line()}; the sim got the {level.left:.2f}"
-                " cores left to the lab",
+                f" cores left to the lab\n         {cost_line(level)}",
                 flush=True,
             )
     levels = [combine(runs[f]) for f in fractions]
@@ -470,7 +547,8 @@ COLUMNS = [
     "measured_rps", "sim_rps", "measured_p50_s", "sim_p50_s", "measured_p95_s", "sim_p95_s",
     "measured_requests", "failed", "passes", "spread_rps", "spread_p50", "spread_p95",
     "cpu_cores", "cpu_machine", "cpu_lab", "cpu_locust",
-    "cpu_other", "cpu_left", "valid", "scored", "verdict",
+    "cpu_other", "cpu_left", "demand", "cost_lab_ms", "cost_calibrated_ms",
+    "valid", "scored", "verdict",
 ]  # fmt: skip
 
 
@@ -488,7 +566,8 @@ def write_csv(path: Path, levels: list[Level]) -> None:
                  round(p.p95, 6), m.requests, m.failed, lv.passes,
                  *(round(x, 4) for x in lv.spread), used.cores, round(used.machine, 3),
                  round(used.lab, 3), round(used.load, 3), round(used.other, 3),
-                 round(lv.left, 3), int(m.valid), int(lv.scored), lv.verdict]
+                 round(lv.left, 3), lv.demand, round(lv.lab_cost * 1000, 3),
+                 round(lv.calibrated_cost * 1000, 3), int(m.valid), int(lv.scored), lv.verdict]
             )  # fmt: skip
     tmp.replace(path)
 
@@ -567,6 +646,17 @@ def print_notes(levels: list[Level], quick: bool) -> None:
             print(f"{'':<9} - {reason}")
 
 
+def cost_line(lv: Level) -> str:
+    """What a request cost the lab at a level, beside the calibration's (and what the sim got)."""
+    if lv.lab_cost <= 0 or lv.calibrated_cost <= 0:
+        return "cost      unknown: no request completed"
+    given = "the sim got the lab's" if lv.demand == "measured" else "the sim got the calibration's"
+    return (
+        f"cost      a request took {lv.lab_cost * 1000:.1f} ms of the lab's CPU, the calibration"
+        f" {lv.calibrated_cost * 1000:.1f} ms ({lv.cost_drift:+.0%}); {given}"
+    )
+
+
 def unsteady_line(lv: Level, where: str, shown: str) -> str:
     """Why a miss is not counted as the model's: the lab's passes moved as much."""
     spread = lv.spreads()
@@ -584,6 +674,14 @@ def reasons(lv: Level) -> list[str]:
     """Why a scored level misses, from the sign of its errors."""
     e, tol = lv.errors(), lv.targets
     found = []
+    if lv.demand == "calibrated" and abs(lv.cost_drift) > DEMAND_DRIFT:
+        more = "more" if lv.cost_drift > 0 else "less"
+        found.append(
+            f"a request cost the lab {lv.lab_cost * 1000:.1f} ms of CPU here, {lv.cost_drift:+.0%}"
+            f" against the calibration's {lv.calibrated_cost * 1000:.1f} ms that the sim charges:"
+            f" the machine spent {more} per page than when calibrated (its clock, its other"
+            " guests, caches shared under load); `--demand measured` gives the sim this cost"
+        )
     if lv.used.other > 0.02:
         found.append(
             f"other processes used {lv.used.other:.2f} cores on average, within the limit; if "

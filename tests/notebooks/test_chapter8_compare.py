@@ -16,10 +16,13 @@ sys.path.insert(0, str(NOTEBOOKS))
 import explore  # noqa: E402
 
 RECORDED = NOTEBOOKS / "data" / "compare.csv"
+#: Both recordings of one session: the sim given the calibration's cost per request, then each
+#: level's measured cost (``--demand measured``).
+RECORDINGS = {"calibrated": RECORDED, "measured": NOTEBOOKS / "data" / "compare-measured.csv"}
 
 
-def recorded() -> list[dict[str, str]]:
-    with RECORDED.open() as f:
+def recorded(demand: str = "calibrated") -> list[dict[str, str]]:
+    with RECORDINGS[demand].open() as f:
         return list(csv.DictReader(f))
 
 
@@ -31,9 +34,10 @@ def errors(row: dict[str, str]) -> dict[str, float]:
     }
 
 
-def test_the_recording_has_compares_columns_and_spans_the_knee():
-    rows = recorded()
-    with RECORDED.open() as f:
+@pytest.mark.parametrize("demand", RECORDINGS)
+def test_the_recording_has_compares_columns_and_spans_the_knee(demand):
+    rows = recorded(demand)
+    with RECORDINGS[demand].open() as f:
         assert next(csv.reader(f)) == COLUMNS
     assert 6 <= len(rows) <= 8
     fractions = [float(r["fraction"]) for r in rows]
@@ -41,8 +45,13 @@ def test_the_recording_has_compares_columns_and_spans_the_knee():
     assert {r["past_knee"] for r in rows} == {"0", "1"}, "the knee must lie inside the sweep"
 
 
-def test_each_recorded_verdict_follows_from_its_numbers_and_the_machine():
-    for row in recorded():
+@pytest.mark.parametrize("demand", RECORDINGS)
+def test_each_recorded_verdict_follows_from_its_numbers_and_the_machine(demand):
+    for row in recorded(demand):
+        assert row["demand"] == demand
+        if row["valid"] == "1":  # the utilisation law: the lab's cores over its requests/s
+            cost = float(row["cpu_lab"]) / float(row["measured_rps"]) * 1000
+            assert float(row["cost_lab_ms"]) == pytest.approx(cost, rel=0.01, abs=0.01), row
         if row["valid"] == "0":
             assert row["verdict"] == "invalid"
             continue
@@ -68,8 +77,35 @@ def test_each_recorded_verdict_follows_from_its_numbers_and_the_machine():
         assert float(row["cpu_left"]) == pytest.approx(max(0.1, left), abs=0.003), row
 
 
-def test_the_take_away_names_every_level_by_its_verdict():
+def test_both_recordings_share_one_calibration_and_its_cost():
+    import tomllib
+
+    data = tomllib.loads((NOTEBOOKS / "data" / "calibrated.toml").read_text())
+    samples = data["django"]["cpu"]["samples"]
+    charged = (sum(samples) / len(samples) + data["django"]["cpu_after"]["mean"]) * 1000
+    for demand in RECORDINGS:
+        for row in recorded(demand):
+            assert float(row["cost_calibrated_ms"]) == pytest.approx(charged, abs=0.002), row
+
+
+def test_the_chapter_prints_each_levels_cost_beside_the_calibrations():
     rows = recorded()
+    text = explore.compare_costs(rows)
+    valid = [r for r in rows if r["valid"] == "1"]
+    assert len(text.splitlines()) == len(valid)
+    for line, row in zip(text.splitlines(), valid, strict=True):
+        lab, charged = float(row["cost_lab_ms"]), float(row["cost_calibrated_ms"])
+        assert line.split(":")[0].strip() == row["level"]
+        assert f"{lab:5.1f} ms of CPU" in line and f"charges {charged:.1f} ms" in line
+        assert f"({lab / charged - 1:+.0%})" in line
+    source = (NOTEBOOKS / "08_whole_path.py").read_text()
+    assert "print(explore.compare_costs(levels))" in source
+    assert "explore.compare_summary(measured_cost)" in source
+
+
+@pytest.mark.parametrize("demand", RECORDINGS)
+def test_the_take_away_names_every_level_by_its_verdict(demand):
+    rows = recorded(demand)
     text = explore.compare_summary(rows)
     by = {v: [r["level"] for r in rows if r["verdict"] == v] for v in ("meets", "misses")}
     scored = [r for r in rows if r["scored"] == "1"]

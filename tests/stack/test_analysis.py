@@ -343,6 +343,61 @@ def test_compare_gives_the_sim_only_the_cores_left_and_judges_by_the_knee():
     assert compare_level("0.9x", measured, quiet, greedy, users=90).verdict == "misses"
 
 
+def test_compare_names_a_drift_in_the_cost_per_request_and_can_give_the_sim_the_measured_one(
+    tmp_path, capsys
+):
+    from dataclasses import replace
+
+    import sim
+    from demo_app.stack.compare import (
+        DEMAND_DRIFT,
+        Measured,
+        Predicted,
+        calibrated_cost,
+        cost_factor,
+        cost_line,
+        print_notes,
+        slower_cpu_override,
+    )
+    from demo_app.stack.cpu import CpuShare
+
+    used = CpuShare(cores=2, machine=1.3, lab=1.2, load=0.08)  # other 0.02
+    measured = Measured(80.0, 0.020, 0.060, 2400, 0)  # 1.2 cores / 80 req/s: 15 ms a request
+    slow = Predicted(80.0, 0.030, 0.070)  # p50 +50 %: a miss
+    level = replace(compare_level("0.8x", measured, used, slow, users=80), calibrated_cost=0.010)
+    assert level.lab_cost == pytest.approx(0.015) and level.cost_drift == pytest.approx(0.5)
+    assert cost_line(level) == (
+        "cost      a request took 15.0 ms of the lab's CPU, the calibration 10.0 ms (+50%);"
+        " the sim got the calibration's"
+    )
+    print_notes([level], quick=False)
+    out = capsys.readouterr().out
+    assert "a request cost the lab 15.0 ms of CPU here, +50% against the calibration's" in out
+    assert "spent more per page than when calibrated" in out
+    # Within DEMAND_DRIFT, or with the measured cost given to the sim, the line is not said.
+    near = replace(level, calibrated_cost=0.015 / (1 + DEMAND_DRIFT * 0.9))
+    given = replace(level, demand="measured")
+    for quiet in (near, given):
+        print_notes([quiet], quick=False)
+        assert "a request cost the lab" not in capsys.readouterr().out
+    assert cost_line(given).endswith("the sim got the lab's")
+    # --demand measured: the samples and the CPU after are scaled by the lab's cost over the
+    # calibration's, up or down.
+    assert cost_factor(used, measured, 0.010) == pytest.approx(1.5)
+    assert cost_factor(used, Measured(0.0, 0.0, 0.0, 0, 0), 0.010) == 1.0
+    text = (
+        'description = "x"\n[django]\ncpu = { kind = "empirical", samples = [0.004, 0.012] }\n'
+        'cpu_after = { kind = "constant", mean = 0.002 }\n'
+    )
+    path = tmp_path / "calibrated.toml"
+    path.write_text(text)
+    assert calibrated_cost(path) == pytest.approx(0.010)
+    cheaper = sim.loads(text, slower_cpu_override(path, 0.5))
+    assert cheaper.django.cpu.samples == pytest.approx([0.002, 0.006])
+    assert cheaper.django.cpu_after.mean == pytest.approx(0.001)
+    assert slower_cpu_override(path, 1.0) == []
+
+
 def test_compare_does_not_score_a_level_when_other_processes_took_the_cores(tmp_path, capsys):
     import csv
 

@@ -481,6 +481,9 @@ def test_calibrate_then_a_short_compare_print_a_table_and_draw_a_figure(lab):
         refused = cli(lab, "compare", "--quick", *bad)
         assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
         assert f"{' '.join(bad)} is out of range: use {allowed}" in refused.stderr
+    refused = cli(lab, "compare", "--quick", "--demand", "fast")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "--demand 'fast' is unknown: use one of calibrated, measured" in refused.stderr
 
     compared = cli(lab, "compare", "--quick", "--duration", "4", timeout=600)
     assert compared.returncode == 0, compared.stdout + compared.stderr
@@ -495,6 +498,17 @@ def test_calibrate_then_a_short_compare_print_a_table_and_draw_a_figure(lab):
     assert [r["level"] for r in rows] == ["0.1x", "0.25x", "0.5x"]
     assert all(float(r["sim_rps"]) > 0 for r in rows)
     assert all(r["passes"] == "2" for r in rows)
+    # Each level prints what a request cost the lab there beside the calibration's cost.
+    assert all(r["demand"] == "calibrated" for r in rows)
+    calibrated_ms = float(rows[0]["cost_calibrated_ms"])
+    assert calibrated_ms == pytest.approx((mean_ms + after_ms), abs=0.01)
+    assert f"the calibration's {calibrated_ms:.1f} ms of CPU per request" in compared.stdout
+    costs = [x for x in compared.stdout.splitlines() if x.strip().startswith("cost ")]
+    assert len(costs) == 6, costs  # three levels, two passes
+    for row in rows:
+        if row["valid"] == "1":
+            lab_ms = float(row["cpu_lab"]) / float(row["measured_rps"]) * 1000
+            assert float(row["cost_lab_ms"]) == pytest.approx(lab_ms, rel=0.01), row
     # A level on a busy machine may complete nothing in its short window: then it is marked
     # invalid, never compared; any other level measured what it completed. A level whose
     # other processes took the cores is not scored, and its line says so.
