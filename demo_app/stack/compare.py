@@ -146,8 +146,7 @@ class Level:
     @property
     def lab_cost(self) -> float:
         """CPU per request the lab spent at this level, s: its cores over its requests/s."""
-        m = self.measured
-        return self.used.lab / m.throughput if m.throughput > 0 else 0.0
+        return lab_cost(self.used, self.measured)
 
     @property
     def cost_drift(self) -> float:
@@ -287,12 +286,16 @@ def speed_factor(used: cpu.CpuShare) -> float:
     return max(1.0, used.cores / cores_left(used))
 
 
+def lab_cost(used: cpu.CpuShare, measured: Measured) -> float:
+    """CPU per request the lab spent, s: its cores over its requests/s (0: none completed)."""
+    return used.lab / measured.throughput if measured.throughput > 0 else 0.0
+
+
 def cost_factor(used: cpu.CpuShare, measured: Measured, calibrated_cost: float) -> float:
     """For ``--demand measured``: the lab's CPU per request at a level over the calibration's
     (1 when nothing completed or the calibration's cost is unknown)."""
-    if measured.throughput <= 0 or calibrated_cost <= 0 or used.lab <= 0:
-        return 1.0
-    return used.lab / measured.throughput / calibrated_cost
+    spent = lab_cost(used, measured)
+    return spent / calibrated_cost if spent > 0 and calibrated_cost > 0 else 1.0
 
 
 def percentile(values: list[float], q: float) -> float:
