@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--demand",
         default="calibrated",
-        help="the sim's CPU per request: calibrated (default) or each level's measured cost",
+        help="the sim's CPU per request: calibrated (default), speed (the calibration's scaled"
+        " by the machine's speed at each level) or measured (each level's own cost)",
     )
     conns = sub.add_parser(
         "connections", help="PostgreSQL connections held and refused at 2, 3 and 4 instances"

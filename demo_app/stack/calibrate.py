@@ -60,6 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from demo_app.stack import cpu as cpu_meter
+from demo_app.stack import speed
 from demo_app.stack.client import LabClient, Reply
 from demo_app.stack.config import ZONE, LabConfig, LabError
 from demo_app.stack.drills import LogTail, field
@@ -407,7 +408,8 @@ def run(
     cpu = probe(cfg, client, ["/calibrate/?cpu_ms=20"] * n, "c")
     visits = in_proportion(rng, ids, requests)  # the locustfile's mix, exactly
     paging = cpu_meter.snapshot(cfg)
-    pages = probe(cfg, client, [path for path, _ in visits], "p")
+    with speed.Speedometer() as meter:  # the machine's speed while the cost is read
+        pages = probe(cfg, client, [path for path, _ in visits], "p")
     after = cpu_meter.snapshot(cfg)
     names = dict(visits)
     used = cpu_meter.share(before, after)
@@ -452,7 +454,8 @@ def run(
     )
     basis = "while the pages were probed one at a time"
     if load_seconds:
-        steady, users = under_load(cfg, cpu_per_page, cores, load_seconds)
+        with speed.Speedometer() as meter:
+            steady, users = under_load(cfg, cpu_per_page, cores, load_seconds)
         print(
             f"cpu       under a steady load ({users} users, {load_seconds} s) the lab used"
             f" {steady * 1000:.1f} ms of CPU per request"
@@ -470,6 +473,12 @@ def run(
         raise LabError(f"the sim refused the calibrated scenario: {exc}") from None
     candidate.unlink()
     write_atomically(out, text)
+    speed.save(speed.record_path(cfg), meter.reference, len(meter.readings))
+    print(
+        f"speed     the machine's reference work took {meter.reference * 1000:.1f} ms of CPU"
+        f" ({basis}; median of {len(meter.readings)}): compare --demand speed scales the cost"
+        " by the machine's speed at each level against this"
+    )
     fit = Fit.of([p.django for p in pages])
     count, vcpus, workers, _why = instances_section(cfg, cores, cpu_model)
     print(

@@ -66,7 +66,7 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from demo_app.stack import cpu
+from demo_app.stack import cpu, speed
 from demo_app.stack.accesslog import is_error
 from demo_app.stack.config import LabConfig, LabError
 from demo_app.stack.drills import LogTail, field
@@ -86,9 +86,10 @@ TARGETS = {
 #: How many times the sweep is run by default (the second in reverse order): the lab's own
 #: run-to-run spread is what a miss is weighed against.
 PASSES = 2
-#: Where the sim's CPU per request comes from (``--demand``): the calibration, or each level's
-#: own measurement (the lab's cores over its requests/s).
-DEMANDS = ("calibrated", "measured")
+#: Where the sim's CPU per request comes from (``--demand``): the calibration; the calibration
+#: scaled by the machine's speed at the level against its speed at calibration (``speed.py``);
+#: or each level's own measurement (the lab's cores over its requests/s).
+DEMANDS = ("calibrated", "speed", "measured")
 #: How far a level's measured cost per request may stray from the calibration's before its
 #: notes name it as a cause of a miss.
 DEMAND_DRIFT = 0.10
@@ -140,8 +141,17 @@ class Level:
     spread: tuple[float, float, float] = (0.0, 0.0, 0.0)
     #: the calibration's CPU per request, s (Django's mean + ``django.cpu_after``; 0: unknown)
     calibrated_cost: float = 0.0
-    #: what the sim was given: ``calibrated`` or each level's ``measured`` cost (DEMANDS)
+    #: what the sim was given: ``calibrated``, scaled by the machine's ``speed``, or each
+    #: level's ``measured`` cost (DEMANDS)
     demand: str = "calibrated"
+    #: CPU seconds the reference work took during the level, and at calibration (0: unknown)
+    speed: float = 0.0
+    speed_calibrated: float = 0.0
+
+    @property
+    def slowdown(self) -> float:
+        """How many times slower the machine ran than at calibration (1 when unknown)."""
+        return speed.slowdown(self.speed, self.speed_calibrated)
 
     @property
     def lab_cost(self) -> float:
@@ -252,6 +262,7 @@ def combine(runs: list[Level]) -> Level:
         mean(p.throughput for p in ps), mean(p.p50 for p in ps), mean(p.p95 for p in ps)
     )
     us = [r.used for r in runs]
+    pace = mean(r.speed for r in runs)
     used = cpu.CpuShare(
         first.used.cores,
         mean(u.machine for u in us),
@@ -264,7 +275,13 @@ def combine(runs: list[Level]) -> Level:
         apart(m.p95 for m in ms),
     )
     return replace(
-        first, measured=measured, predicted=predicted, used=used, passes=len(runs), spread=spread
+        first,
+        measured=measured,
+        predicted=predicted,
+        used=used,
+        passes=len(runs),
+        spread=spread,
+        speed=pace,
     )
 
 
@@ -416,10 +433,13 @@ def measure_level(
     duration: int,
     quick: bool,
     demand: str = "calibrated",
+    speed_calibrated: float = 0.0,
 ) -> Level:
-    """One level: locust's users against the lab for ``duration`` s, with the CPU meter
-    running; then the sim with the same users and the cores they left to the lab (and, with
-    ``demand == "measured"``, the CPU per request the lab spent)."""
+    """One level: locust's users against the lab for ``duration`` s, with the CPU meter and
+    the speedometer running; then the sim with the same users and the cores they left to the
+    lab (with ``demand == "speed"``, the calibration's CPU per request scaled by the machine's
+    slowdown against ``speed_calibrated``; with ``"measured"``, the CPU per request the lab
+    spent)."""
     cap = capacity(scenario_path)
     users = max(1, round(cap * fraction * THINK))
     spawn_rate = float(users)  # every user starts in the first second, in locust and sim
@@ -427,10 +447,11 @@ def measure_level(
     access = LogTail(cfg.logs / "nginx-access.log")
     before = cpu.snapshot(cfg)
     started = time.time()
-    run_load(
-        cfg, users, spawn_rate, duration, 1 / THINK, f"compare-{number}",
-        figure=False, quiet=True,
-    )  # fmt: skip
+    with speed.Speedometer() as meter:
+        run_load(
+            cfg, users, spawn_rate, duration, 1 / THINK, f"compare-{number}",
+            figure=False, quiet=True,
+        )  # fmt: skip
     ended = time.time()
     used = cpu.share(before, cpu.snapshot(cfg))
     measured = measure_window(access.new_lines(), started + warm, ended - 0.5)
@@ -438,6 +459,8 @@ def measure_level(
     factor = speed_factor(used)
     if demand == "measured":
         factor *= cost_factor(used, measured, cost)
+    elif demand == "speed":
+        factor *= speed.slowdown(meter.reference, speed_calibrated)
     overrides = users_overrides(users, THINK, spawn_rate)
     overrides += slower_cpu_override(scenario_path, factor)
     predicted = simulate(scenario_path, overrides, quick)
@@ -446,7 +469,8 @@ def measure_level(
     discipline = sim.load(str(scenario_path)).instances.cpu_discipline
     return Level(
         level_name(fraction), fraction, users, THINK, cap, measured, predicted, used, discipline,
-        calibrated_cost=cost, demand=demand,
+        calibrated_cost=cost, demand=demand, speed=meter.reference,
+        speed_calibrated=speed_calibrated,
     )  # fmt: skip
 
 
@@ -468,6 +492,9 @@ def run(
     if not scenario_path.exists():
         raise LabError(f"{scenario_path} is missing: run `python -m demo_app.stack calibrate`")
     check_calibration_fits(cfg, scenario_path)
+    record = speed.record_path(cfg)
+    # (An older calibration has no reading: each level's speed is then shown, not compared.)
+    speed_calibrated = speed.load(record) if demand == "speed" or record.exists() else 0.0
     cap = capacity(scenario_path)
     out = cfg.path("compare")
     out.mkdir(parents=True, exist_ok=True)
@@ -476,11 +503,11 @@ def run(
         f" closed loop: users think {THINK:g} s on average (exponential), as in the sim",
         flush=True,
     )
-    given = (
-        "the cost per request each level measured (--demand measured)"
-        if demand == "measured"
-        else f"the calibration's {calibrated_cost(scenario_path) * 1000:.1f} ms of CPU per request"
-    )
+    charged = f"the calibration's {calibrated_cost(scenario_path) * 1000:.1f} ms of CPU per request"
+    given = {
+        "measured": "the cost per request each level measured (--demand measured)",
+        "speed": f"{charged}, scaled by the machine's speed at each level (--demand speed)",
+    }.get(demand, charged)
     print(f"compare   the sim is given {given}", flush=True)
     fractions = QUICK_LEVELS if quick else LEVELS
     runs: dict[float, list[Level]] = {f: [] for f in fractions}
@@ -491,7 +518,9 @@ def run(
             print(f"pass {sweep + 1} of {passes}" + (" (reverse order)" if sweep % 2 else ""))
         for fraction in order:
             number += 1
-            level = measure_level(cfg, scenario_path, number, fraction, duration, quick, demand)
+            level = measure_level(
+                cfg, scenario_path, number, fraction, duration, quick, demand, speed_calibrated
+            )
             runs[fraction].append(level)
             m, p = level.measured, level.predicted
             result = (
@@ -503,7 +532,8 @@ def run(
             print(
                 f"  {level.name:<6} {level.users} users, offered {level.offered:.0f} req/s:"
                 f" {result}\n         {level.used.line()}; the sim got the {level.left:.2f}"
-                f" cores left to the lab\n         {cost_line(level)}",
+                f" cores left to the lab\n         {cost_line(level)}"
+                f"\n         {speed_line(level)}",
                 flush=True,
             )
     levels = [combine(runs[f]) for f in fractions]
@@ -551,7 +581,7 @@ COLUMNS = [
     "measured_requests", "failed", "passes", "spread_rps", "spread_p50", "spread_p95",
     "cpu_cores", "cpu_machine", "cpu_lab", "cpu_locust",
     "cpu_other", "cpu_left", "demand", "cost_lab_ms", "cost_calibrated_ms",
-    "valid", "scored", "verdict",
+    "speed_ms", "speed_calibrated_ms", "valid", "scored", "verdict",
 ]  # fmt: skip
 
 
@@ -570,7 +600,8 @@ def write_csv(path: Path, levels: list[Level]) -> None:
                  *(round(x, 4) for x in lv.spread), used.cores, round(used.machine, 3),
                  round(used.lab, 3), round(used.load, 3), round(used.other, 3),
                  round(lv.left, 3), lv.demand, round(lv.lab_cost * 1000, 3),
-                 round(lv.calibrated_cost * 1000, 3), int(m.valid), int(lv.scored), lv.verdict]
+                 round(lv.calibrated_cost * 1000, 3), round(lv.speed * 1000, 3),
+                 round(lv.speed_calibrated * 1000, 3), int(m.valid), int(lv.scored), lv.verdict]
             )  # fmt: skip
     tmp.replace(path)
 
@@ -653,11 +684,24 @@ def cost_line(lv: Level) -> str:
     """What a request cost the lab at a level, beside the calibration's (and what the sim got)."""
     if lv.lab_cost <= 0 or lv.calibrated_cost <= 0:
         return "cost      unknown: no request completed"
-    given = "the sim got the lab's" if lv.demand == "measured" else "the sim got the calibration's"
+    given = {
+        "measured": "the sim got the lab's",
+        "speed": f"the sim got the calibration's x {lv.slowdown:.2f} (the machine's speed)",
+    }.get(lv.demand, "the sim got the calibration's")
     return (
         f"cost      a request took {lv.lab_cost * 1000:.1f} ms of the lab's CPU, the calibration"
         f" {lv.calibrated_cost * 1000:.1f} ms ({lv.cost_drift:+.0%}); {given}"
     )
+
+
+def speed_line(lv: Level) -> str:
+    """How fast the machine ran during a level, against its speed at calibration."""
+    if lv.speed_calibrated <= 0:
+        return (
+            f"speed     the reference work took {lv.speed * 1000:.1f} ms of CPU (the calibration"
+            " has no reading to set it against: calibrate again)"
+        )
+    return f"speed     {speed.speed_text(lv.speed, lv.speed_calibrated)}"
 
 
 def unsteady_line(lv: Level, where: str, shown: str) -> str:
@@ -683,7 +727,14 @@ def reasons(lv: Level) -> list[str]:
             f"a request cost the lab {lv.lab_cost * 1000:.1f} ms of CPU here, {lv.cost_drift:+.0%}"
             f" against the calibration's {lv.calibrated_cost * 1000:.1f} ms that the sim charges:"
             f" the machine spent {more} per page than when calibrated (its clock, its other"
-            " guests, caches shared under load); `--demand measured` gives the sim this cost"
+            " guests, caches shared under load)"
+            + (
+                f"; its reference work ran {lv.slowdown - 1:+.0%} against calibration"
+                if lv.speed_calibrated > 0
+                else ""
+            )
+            + "; `--demand speed` scales the sim's cost by the machine's speed,"
+            " `--demand measured` gives it this cost"
         )
     if lv.used.other > 0.02:
         found.append(

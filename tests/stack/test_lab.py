@@ -476,6 +476,11 @@ def test_calibrate_then_a_short_compare_print_a_table_and_draw_a_figure(lab):
     assert after_ms == pytest.approx(max(0.0, steady - mean_ms), abs=0.1)  # printed to 0.1 ms
     text = lab.path("calibrated.toml").read_text()
     assert ("under a steady load of" in text) == (after_ms > 0), text[:800]
+    # The machine's speed while the cost was read is kept beside the scenario.
+    from demo_app.stack import speed
+
+    reference = speed.load(speed.record_path(lab))
+    assert f"reference work took {reference * 1000:.1f} ms of CPU" in calibrated.stdout
 
     for bad, allowed in (("--passes", "0"), "1-5 sweeps"), (("--duration", "2"), "3-600"):
         refused = cli(lab, "compare", "--quick", *bad)
@@ -483,7 +488,17 @@ def test_calibrate_then_a_short_compare_print_a_table_and_draw_a_figure(lab):
         assert f"{' '.join(bad)} is out of range: use {allowed}" in refused.stderr
     refused = cli(lab, "compare", "--quick", "--demand", "fast")
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
-    assert "--demand 'fast' is unknown: use one of calibrated, measured" in refused.stderr
+    assert "--demand 'fast' is unknown: use one of calibrated, speed, measured" in refused.stderr
+    # --demand speed needs the calibration's reading of the machine's speed: one line without.
+    record = speed.record_path(lab)
+    kept = record.read_text()
+    record.unlink()
+    try:
+        refused = cli(lab, "compare", "--quick", "--demand", "speed")
+    finally:
+        record.write_text(kept)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "calibration.json is missing" in refused.stderr and "calibrate" in refused.stderr
 
     compared = cli(lab, "compare", "--quick", "--duration", "4", timeout=600)
     assert compared.returncode == 0, compared.stdout + compared.stderr
@@ -505,6 +520,11 @@ def test_calibrate_then_a_short_compare_print_a_table_and_draw_a_figure(lab):
     assert f"the calibration's {calibrated_ms:.1f} ms of CPU per request" in compared.stdout
     costs = [x for x in compared.stdout.splitlines() if x.strip().startswith("cost ")]
     assert len(costs) == 6, costs  # three levels, two passes
+    # ... and how fast the machine ran, against its speed at calibration.
+    speeds = [x for x in compared.stdout.splitlines() if x.strip().startswith("speed ")]
+    assert len(speeds) == 6 and all("at calibration" in x for x in speeds), speeds
+    assert all(float(r["speed_ms"]) > 0 for r in rows)
+    assert {r["speed_calibrated_ms"] for r in rows} == {str(round(reference * 1000, 3))}
     for row in rows:
         if row["valid"] == "1":
             lab_ms = float(row["cpu_lab"]) / float(row["measured_rps"]) * 1000

@@ -1,0 +1,127 @@
+"""The machine's speed: the reference work, the speedometer, the calibration's record, and how
+compare reports a level's speed and, with ``--demand speed``, charges it."""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import replace
+
+import pytest
+
+from demo_app.stack import speed
+from demo_app.stack.config import LabError
+
+
+def test_the_reference_work_is_the_same_work_every_time():
+    assert speed.reference_work() == speed.reference_work()
+    assert speed.reference_work(10) != speed.reference_work(20)
+    assert speed.time_reference() > 0
+
+
+def test_the_speedometer_reads_the_reference_while_its_block_runs():
+    with speed.Speedometer(interval=0.02) as meter:
+        time.sleep(0.3)
+    assert len(meter.readings) >= 3
+    assert all(r > 0 for r in meter.readings)
+    ordered = sorted(meter.readings)
+    assert ordered[0] <= meter.reference <= ordered[-1]
+    # A block too short for the thread to read still gives one reading.
+    with speed.Speedometer(interval=10.0) as quick:
+        pass
+    assert len(quick.readings) >= 1 and quick.reference > 0
+
+
+def test_slowdown_and_its_words():
+    assert speed.slowdown(0.030, 0.020) == pytest.approx(1.5)
+    assert speed.slowdown(0.010, 0.020) == pytest.approx(0.5)
+    assert speed.slowdown(0.030, 0.0) == 1.0 and speed.slowdown(0.0, 0.02) == 1.0
+    assert speed.speed_text(0.025, 0.020) == (
+        "the reference work took 25.0 ms of CPU, at calibration 20.0 ms (+25%)"
+    )
+
+
+def test_the_calibrations_reading_is_kept_and_read_back(tmp_path):
+    path = tmp_path / "calibration.json"
+    speed.save(path, 0.0143, 40)
+    assert speed.load(path) == pytest.approx(0.0143)
+    for text, said in (
+        (None, "calibration.json is missing"),
+        ("not json", "is not a calibration record"),
+        ("[1, 2]", "is not a calibration record"),
+        ('{"reference_s": 0}', "says the reference took 0.0 s"),
+    ):
+        if text is None:
+            path.unlink()
+        else:
+            path.write_text(text)
+        with pytest.raises(LabError) as caught:
+            speed.load(path)
+        assert said in str(caught.value) and "calibrate" in str(caught.value)
+        assert "\n" not in str(caught.value)
+
+
+def level(**changes):
+    from demo_app.stack.compare import THINK, Level, Measured, Predicted
+    from demo_app.stack.cpu import CpuShare
+
+    measured = Measured(80.0, 0.020, 0.060, 2400, 0)
+    base = Level(
+        "0.8x", 0.8, 80, THINK, 100.0, measured, Predicted(80.0, 0.030, 0.070),
+        CpuShare(cores=2, machine=1.3, lab=1.2, load=0.08),
+        calibrated_cost=0.010, speed=0.018, speed_calibrated=0.012,
+    )  # fmt: skip
+    return replace(base, **changes)
+
+
+def test_compare_reports_each_levels_speed_and_names_it_in_a_cost_drift(tmp_path, capsys):
+    from demo_app.stack.compare import (
+        COLUMNS,
+        combine,
+        cost_line,
+        print_notes,
+        speed_line,
+        write_csv,
+    )
+
+    lv = level()
+    assert lv.slowdown == pytest.approx(1.5)
+    assert speed_line(lv) == (
+        "speed     the reference work took 18.0 ms of CPU, at calibration 12.0 ms (+50%)"
+    )
+    # A calibration without a reading: the speed is shown, with what to do.
+    assert "calibrate again" in speed_line(level(speed_calibrated=0.0))
+    assert level(speed_calibrated=0.0).slowdown == 1.0
+    # The lab's cost drifted +50 % and the machine ran 50 % slower: the notes say both.
+    print_notes([lv], quick=False)
+    out = capsys.readouterr().out
+    assert "its reference work ran +50% against calibration" in out
+    assert "`--demand speed` scales the sim's cost by the machine's speed" in out
+    # Given the speed, the sim got the calibration's cost times the slowdown.
+    given = level(demand="speed")
+    assert cost_line(given).endswith("the sim got the calibration's x 1.50 (the machine's speed)")
+    # Two passes: their speeds are averaged, the calibration's kept.
+    both = combine([lv, level(speed=0.022)])
+    assert both.speed == pytest.approx(0.020) and both.speed_calibrated == 0.012
+    write_csv(tmp_path / "compare.csv", [both])
+    with open(tmp_path / "compare.csv") as f:
+        reader = csv.DictReader(f)
+        assert reader.fieldnames == COLUMNS
+        (row,) = list(reader)
+    assert (row["speed_ms"], row["speed_calibrated_ms"]) == ("20.0", "12.0")
+
+
+def test_demand_speed_scales_the_sims_cost_by_the_slowdown(tmp_path):
+    import sim
+    from demo_app.stack.compare import DEMANDS, slower_cpu_override
+
+    assert DEMANDS == ("calibrated", "speed", "measured")
+    text = (
+        'description = "x"\n[django]\ncpu = { kind = "empirical", samples = [0.004, 0.012] }\n'
+        'cpu_after = { kind = "constant", mean = 0.002 }\n'
+    )
+    path = tmp_path / "calibrated.toml"
+    path.write_text(text)
+    slower = sim.loads(text, slower_cpu_override(path, speed.slowdown(0.018, 0.012)))
+    assert slower.django.cpu.samples == pytest.approx([0.006, 0.018])
+    assert slower.django.cpu_after.mean == pytest.approx(0.003)
