@@ -48,6 +48,16 @@ response scaled together): what is then compared is the queueing (how latency gr
 for a known cost per request), not the calibration. Throughput past the knee then follows from
 the measured cost almost by definition (cores / cost), so latency is the test there.
 
+The machine's speed: what moves a request's cost most on a shared VM is the speed of its cores,
+which drifts by tens of percent within minutes with nothing in ``/proc/stat`` to show it (``speed.py``).
+Every level times a fixed reference work in the background, as ``calibrate`` did while it read
+the cost, and its line prints the two (``speed``; ``speed_ms``, ``speed_calibrated_ms`` in the
+csv). ``--demand speed`` gives the sim the calibration's cost times their ratio, damped
+(``speed.ELASTICITY``: a request's cost moves about half as much as the reference): a
+prediction made from the calibration and an independent reading of the machine, not from the
+level's own requests, so it stays a test of the calibration and the queueing together. The
+run ends with the slope it found between the two (:func:`speed_fit_line`).
+
 Flow: calibrated.toml -> capacity -> for each pass, for each level: locust (users) + CPU meter
 -> access-log window -> measured; ``python -m sim run calibrated.toml`` with the same ``[users]``
 and the CPU left -> predicted; the passes of a level -> mean and spread -> verdict -> table
@@ -460,7 +470,7 @@ def measure_level(
     if demand == "measured":
         factor *= cost_factor(used, measured, cost)
     elif demand == "speed":
-        factor *= speed.slowdown(meter.reference, speed_calibrated)
+        factor *= speed.cost_scale(meter.reference, speed_calibrated)
     overrides = users_overrides(users, THINK, spawn_rate)
     overrides += slower_cpu_override(scenario_path, factor)
     predicted = simulate(scenario_path, overrides, quick)
@@ -538,6 +548,9 @@ def run(
             )
     levels = [combine(runs[f]) for f in fractions]
     print_table(levels)
+    fitted = speed_fit_line([lv for group in runs.values() for lv in group])
+    if fitted:
+        print(fitted)
     write_csv(out / "compare.csv", levels)
     figure = draw(out / "compare.png", levels, quick)
     print(f"csv       {out / 'compare.csv'}\nfigure    {figure}")
@@ -686,7 +699,10 @@ def cost_line(lv: Level) -> str:
         return "cost      unknown: no request completed"
     given = {
         "measured": "the sim got the lab's",
-        "speed": f"the sim got the calibration's x {lv.slowdown:.2f} (the machine's speed)",
+        "speed": (
+            f"the sim got the calibration's x {speed.cost_scale(lv.speed, lv.speed_calibrated):.2f}"
+            " (the machine's speed)"
+        ),
     }.get(lv.demand, "the sim got the calibration's")
     return (
         f"cost      a request took {lv.lab_cost * 1000:.1f} ms of the lab's CPU, the calibration"
@@ -702,6 +718,25 @@ def speed_line(lv: Level) -> str:
             " has no reading to set it against: calibrate again)"
         )
     return f"speed     {speed.speed_text(lv.speed, lv.speed_calibrated)}"
+
+
+def speed_fit_line(levels: list[Level]) -> str | None:
+    """How the lab's cost per request followed the machine's speed over the levels' passes:
+    the log-log slope that ``speed.ELASTICITY`` assumes (None without enough readings)."""
+    pairs = [
+        (lv.slowdown, lv.lab_cost / lv.calibrated_cost)
+        for lv in levels
+        if lv.speed_calibrated > 0 and lv.lab_cost > 0 and lv.calibrated_cost > 0
+    ]
+    found = speed.fit(pairs)
+    if found is None:
+        return None
+    slope, correlation = found
+    return (
+        f"speed     over {len(pairs)} readings the lab's cost per request moved {slope:.2f} times"
+        f" as much as the reference work (log-log slope, correlation {correlation:.2f});"
+        f" --demand speed assumes {speed.ELASTICITY:g}"
+    )
 
 
 def unsteady_line(lv: Level, where: str, shown: str) -> str:

@@ -16,7 +16,15 @@ so a busy machine does not read as a slow one; a slower core does). A :class:`Sp
 it in a background thread every ``interval`` seconds while a measurement runs (about 1 % of a
 core), and reports the median. ``calibrate`` stores its reading beside the scenario
 (``calibration.json``); ``compare`` reads one per level, and ``--demand speed`` gives the sim
-the calibration's CPU per request scaled by the ratio of the two.
+the calibration's CPU per request scaled by the ratio of the two, damped by :data:`ELASTICITY`.
+
+Why damped: a request's cost moves with the reference, but by less. Over the 16 levels of one
+compare sweep on such a machine, the log of the lab's cost per request against the log of the
+reference's slowdown had a slope of 0.44, correlation 0.91: part of a request's CPU is the
+kernel's (sockets, files, scheduling), which whatever slows the interpreter's loop slows less.
+Scaling by the full ratio left the costs 9.6 % off (RMS, log), not scaling at all 8.5 %, the
+square root of the ratio 3.7 %. ``compare`` fits that slope again at the end of every run
+(:func:`fit`), so a machine where it differs says so.
 
 Flow: background thread -> reference timings -> median ms -> ``calibration.json`` (calibrate)
 or a level's ``speed`` (compare).
@@ -25,6 +33,7 @@ or a level's ``speed`` (compare).
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import threading
 import time
@@ -37,6 +46,8 @@ from demo_app.stack.templating import write_atomically
 REFERENCE_LOOPS = 40_000
 #: Seconds between two readings of the reference.
 INTERVAL = 0.5
+#: How much of the reference's slowdown a request's cost shows (log-log slope; see above).
+ELASTICITY = 0.5
 
 
 def reference_work(loops: int = REFERENCE_LOOPS) -> int:
@@ -90,6 +101,27 @@ class Speedometer:
 def slowdown(now: float, calibrated: float) -> float:
     """How many times slower the machine runs now than at calibration (1: as fast)."""
     return now / calibrated if calibrated > 0 and now > 0 else 1.0
+
+
+def cost_scale(now: float, calibrated: float) -> float:
+    """What ``--demand speed`` multiplies the calibration's cost by: the slowdown, damped."""
+    return slowdown(now, calibrated) ** ELASTICITY
+
+
+def fit(pairs: list[tuple[float, float]]) -> tuple[float, float] | None:
+    """``(slope, correlation)`` of log(cost ratio) on log(slowdown) over ``(slowdown, cost
+    ratio)`` pairs; None with fewer than 4 or no spread in the slowdowns."""
+    points = [(math.log(x), math.log(y)) for x, y in pairs if x > 0 and y > 0]
+    if len(points) < 4:
+        return None
+    mx = statistics.fmean(x for x, _ in points)
+    my = statistics.fmean(y for _, y in points)
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    syy = sum((y - my) ** 2 for _, y in points)
+    sxy = sum((x - mx) * (y - my) for x, y in points)
+    if sxx <= 0 or syy <= 0:
+        return None
+    return sxy / sxx, sxy / math.sqrt(sxx * syy)
 
 
 def speed_text(now: float, calibrated: float) -> str:

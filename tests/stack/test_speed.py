@@ -99,7 +99,9 @@ def test_compare_reports_each_levels_speed_and_names_it_in_a_cost_drift(tmp_path
     assert "`--demand speed` scales the sim's cost by the machine's speed" in out
     # Given the speed, the sim got the calibration's cost times the slowdown.
     given = level(demand="speed")
-    assert cost_line(given).endswith("the sim got the calibration's x 1.50 (the machine's speed)")
+    # (damped: a request's cost moves about half as much as the reference, in logs)
+    assert speed.cost_scale(0.018, 0.012) == pytest.approx(1.5**speed.ELASTICITY)
+    assert cost_line(given).endswith("the sim got the calibration's x 1.22 (the machine's speed)")
     # Two passes: their speeds are averaged, the calibration's kept.
     both = combine([lv, level(speed=0.022)])
     assert both.speed == pytest.approx(0.020) and both.speed_calibrated == 0.012
@@ -122,6 +124,32 @@ def test_demand_speed_scales_the_sims_cost_by_the_slowdown(tmp_path):
     )
     path = tmp_path / "calibrated.toml"
     path.write_text(text)
-    slower = sim.loads(text, slower_cpu_override(path, speed.slowdown(0.018, 0.012)))
-    assert slower.django.cpu.samples == pytest.approx([0.006, 0.018])
-    assert slower.django.cpu_after.mean == pytest.approx(0.003)
+    slower = sim.loads(text, slower_cpu_override(path, speed.cost_scale(0.024, 0.012)))
+    factor = 2.0**speed.ELASTICITY
+    # (written to the microsecond)
+    assert slower.django.cpu.samples == pytest.approx([0.004 * factor, 0.012 * factor], abs=1e-6)
+    assert slower.django.cpu_after.mean == pytest.approx(0.002 * factor, abs=1e-6)
+
+
+def test_the_fit_finds_how_much_the_cost_follows_the_reference(capsys):
+    import math
+
+    from demo_app.stack.compare import speed_fit_line
+
+    # Costs that move exactly half as much as the reference, in logs: slope 0.5, correlation 1.
+    slowdowns = [0.8, 0.9, 1.0, 1.2, 1.5]
+    slope, r = speed.fit([(x, math.sqrt(x)) for x in slowdowns])
+    assert slope == pytest.approx(0.5) and r == pytest.approx(1.0)
+    # Costs that go the other way: a negative slope, said as it is.
+    slope, r = speed.fit([(x, 1 / x) for x in slowdowns])
+    assert slope == pytest.approx(-1.0) and r == pytest.approx(-1.0)
+    # Too few readings, or no spread in the machine's speed: nothing to fit.
+    assert speed.fit([(1.1, 1.05)] * 3) is None
+    assert speed.fit([(1.0, y) for y in (0.9, 1.0, 1.1, 1.2)]) is None
+    # compare's closing line, from its levels' passes (the lab's cost: 1.2 cores / 80 req/s).
+    levels = [level(speed=0.012 * x, calibrated_cost=0.015 / math.sqrt(x)) for x in slowdowns]
+    assert speed_fit_line(levels) == (
+        "speed     over 5 readings the lab's cost per request moved 0.50 times as much as the"
+        " reference work (log-log slope, correlation 1.00); --demand speed assumes 0.5"
+    )
+    assert speed_fit_line([level(speed_calibrated=0.0)] * 5) is None
