@@ -895,21 +895,37 @@ def compare_levels(path: Path = DATA / "compare.csv") -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-#: The same sweep run again right after, with the sim given each level's measured cost per
+#: The same sweep in the same session, with the sim given each level's measured cost per
 #: request (``compare --demand measured``; data/README.md).
 COMPARE_MEASURED_CSV = DATA / "compare-measured.csv"
+#: ... and with the calibration's cost as read, whatever the machine's speed
+#: (``compare --demand calibrated``; ``compare.csv`` is the default, ``--demand speed``).
+COMPARE_CALIBRATED_CSV = DATA / "compare-calibrated.csv"
 
 
-def compare_costs(levels: list[dict[str, str]]) -> str:
-    """Per level: what a request cost the lab there against what the calibration charges."""
-    lines = []
+def compare_speeds(levels: list[dict[str, str]]) -> str:
+    """Per level: how fast the machine ran against calibration (a fixed reference work, timed
+    in CPU time) beside how far a request's cost moved; then the log-log slope between the two
+    over the levels (``demo_app/stack/speed.py``)."""
+    from demo_app.stack import speed
+
+    lines, pairs = [], []
     for r in levels:
-        if r["valid"] != "1":
-            continue
+        now, then = float(r["speed_ms"]), float(r["speed_calibrated_ms"])
         lab, calibrated = float(r["cost_lab_ms"]), float(r["cost_calibrated_ms"])
+        if r["valid"] != "1" or now <= 0 or then <= 0 or lab <= 0:
+            continue
+        pairs.append((now / then, lab / calibrated))
+        ran = now / then - 1
         lines.append(
-            f"{r['level']:>6}: a request cost the lab {lab:5.1f} ms of CPU; the calibration"
-            f" charges {calibrated:.1f} ms ({lab / calibrated - 1:+.0%})"
+            f"{r['level']:>6}: the machine ran {abs(ran):3.0%} {'slower' if ran >= 0 else 'faster'}"
+            f" than at calibration, a request cost the lab {lab / calibrated - 1:+4.0%}"
+        )
+    found = speed.fit(pairs)
+    if found is not None:
+        lines.append(
+            f"over {len(pairs)} levels the cost moved {found[0]:.2f} times as much as the"
+            f" reference (log-log slope, correlation {found[1]:.2f})"
         )
     return "\n".join(lines)
 

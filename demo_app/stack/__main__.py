@@ -81,9 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument(
         "--demand",
-        default="calibrated",
-        help="the sim's CPU per request: calibrated (default), speed (the calibration's scaled"
-        " by the machine's speed at each level) or measured (each level's own cost)",
+        default="speed",
+        help="the sim's CPU per request: speed (default: the calibration's, scaled by the"
+        " machine's speed at each level), calibrated (as read) or measured (each level's own)",
     )
     conns = sub.add_parser(
         "connections", help="PostgreSQL connections held and refused at 2, 3 and 4 instances"

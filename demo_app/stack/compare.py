@@ -36,27 +36,29 @@ miss only when it is off by more than the target plus half that spread (the unce
 mean of two readings); otherwise the verdict is ``unsteady``: the lab did not repeat itself
 closely enough to tell, and the line says by how much it moved.
 
-The cost of a request: the sim charges each request the CPU the calibration read (Django's
-samples and ``django.cpu_after``; their sum is the lab's CPU per request under a steady load).
-Each level measures what a request really cost the lab there (its cores over its requests/s:
-the utilisation law of operational analysis, Denning and Buzen 1978), and its line prints both.
-On a shared machine that cost moves between levels and within minutes (the CPU's clock, the
-hypervisor's other guests, caches shared by more processes under load); the model keeps it
-fixed, so a miss the cost explains is named as such. ``--demand measured`` gives the sim, at
-each level, the cost the lab measured there instead (Django's samples and the CPU after the
-response scaled together): what is then compared is the queueing (how latency grows with load
-for a known cost per request), not the calibration. Throughput past the knee then follows from
-the measured cost almost by definition (cores / cost), so latency is the test there.
+The cost of a request: the calibration read the lab's CPU per request (Django's samples and
+``django.cpu_after``; their sum is the lab's CPU per request under a steady load). Each level
+measures what a request really cost the lab there (its cores over its requests/s: the
+utilisation law of operational analysis, Denning and Buzen 1978), and its line prints both. On a
+shared VM that cost moves within minutes, mostly with the speed of the cores, which drifts by
+tens of percent with nothing in ``/proc/stat`` to show it (``speed.py``). So every level times
+a fixed reference work in the background, as ``calibrate`` did while it read the cost, and its
+line prints the two (``speed``; ``speed_ms``, ``speed_calibrated_ms`` in the csv). What the sim
+is charged (``--demand``):
 
-The machine's speed: what moves a request's cost most on a shared VM is the speed of its cores,
-which drifts by tens of percent within minutes with nothing in ``/proc/stat`` to show it (``speed.py``).
-Every level times a fixed reference work in the background, as ``calibrate`` did while it read
-the cost, and its line prints the two (``speed``; ``speed_ms``, ``speed_calibrated_ms`` in the
-csv). ``--demand speed`` gives the sim the calibration's cost times their ratio, damped
-(``speed.ELASTICITY``: a request's cost moves about half as much as the reference): a
-prediction made from the calibration and an independent reading of the machine, not from the
-level's own requests, so it stays a test of the calibration and the queueing together. The
-run ends with the slope it found between the two (:func:`speed_fit_line`).
+- ``speed`` (the default): the calibration's cost times the machine's slowdown against
+  calibration, damped (``speed.ELASTICITY``: a request's cost moves about half as much as the
+  pure-Python reference). A prediction made from the calibration and an independent reading of
+  the machine, not from the level's own requests, so it tests the calibration and the queueing
+  together. The run ends with the slope it found between the two (:func:`speed_fit_line`).
+- ``calibrated``: the calibration's cost as read, whatever the machine does since.
+- ``measured``: the cost the lab measured at the level (Django's samples and the CPU after the
+  response scaled together): what is then compared is the queueing (how latency grows with
+  load for a known cost per request), not the calibration. Throughput past the knee then
+  follows from that cost almost by definition (cores / cost), so latency is the test there.
+
+A miss where the lab's cost strayed more than ``DEMAND_DRIFT`` from what the sim charged says
+so in its notes.
 
 Flow: calibrated.toml -> capacity -> for each pass, for each level: locust (users) + CPU meter
 -> access-log window -> measured; ``python -m sim run calibrated.toml`` with the same ``[users]``
@@ -96,9 +98,9 @@ TARGETS = {
 #: How many times the sweep is run by default (the second in reverse order): the lab's own
 #: run-to-run spread is what a miss is weighed against.
 PASSES = 2
-#: Where the sim's CPU per request comes from (``--demand``): the calibration; the calibration
-#: scaled by the machine's speed at the level against its speed at calibration (``speed.py``);
-#: or each level's own measurement (the lab's cores over its requests/s).
+#: Where the sim's CPU per request comes from (``--demand``): the calibration as read; the
+#: calibration scaled by the machine's speed at the level against its speed at calibration
+#: (``speed.py``; the default); or each level's own measurement (its cores over its requests/s).
 DEMANDS = ("calibrated", "speed", "measured")
 #: How far a level's measured cost per request may stray from the calibration's before its
 #: notes name it as a cause of a miss.
@@ -157,6 +159,15 @@ class Level:
     #: CPU seconds the reference work took during the level, and at calibration (0: unknown)
     speed: float = 0.0
     speed_calibrated: float = 0.0
+
+    @property
+    def charged_cost(self) -> float:
+        """CPU per request the sim charged at this level, s (0 when unknown)."""
+        if self.demand == "measured":
+            return self.lab_cost
+        if self.demand == "speed":
+            return self.calibrated_cost * speed.cost_scale(self.speed, self.speed_calibrated)
+        return self.calibrated_cost
 
     @property
     def slowdown(self) -> float:
@@ -489,7 +500,7 @@ def run(
     duration: int = 30,
     quick: bool = False,
     passes: int = PASSES,
-    demand: str = "calibrated",
+    demand: str = "speed",
 ) -> int:
     if not 3 <= duration <= 600:
         raise LabError(f"--duration {duration} is out of range: use 3-600 seconds")
@@ -756,6 +767,15 @@ def reasons(lv: Level) -> list[str]:
     """Why a scored level misses, from the sign of its errors."""
     e, tol = lv.errors(), lv.targets
     found = []
+    charged = lv.charged_cost
+    if lv.demand == "speed" and charged > 0 and abs(lv.lab_cost / charged - 1) > DEMAND_DRIFT:
+        found.append(
+            f"a request cost the lab {lv.lab_cost * 1000:.1f} ms of CPU here,"
+            f" {lv.lab_cost / charged - 1:+.0%} against the {charged * 1000:.1f} ms the sim"
+            f" charged (the calibration's {lv.calibrated_cost * 1000:.1f} ms scaled for the"
+            f" machine's speed, its reference work {lv.slowdown - 1:+.0%}): the speed explained"
+            " only part of the change; `--demand measured` gives the sim this cost"
+        )
     if lv.demand == "calibrated" and abs(lv.cost_drift) > DEMAND_DRIFT:
         more = "more" if lv.cost_drift > 0 else "less"
         found.append(

@@ -16,12 +16,17 @@ sys.path.insert(0, str(NOTEBOOKS))
 import explore  # noqa: E402
 
 RECORDED = NOTEBOOKS / "data" / "compare.csv"
-#: Both recordings of one session: the sim given the calibration's cost per request, then each
-#: level's measured cost (``--demand measured``).
-RECORDINGS = {"calibrated": RECORDED, "measured": NOTEBOOKS / "data" / "compare-measured.csv"}
+#: The recordings of one session: the sim given the calibration's cost per request as read,
+#: then (``compare.csv``, the default) scaled by the machine's speed, then each level's
+#: measured cost.
+RECORDINGS = {
+    "speed": RECORDED,
+    "calibrated": NOTEBOOKS / "data" / "compare-calibrated.csv",
+    "measured": NOTEBOOKS / "data" / "compare-measured.csv",
+}
 
 
-def recorded(demand: str = "calibrated") -> list[dict[str, str]]:
+def recorded(demand: str = "speed") -> list[dict[str, str]]:
     with RECORDINGS[demand].open() as f:
         return list(csv.DictReader(f))
 
@@ -77,30 +82,50 @@ def test_each_recorded_verdict_follows_from_its_numbers_and_the_machine(demand):
         assert float(row["cpu_left"]) == pytest.approx(max(0.1, left), abs=0.003), row
 
 
-def test_both_recordings_share_one_calibration_and_its_cost():
+def test_the_recordings_share_one_calibration_and_its_cost():
     import tomllib
 
     data = tomllib.loads((NOTEBOOKS / "data" / "calibrated.toml").read_text())
     samples = data["django"]["cpu"]["samples"]
     charged = (sum(samples) / len(samples) + data["django"]["cpu_after"]["mean"]) * 1000
+    speeds = set()
     for demand in RECORDINGS:
         for row in recorded(demand):
             assert float(row["cost_calibrated_ms"]) == pytest.approx(charged, abs=0.002), row
+            assert float(row["speed_ms"]) > 0, row
+            speeds.add(row["speed_calibrated_ms"])
+    assert len(speeds) == 1 and float(speeds.pop()) > 0  # one calibration, one reading
 
 
-def test_the_chapter_prints_each_levels_cost_beside_the_calibrations():
+def test_the_chapter_sets_the_machines_speed_beside_the_cost_and_its_claims_hold():
+    from demo_app.stack import speed
+
     rows = recorded()
-    text = explore.compare_costs(rows)
+    text = explore.compare_speeds(rows)
     valid = [r for r in rows if r["valid"] == "1"]
-    assert len(text.splitlines()) == len(valid)
-    for line, row in zip(text.splitlines(), valid, strict=True):
-        lab, charged = float(row["cost_lab_ms"]), float(row["cost_calibrated_ms"])
+    lines = text.splitlines()
+    assert len(lines) == len(valid) + 1
+    pairs = []
+    for line, row in zip(lines[:-1], valid, strict=True):
+        ran = float(row["speed_ms"]) / float(row["speed_calibrated_ms"])
+        cost = float(row["cost_lab_ms"]) / float(row["cost_calibrated_ms"])
+        pairs.append((ran, cost))
         assert line.split(":")[0].strip() == row["level"]
-        assert f"{lab:5.1f} ms of CPU" in line and f"charges {charged:.1f} ms" in line
-        assert f"({lab / charged - 1:+.0%})" in line
+        pace = "slower" if ran >= 1 else "faster"
+        assert f"the machine ran {abs(ran - 1):3.0%} {pace} than at calibration" in line
+        assert f"cost the lab {cost - 1:+4.0%}" in line
+    slope, r = speed.fit(pairs)
+    assert lines[-1] == (
+        f"over {len(valid)} levels the cost moved {slope:.2f} times as much as the reference"
+        f" (log-log slope, correlation {r:.2f})"
+    )
+    # The chapter says the cost follows the machine's speed, by less than the reference.
+    assert 0 < slope < 1 and r > 0.5, (slope, r)
     source = (NOTEBOOKS / "08_whole_path.py").read_text()
-    assert "print(explore.compare_costs(levels))" in source
+    assert "print(explore.compare_speeds(levels))" in source
+    assert "explore.compare_summary(as_read)" in source
     assert "explore.compare_summary(measured_cost)" in source
+    assert "by less than the pure-Python reference" in source
 
 
 @pytest.mark.parametrize("demand", RECORDINGS)

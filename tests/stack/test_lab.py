@@ -514,15 +514,18 @@ def test_calibrate_then_a_short_compare_print_a_table_and_draw_a_figure(lab):
     assert all(float(r["sim_rps"]) > 0 for r in rows)
     assert all(r["passes"] == "2" for r in rows)
     # Each level prints what a request cost the lab there beside the calibration's cost.
-    assert all(r["demand"] == "calibrated" for r in rows)
+    assert all(r["demand"] == "speed" for r in rows)  # the default
     calibrated_ms = float(rows[0]["cost_calibrated_ms"])
     assert calibrated_ms == pytest.approx((mean_ms + after_ms), abs=0.01)
     assert f"the calibration's {calibrated_ms:.1f} ms of CPU per request" in compared.stdout
     costs = [x for x in compared.stdout.splitlines() if x.strip().startswith("cost ")]
     assert len(costs) == 6, costs  # three levels, two passes
     # ... and how fast the machine ran, against its speed at calibration.
-    speeds = [x for x in compared.stdout.splitlines() if x.strip().startswith("speed ")]
+    lines = compared.stdout.splitlines()
+    speeds = [x for x in lines if x.strip().startswith("speed     the reference work took")]
     assert len(speeds) == 6 and all("at calibration" in x for x in speeds), speeds
+    # ... and the run ends with how the cost followed the speed (6 readings are enough).
+    assert sum("as much as the reference work (log-log slope" in x for x in lines) <= 1
     assert all(float(r["speed_ms"]) > 0 for r in rows)
     assert {r["speed_calibrated_ms"] for r in rows} == {str(round(reference * 1000, 3))}
     for row in rows:

@@ -102,6 +102,19 @@ def test_compare_reports_each_levels_speed_and_names_it_in_a_cost_drift(tmp_path
     # (damped: a request's cost moves about half as much as the reference, in logs)
     assert speed.cost_scale(0.018, 0.012) == pytest.approx(1.5**speed.ELASTICITY)
     assert cost_line(given).endswith("the sim got the calibration's x 1.22 (the machine's speed)")
+    # What the sim charged, by demand; a miss the speed explained only in part says so.
+    assert given.charged_cost == pytest.approx(0.010 * 1.5**speed.ELASTICITY)
+    assert level(demand="measured").charged_cost == pytest.approx(0.015)
+    assert lv.charged_cost == pytest.approx(0.010)
+    print_notes([given], quick=False)
+    out = capsys.readouterr().out
+    assert (
+        "a request cost the lab 15.0 ms of CPU here, +22% against the 12.2 ms the sim charged"
+        " (the calibration's 10.0 ms scaled for the machine's speed, its reference work +50%)"
+    ) in " ".join(out.split())
+    near = level(demand="speed", calibrated_cost=0.015 / 1.5**speed.ELASTICITY)
+    print_notes([near], quick=False)
+    assert "the speed explained only part" not in capsys.readouterr().out
     # Two passes: their speeds are averaged, the calibration's kept.
     both = combine([lv, level(speed=0.022)])
     assert both.speed == pytest.approx(0.020) and both.speed_calibrated == 0.012
@@ -153,3 +166,52 @@ def test_the_fit_finds_how_much_the_cost_follows_the_reference(capsys):
         " reference work (log-log slope, correlation 1.00); --demand speed assumes 0.5"
     )
     assert speed_fit_line([level(speed_calibrated=0.0)] * 5) is None
+
+
+def test_what_the_facts_and_the_readme_say_of_the_speed_is_the_recordings():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    recording = (root / "notebooks" / "data" / "compare-machine.txt").read_text()
+    # compare's closing line of the first recorded sweep: the slope the facts quote.
+    fits = re.findall(
+        r"over (\d+) readings the lab's cost per request moved ([\d.]+) times as much as the"
+        r" reference work \(log-log slope, correlation ([\d.]+)\)",
+        recording,
+    )
+    assert len(fits) == 3, fits  # one per recorded sweep
+    facts = " ".join((root / "sim" / "FACTS.md").read_text().split())
+    readme = " ".join((root / "demo_app" / "stack" / "README.md").read_text().split())
+    (n,) = {n for n, _, _ in fits}
+    slopes = f"{fits[0][1]}, {fits[1][1]} and {fits[2][1]}"
+    correlations = f"{fits[0][2]}, {fits[1][2]} and {fits[2][2]}"
+    assert f"In each of the three sweeps ({n} level passes each)" in facts
+    assert f"had slopes {slopes}, correlations {correlations}" in facts
+    assert f"over {n} readings the lab's cost per request moved {fits[0][1]} times" in readme
+    assert f"correlation {fits[0][2]}); --demand speed assumes" in readme
+    # The range of the reference's CPU time the facts quote, over every recorded level pass.
+    took = [
+        float(x) for x in re.findall(r"the reference work took ([\d.]+) ms of CPU, at", recording)
+    ]
+    assert len(took) == 3 * 16
+    assert f"from {min(took):.1f} to {max(took):.1f} ms of CPU" in facts
+    calibration = re.search(r"reference work took ([\d.]+) ms of CPU \(", recording)[1]
+    assert f"against {calibration} ms at calibration" in facts
+    assert f"ELASTICITY = {speed.ELASTICITY}" in (root / "demo_app/stack/speed.py").read_text()
+    assert f"to the power {speed.ELASTICITY:g}" in facts
+    # The README's account of the recorded session: how much slower, and what each demand gave.
+    ran = [int(x) for x in re.findall(r"at calibration [\d.]+ ms \(([+-]\d+)%\)", recording)]
+    assert f"the machine ran {min(ran)} % to {max(ran)} % slower" in readme
+    data = root / "notebooks" / "data"
+
+    def verdicts(name: str) -> list[str]:
+        with open(data / name) as f:
+            return [r["verdict"] for r in csv.DictReader(f)]
+
+    as_read, scaled = verdicts("compare-calibrated.csv"), verdicts("compare.csv")
+    assert (
+        f"the model missed at {as_read.count('misses')} levels of {len(as_read)}; scaled for the"
+        f" speed, it met the targets at {scaled.count('meets')} and missed at"
+        f" {scaled.count('misses')}."
+    ) in readme
