@@ -476,8 +476,8 @@ def run(
     speed.save(speed.record_path(cfg), meter.reference, len(meter.readings))
     print(
         f"speed     the machine's reference work took {meter.reference * 1000:.1f} ms of CPU"
-        f" ({basis}; median of {len(meter.readings)}): compare --demand speed scales the cost"
-        " by the machine's speed at each level against this"
+        f" while the cost was read (median of {len(meter.readings)}); compare scales the cost"
+        " by the machine's speed at each level against it"
     )
     fit = Fit.of([p.django for p in pages])
     count, vcpus, workers, _why = instances_section(cfg, cores, cpu_model)
