@@ -43,8 +43,13 @@ What the scenario says about this stack, and why (also written into the file):
   the lab's p95 than first come, first served at seven levels of eight (sim/FACTS.md, "The
   kernel's scheduler").
 
+While the cost is read, a speedometer times a fixed reference work in the background
+(``speed.py``): how fast the machine ran then, kept in ``<state>/calibration.json``, against
+which ``compare`` scales the cost at each level by how fast the machine runs there.
+
 Flow: running lab -> sequential probes -> Server-Timing + access-log lines -> fitted
-distributions -> ``<state>/calibrated.toml`` (validated by the sim's loader, then written).
+distributions -> ``<state>/calibrated.toml`` (validated by the sim's loader, then written)
++ the machine's speed -> ``<state>/calibration.json``.
 """
 
 from __future__ import annotations
