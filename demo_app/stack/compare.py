@@ -638,7 +638,8 @@ def draw(path: Path, levels: list[Level], quick: bool) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    fig, all_axes = plt.subplots(1, 4, figsize=(17, 4))
+    axes, machine = all_axes[:3], all_axes[3]
     panels = (
         ("throughput (req/s)", lambda r: r.throughput, 1),
         ("p50 latency (ms)", lambda r: r.p50, 1000),
@@ -668,6 +669,18 @@ def draw(path: Path, levels: list[Level], quick: bool) -> Path:
     axes[0].plot([], [], "o", color="gray", fillstyle="none", label="not scored")
     axes[0].plot([], [], ":", color="gray", label="calibrated capacity")
     axes[0].legend(fontsize=8)
+    # The machine beside the curves: how much slower it ran than at calibration, and how much
+    # more a request cost the lab (both 0 where the calibration ran, or unknown).
+    read = [lv for lv in shown if lv.speed_calibrated > 0 and lv.lab_cost > 0]
+    x = [lv.offered for lv in read]
+    machine.plot(x, [(lv.slowdown - 1) * 100 for lv in read], "^-", color="tab:green",
+                 lw=1, label="reference work (machine slower)")  # fmt: skip
+    machine.plot(x, [lv.cost_drift * 100 for lv in read], "v-", color="tab:purple", lw=1,
+                 label="a request's cost to the lab")  # fmt: skip
+    machine.axhline(0, color="gray", lw=0.8)
+    machine.set_xlabel("offered load (req/s)")
+    machine.set_title("the machine vs calibration (%)")
+    machine.legend(fontsize=8)
     title = "stack lab vs calibrated simulation, closed loop" + (
         " (quick run: small loads)" if quick else ""
     )
