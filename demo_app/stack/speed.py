@@ -2,12 +2,12 @@
 
 Like a sprinter timing the same reference lap before every race: the lap does not change, so
 when it takes longer the track (or the runner's legs) did. A shared VM's cores do not run at
-one speed. On the 2-core machines this lab was measured on, the same pure-Python loop took
-14 ms of CPU in one minute and 25 ms a few minutes later, with the machine itself nearly idle
-and no steal time in ``/proc/stat`` (the hypervisor's other guests share the physical cores
-and their caches without saying so). Django's CPU per page follows: a calibration taken in a
-fast minute and compared in a slow one is off by the same third, and that is the machine's
-doing, not the model's.
+one speed: the hypervisor's other guests share the physical cores and their caches without a
+trace in ``/proc/stat`` (no steal time on the machines this lab was measured on), and the same
+fixed loop takes tens of percent longer in one minute than in the next, on a nearly idle
+machine (``sim/FACTS.md``, "D moves with the machine's speed", gives the recorded range).
+Django's CPU per page follows: a calibration taken in a fast minute and compared in a slow one
+is off by that much, and that is the machine's doing, not the model's.
 
 So ``calibrate`` and ``compare`` time a *reference*: :func:`reference_work`, a fixed loop of
 integer arithmetic and dictionary stores (what a Django view mostly does), measured in the
@@ -18,13 +18,11 @@ core), and reports the median. ``calibrate`` stores its reading beside the scena
 (``calibration.json``); ``compare`` reads one per level, and ``--demand speed`` gives the sim
 the calibration's CPU per request scaled by the ratio of the two, damped by :data:`ELASTICITY`.
 
-Why damped: a request's cost moves with the reference, but by less. Over the 16 levels of one
-compare sweep on such a machine, the log of the lab's cost per request against the log of the
-reference's slowdown had a slope of 0.44, correlation 0.91: part of a request's CPU is the
-kernel's (sockets, files, scheduling), which whatever slows the interpreter's loop slows less.
-Scaling by the full ratio left the costs 9.6 % off (RMS, log), not scaling at all 8.5 %, the
-square root of the ratio 3.7 %. ``compare`` fits that slope again at the end of every run
-(:func:`fit`), so a machine where it differs says so.
+Why damped: a request's cost moves with the reference, but by less: part of a request's CPU is
+the kernel's (sockets, files, scheduling), which whatever slows the interpreter's loop slows
+less. The square root was chosen on a trial sweep (a log-log slope of 0.44), before the
+recorded ones, whose slopes ``sim/FACTS.md`` lists; ``compare`` fits the slope again at the end
+of every run (:func:`fit`), so a machine where it differs says so.
 
 Flow: background thread -> reference timings -> median ms -> ``calibration.json`` (calibrate)
 or a level's ``speed`` (compare).
