@@ -777,7 +777,8 @@ def unsteady_line(lv: Level, where: str, shown: str) -> str:
 
 
 def reasons(lv: Level) -> list[str]:
-    """Why a scored level misses, from the sign of its errors."""
+    """Why a scored level misses, from which way its errors point, read for the level as a
+    whole: errors that contradict each other are named as such, not given two causes."""
     e, tol = lv.errors(), lv.targets
     found = []
     # What the sim was charged against what a request cost the lab: under ``measured`` they are
@@ -813,27 +814,55 @@ def reasons(lv: Level) -> list[str]:
             f"other processes used {lv.used.other:.2f} cores on average, within the limit; if "
             "they came in bursts they took whole cores for a while, which an average hides"
         )
-    if e["throughput"] > tol["throughput"]:
+    # Which way the level errs, read once for the whole level: the sim serving more, or
+    # answering faster, is optimistic; serving less, or answering slower, pessimistic.
+    more, fewer = e["throughput"] > tol["throughput"], e["throughput"] < -tol["throughput"]
+    slower = [k for k in ("p50", "p95") if e[k] > tol[k]]
+    faster = [k for k in ("p50", "p95") if e[k] < -tol[k]]
+    if (more and slower) or (fewer and faster):
+        # With users who wait for each answer, serving more means answering faster
+        # (R = N/X - Z): errors the other way round cannot have one cause.
         found.append(
-            "the sim serves more than the lab did: the cores left to the lab were fewer than "
-            "the average the CPU meter saw (others' bursts, context switches, caches)"
+            f"the errors contradict each other: the sim served {'more' if more else 'less'} and"
+            f" answered {'slower' if more else 'faster'} ({', '.join(slower or faster)}), where"
+            " users who wait for each answer get faster answers exactly when more is served:"
+            " the level did not settle in its time (a longer --duration, or more passes)"
         )
-    if e["p95"] > tol["p95"] and lv.discipline == "fcfs":
+    elif faster and slower:  # the same throughput, another shape of the response times
         found.append(
-            "the sim's tail is too long: first come, first served vCPUs run each CPU burst "
-            "to its end, so a short request waits behind a long one; the kernel time-slices "
-            "the cores, so short requests slip past long ones"
+            f"the sim's response times are spread {'wider' if 'p95' in slower else 'narrower'}"
+            f" than the lab's ({' and '.join(slower)} too slow, {' and '.join(faster)} too fast)"
+            + (
+                ": first come, first served vCPUs run each CPU burst to its end, so a short"
+                " request waits behind a long one; the kernel time-slices the cores, so short"
+                " requests slip past long ones"
+                if lv.discipline == "fcfs" and "p95" in slower
+                else ""
+            )
         )
-    if e["p50"] < -tol["p50"] or e["p95"] < -tol["p95"]:
+    elif more or faster:
+        if more:
+            found.append(
+                "the sim serves more than the lab did: the cores left to the lab were fewer"
+                " than the average the CPU meter saw (others' bursts, context switches, caches)"
+            )
         found.append(
             f"the sim is too optimistic: the load generator's {lv.used.load:.2f} cores are "
             "charged as an even slow-down of the vCPUs, not as the bursts they are, and the "
             "model's vCPUs share their time at no cost, where the kernel pays for each switch"
         )
-    if e["throughput"] < -tol["throughput"] or e["p50"] > tol["p50"]:
-        found.append(
-            "the sim is too pessimistic: the calibration's CPU per page is more than a page "
-            "cost the lab at this level (compare the lab's cores over its requests/s with the "
-            "calibration's `cpu` lines; or the calibration ran on a busy machine: see them)"
-        )
+    elif fewer or slower:
+        if slower == ["p95"] and not fewer and lv.discipline == "fcfs":
+            found.append(
+                "the sim's tail is too long: first come, first served vCPUs run each CPU burst "
+                "to its end, so a short request waits behind a long one; the kernel time-slices "
+                "the cores, so short requests slip past long ones"
+            )
+        else:
+            found.append(
+                "the sim is too pessimistic: the calibration's CPU per page is more than a page"
+                " cost the lab at this level (compare the lab's cores over its requests/s with"
+                " the calibration's `cpu` lines; or the calibration ran on a busy machine: see"
+                " them)"
+            )
     return [] if lv.meets else found

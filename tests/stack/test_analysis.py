@@ -398,6 +398,43 @@ def test_compare_names_a_drift_in_the_cost_per_request_and_can_give_the_sim_the_
     assert slower_cpu_override(path, 1.0) == []
 
 
+@pytest.mark.parametrize(
+    ("predicted", "says", "never"),
+    [
+        # more served and slower answers: no single cause, the level did not settle
+        (
+            (100.0, 0.030, 0.070),
+            "the errors contradict each other: the sim served more",
+            "sim is too",
+        ),
+        ((60.0, 0.010, 0.030), "served less and answered faster (p50, p95)", "sim is too"),
+        # the same throughput, a median too fast and a tail too slow: a wider spread
+        (
+            (80.0, 0.012, 0.090),
+            "spread wider than the lab's (p95 too slow, p50 too fast)",
+            "sim is too",
+        ),
+        ((100.0, 0.010, 0.040), "the sim is too optimistic", "pessimistic"),
+        ((60.0, 0.030, 0.090), "the sim is too pessimistic", "optimistic"),
+        ((80.0, 0.020, 0.090), "the sim's tail is too long", "sim is too"),
+    ],
+)
+def test_compare_reads_which_way_a_level_errs_once_and_names_a_contradiction(
+    capsys, predicted, says, never
+):
+    from demo_app.stack.compare import Measured, Predicted, print_notes
+    from demo_app.stack.cpu import CpuShare
+
+    used = CpuShare(cores=2, machine=1.3, lab=1.2, load=0.08)
+    measured = Measured(80.0, 0.020, 0.060, 2400, 0)
+    level = compare_level("0.8x", measured, used, Predicted(*predicted), users=80)
+    assert not level.meets
+    print_notes([level], quick=False)
+    reasons = [line for line in capsys.readouterr().out.splitlines() if " - " in line]
+    assert any(says in line for line in reasons), reasons
+    assert not any(never in line for line in reasons), reasons
+
+
 def test_compare_does_not_score_a_level_when_other_processes_took_the_cores(tmp_path, capsys):
     import csv
 
