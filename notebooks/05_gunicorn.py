@@ -77,10 +77,22 @@ def served(name, *overrides):
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Workers against cores
 #
-# The `cpu_bound` scenario sends 110 requests/s at two instances; each request needs about
-# 31 ms of CPU. That is 3.4 of the fleet's 4 vCPUs busy: the cores are nearly full.
-#
-# **Predict:** each instance runs 5 sync workers, the (2 x cores) + 1 rule. If we give it
+# The `cpu_bound` scenario keeps two instances busy computing: below, the requests it sends,
+# what each one costs in CPU, and how much of the fleet's vCPUs that keeps busy. The cores
+# are nearly full.
+
+# %%
+bound = sim.load("cpu_bound")
+django = bound.django  # a request's CPU: Django's own, and some for each query it runs
+cpu_s = django.cpu.mean + django.queries * django.cpu_per_query.mean + django.cpu_after.mean
+fleet_vcpus = bound.instances.count * bound.instances.vcpus
+busy = bound.arrivals.rate * cpu_s
+print(f"cpu_bound: {bound.arrivals.rate:g} requests/s at {bound.instances.count} instances;"
+      f" each request needs about {cpu_s * 1000:.0f} ms of CPU: that is {busy:.1f} of the"
+      f" fleet's {fleet_vcpus} vCPUs busy ({busy / fleet_vcpus:.0%})")  # fmt: skip
+
+# %% [markdown]
+# **Predict:** give each instance 5 sync workers, the (2 x cores) + 1 rule. If we give it
 # **17** workers instead, on the same 2 cores, does throughput get `"more"`, stay the
 # `"same"`, or get `"less"`?
 

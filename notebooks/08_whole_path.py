@@ -70,6 +70,11 @@ base = sim.run(sim.load("baseline", ["run.duration=120", "run.warmup=20"]))
 typical = narrate.pick(base.records, "typical", base.run.window)
 display(plots.waterfall(base.records, typical, f"a typical request (request {typical})"))
 display(plots.layer_breakdown(base.summary, "where the time goes, on average"))
+mean_s = {n: v["mean"] for n, v in base.summary["latency"]["layers"].items()}
+network = sum(mean_s[n] for n in ("dns", "connect", "download"))
+end_to_end = base.summary["latency"]["end_to_end"]["mean"]
+print(f"the network (DNS, TCP + TLS, the download): {network * 1000:.0f} ms of the mean"
+      f" {end_to_end * 1000:.0f} ms end to end, {network / end_to_end:.0%}")  # fmt: skip
 
 # %% [markdown]
 # From the outside, most of the time is the **network** (DNS, TCP + TLS, the download):

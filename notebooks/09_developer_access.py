@@ -156,7 +156,9 @@ sh("awk -F'\\t' '$9 ~ /502/' nginx-access.log | cut -f 1,4,5,8,9")
 
 # %%
 sh("grep -n 'SIGQUIT' nginx-error.log | head -2")
-sh("sed -n 12,16p nginx-error.log")
+error_lines = (DATA / "nginx-error.log").read_text().splitlines()
+sigquit = next(n for n, line in enumerate(error_lines, 1) if "SIGQUIT" in line)
+sh(f"sed -n {sigquit - 2},{sigquit + 2}p nginx-error.log")  # grep's first hit, two lines each side
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## `cut` and `sort | uniq -c`: columns and counts

@@ -219,3 +219,37 @@ def test_the_chapters_third_lesson_holds_on_the_recording():
         )
     ]
     assert wide, "no level near the knee moved more than its target between the passes"
+
+
+def prose(path: Path) -> str:
+    """A chapter's or the deck's text with comment marks and line breaks taken out."""
+    return " ".join(line.lstrip("# ").strip() for line in path.read_text().splitlines())
+
+
+def test_the_levels_the_chapter_and_the_talk_name_are_the_recordings():
+    # "drives the lab with locust at eight load levels, from a fifth of its capacity to past it"
+    counts = {len(recorded(demand)) for demand in RECORDINGS}
+    assert len(counts) == 1, "the three recordings of one session sweep the same levels"
+    said = {6: "six", 7: "seven", 8: "eight"}[counts.pop()]
+    rows = recorded()
+    assert float(rows[0]["fraction"]) == 0.2 and rows[-1]["past_knee"] == "1"
+    chapter = prose(NOTEBOOKS / "08_whole_path.py")
+    assert f"at {said} load levels, from a fifth of its capacity to past it" in chapter
+    deck = prose(NOTEBOOKS.parent / "slides" / "deck.md")
+    assert f"at {said} load levels, from a fifth of the lab's capacity to past it" in deck
+
+
+def test_the_network_is_most_of_the_time_end_to_end():
+    # "From the outside, most of the time is the network (DNS, TCP + TLS, the download)", and
+    # the take-away "End to end, the network is most of a page's time".
+    import sim
+
+    source = (NOTEBOOKS / "08_whole_path.py").read_text()
+    assert 'base = sim.run(sim.load("baseline", ["run.duration=120", "run.warmup=20"]))' in source
+    chapter = prose(NOTEBOOKS / "08_whole_path.py")
+    assert "most of the time is the **network** (DNS, TCP + TLS, the download)" in chapter
+    assert "End to end, the network is most of a page's time" in chapter
+    summary = sim.run(sim.load("baseline", ["run.duration=120", "run.warmup=20"])).summary
+    layers = summary["latency"]["layers"]
+    network = sum(layers[n]["mean"] for n in ("dns", "connect", "download"))
+    assert network / summary["latency"]["end_to_end"]["mean"] > 0.5

@@ -5,12 +5,17 @@ Each exercise function computes its verdict from the numbers a chapter produced;
 feed it made-up numbers, so a verdict that ignored them would fail here. "Near miss" means an
 answer just outside what the question allows: for a count, one off; for a sum of steps, the
 sum with one step left out; for a choice, a spelling the check must refuse or accept.
+
+Beside them, what chapters 6 and 9 (and the talk's Django slide) say of the demo app's sample
+and of the lab's recorded logs is checked on the sample and the logs themselves.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -261,6 +266,33 @@ def test_ch6_naive_queries_right_near_miss_and_wrong():
     assert wrong.correct is False and "8 sponsors and 96 votes" in wrong.message
 
 
+def test_ch6_and_the_talk_count_the_busiest_sample_bills_queries(tmp_path):
+    """Chapter 6 prints the busiest bill's round trips; the talk's Django slide says the naive
+    page runs "a query per sponsor and per vote (over a hundred on a busy bill), the fixed one
+    three". The chapter's sample, in a process of its own (Django is set up once a process)."""
+    deck = " ".join((NOTEBOOKS.parent / "slides" / "deck.md").read_text().split())
+    said = "a query per sponsor and per vote (over a hundred on a busy bill), the fixed one three"
+    assert said in deck
+    script = """
+import json, sys
+sys.path[:0] = [".", ".."]
+import explore
+visit = explore.django_app(sys.argv[1])
+from demo_app.tracker.models import Bill
+busiest = max(Bill.objects.all(), key=lambda b: b.votes.count() + b.sponsorships.count())
+print(json.dumps({"sponsors": busiest.sponsorships.count(), "votes": busiest.votes.count(),
+                  "naive": len(visit(f"/bills/{busiest.pk}/")[2]),
+                  "fixed": len(visit(f"/bills/{busiest.pk}/?fixed=1")[2])}))
+"""
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=NOTEBOOKS,
+                          capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    bill = json.loads(done.stdout.splitlines()[-1])
+    assert bill["naive"] > 100 and bill["fixed"] == 3, bill
+    assert bill["naive"] >= bill["sponsors"] + bill["votes"], bill
+    counts = dict(queries=bill["naive"], sponsors=bill["sponsors"], votes=bill["votes"])
+    assert course.ch6_naive_queries(bill["naive"], **counts).correct is True
+
+
 # --- chapter 7: PostgreSQL -----------------------------------------------------------------
 
 
@@ -359,3 +391,17 @@ def test_recorded_lab_files_are_there_and_small():
         assert path.stat().st_size < 500_000, f"{path} is too big for the repository"
     fields = (data / "nginx-access.log").read_text().splitlines()[0].split("\t")
     assert len(fields) == 13, "nginx-access.log is not in the lab's 13-field format"
+
+
+def test_ch9_the_rough_minute_and_the_fields_it_names_are_the_recordings():
+    text = " ".join((NOTEBOOKS / "09_developer_access.py").read_text().split())
+    rows = [line.split("\t") for line in (NOTEBOOKS / "data" / "nginx-access.log").read_text()
+            .splitlines()]  # fmt: skip
+    # "The lab had a rough minute at 13:10": every error and every retried upstream is in it
+    rough = [f for f in rows if int(f[4]) >= 400 or "502" in f[8]]
+    assert rough and {f[0][11:16] for f in rough} == {"13:10"}
+    assert "The lab had a rough minute at 13:10." in text
+    # "web-1.access.log | Gunicorn (instance web-1) | space-separated, 10 fields"
+    gunicorn = (NOTEBOOKS / "data" / "web-1.access.log").read_text().splitlines()
+    assert {len(line.split(" ")) for line in gunicorn} == {10}
+    assert "| `web-1.access.log` | Gunicorn (instance web-1) | space-separated, 10 fields |" in text

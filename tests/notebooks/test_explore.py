@@ -1,11 +1,13 @@
 """The chapters' controls (notebooks/explore.py): each step runs the model once and remembers it,
-and the lighter steps keep the lessons the chapters say they keep.
+and the lighter steps keep the lessons the chapters say they keep; and what chapter 3, the
+talk and notebooks/README.md say of the runs beside them holds on those runs.
 
 No test here times anything: ``make bench`` prints what a step costs.
 """
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import sys
 from pathlib import Path
@@ -234,11 +236,62 @@ def test_what_chapter_3_says_of_the_fluid_engine_on_the_weekday():
     assert explore.fluid_validation("weekday")["targets met"] == "4 of 4"
 
 
+# --- chapter 3: why min 2 -----------------------------------------------------------------------
+
+
+def prose(path: Path) -> str:
+    """A chapter's or a document's text with its comment marks and line breaks taken out."""
+    return " ".join(line.lstrip("# ").strip() for line in path.read_text().splitlines())
+
+
+def test_what_chapter_3_and_the_talk_say_of_instance_failure_is_what_it_runs():
+    """Chapter 3's "Why min 2?": the settings the section names are the scenario's, its run
+    is fifteen simulated minutes, and with min 2 nobody sees the crash, in the chapter's run
+    and in the talk's figure (assets/build.py's shorter run; slides/deck.md: "in this run,
+    none did", and "with min 2 nobody notices")."""
+    from assets import build
+
+    text = prose(NOTEBOOKS / "03_autoscaling.py")
+    s = sim.load("instance_failure")
+    assert s.run.duration == 15 * 60 and "discrete-event engine: fifteen simulated minutes" in text
+    assert (s.failures[0].at, s.traffic.rate) == (300.0, 15.0)
+    assert "one instance crashes at t = 300 s under 15 requests/s" in text
+    check = s.health_check
+    assert (check.interval, check.timeout, check.unhealthy_threshold) == (10.0, 5.0, 2)
+    assert "start every 10 s" in text and "time out after 5 s; after 2 failures in a row" in text
+    assert check.healthy_threshold == 3 and "at its 3rd passing check in a row" in text
+    assert (s.asg.launch_time, s.asg.boot_time) == (17.0, 60.0)
+    assert "**Launch:** 17 s until" in text and "**Boot:** 60 s until" in text
+    deck = (NOTEBOOKS.parent / "slides/deck.md").read_text()
+    assert "in this run, none did" in deck and "with min 2 nobody notices" in deck
+    for shorter in ([], [f"run.duration={build.WHY_TWO_DURATION}"]):
+        result = sim.run(sim.load("instance_failure", ["asg.min=2", *shorter]))
+        assert int((result.arrays["status"] != 200).sum()) == 0, shorter
+
+
+# --- chapter 7: the connections step -----------------------------------------------------------
+
+
 def test_the_connections_step_still_runs_out_of_connections():
     """Chapter 7's step keeps 40 s because refusals start about 20 s in: check they show."""
     summary = explore.connections_summary(3, 5, 4, 40, 600)
     assert summary["status_counts"]["500"] > 0
     assert explore.connections().figure is not None
+
+
+def test_the_connections_steps_refusals_start_about_20_s_in():
+    """notebooks/README.md: the step keeps its 40 s because "the refusals the lesson is about
+    start about 20 s in" (the control's first position, run here for its requests)."""
+    assert "the refusals the lesson is about start about 20 s in" in prose(NOTEBOOKS / "README.md")
+    first_position = {n: p.default for n, p in inspect.signature(explore.connections).parameters
+                      .items()}  # fmt: skip
+    step = [f"{key}={first_position[name]}" for name, key in (
+        ("instances", "instances.count"), ("workers", "gunicorn.workers"),
+        ("threads", "gunicorn.threads"), ("max_connections", "postgres.max_connections"),
+        ("conn_max_age", "postgres.conn_max_age"))]  # fmt: skip
+    requests = sim.run(sim.load("db_bound", [*explore.CONNECTIONS_STEP, *step])).arrays
+    first = float(requests["arrival"][requests["status"] == 500].min())
+    assert round(first, -1) == 20, first
 
 
 @pytest.mark.parametrize(
