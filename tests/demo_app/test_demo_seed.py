@@ -110,6 +110,26 @@ def test_bill_8_stays_the_n_plus_1_showcase():
     assert len(eighth.votes) == sum(m.chamber == "house" for m in members) == 160
 
 
+def test_the_readmes_default_sample_data_is_what_seed_demo_makes():
+    """demo_app/README.md: the default flags, "3,000 bills and about 45,000 votes", the dates."""
+    from demo_support import REPO
+
+    from demo_app.tracker.management.commands.seed_demo import Command
+
+    flags = Command().create_parser("manage.py", "seed_demo").parse_args([])
+    members = sample_data.legislators(flags.legislators, flags.seed)
+    bills = list(sample_data.bills(flags.bills, flags.seed, members))
+    votes = sum(len(b.votes) for b in bills)
+    readme = " ".join((REPO / "demo_app/README.md").read_text().split())
+    assert (
+        f"seed_demo [--bills {flags.bills}] [--legislators {flags.legislators}]"
+        f" [--seed {flags.seed}]"
+    ) in readme
+    assert f"the default is {len(bills):,} bills and about {round(votes, -3):,} votes" in readme
+    assert f"the session's start ({sample_data.SESSION_START.isoformat()})" in readme
+    assert f"a fixed day in the past ({sample_data.AS_OF.isoformat()}," in readme
+
+
 def test_the_seeded_database_holds_the_same_truths(seeded):
     today = dt.date.today()
     assert not Vote.objects.filter(cast_on__gt=F("bill__last_action_on")).exists()
