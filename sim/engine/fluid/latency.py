@@ -148,6 +148,14 @@ class Deck:
         self.cpu = _exact(self.cpu, cpu_total)
         self.query = _exact(self.query, dj.queries * make(pg.query).mean)
         self.cpu_var = float(make(dj.cpu).variance + dj.queries * small.variance)
+        # Squared coefficients of variation of a request's whole CPU and of one of its
+        # 1 + queries bursts (the long one and the short ones together), for the vCPU queue.
+        big = make(dj.cpu)
+        self.work_cs2 = self.cpu_var / cpu_total**2 if cpu_total > 0 else 0.0
+        bursts = 1 + dj.queries
+        burst_mean = cpu_total / bursts
+        second = big.variance + big.mean**2 + dj.queries * (small.variance + small.mean**2)
+        self.burst_cs2 = second / bursts / burst_mean**2 - 1.0 if burst_mean > 0 else 0.0
         self.front = self.dns + self.connect + self.lb + self.nginx
         self.front_mean = float(self.front.mean())
         self.u = r_u.random(n)

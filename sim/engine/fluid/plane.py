@@ -44,6 +44,8 @@ from sim.engine.fluid.queueing import (
     occupancy,
     pooled_throughputs,
     throughputs,
+    vcpu_busy,
+    vcpu_factor,
 )
 from sim.layers import (
     BACKLOG_FULL,
@@ -293,6 +295,10 @@ class DataPlane:
             # steady state at the profile's rate when the run starts.
             self.between = self.rate(0.0) / self.k * (self.k - 1) * self.think
         self.lor = s.load_balancer.routing == "least_outstanding_requests"
+        # Time-sliced vCPUs share rather than queue: no burst waits behind a longer one, and a
+        # processor-sharing station's queue does not depend on the service times beyond their
+        # mean (BCMP 1975), so the exponential chain stands as it is.
+        self.fcfs = s.instances.cpu_discipline == "fcfs"
         self.slots = s.gunicorn.slots
         self.vcpus = s.instances.vcpus
         self.backlog_limit = s.gunicorn.backlog
@@ -571,7 +577,9 @@ class DataPlane:
         busy_all = 0.0
         cpu_used = 0.0
         saturated = surge.level > 0 or not routable
-        states = self._states(live, routable, params, shares, h)
+        # Round robin sends an instance every n-th arrival: Erlang-n gaps (ca^2 = 1 / n).
+        ca2 = 1.0 if self.lor or not routable else 1.0 / len(routable)
+        states = self._states(live, routable, params, shares, h, ca2)
         self._connections(live, states, shares, h)
         step_latency, step_got = refused * self.deck.front_mean, refused
         for inst in live:
@@ -611,10 +619,9 @@ class DataPlane:
                 end, served, shift = 0.0, got, 0.0
                 busy = occ.busy
                 p = occ.p_wait
-                # Waiting for a vCPU: the flow-equivalent server's mean, taken as it comes
-                # (bursts between queries queue behind each other's longer bursts, which
-                # offsets the lower variability of the CPU times), as a chance of waiting
-                # and an exponential wait beyond it.
+                # Waiting for a vCPU: the flow-equivalent server's mean (its chain stretched
+                # where bursts queue for a vCPU, ``_state``), as a chance of waiting and an
+                # exponential wait beyond it.
                 cpu_wait = max(occ.hold - h1, 0.0)
                 stretch = 1.0 + cpu_wait / cpu if cpu > 0 else 1.0
                 # Allen and Cunneen on the worker queue, the hold's variance counting the
@@ -622,7 +629,7 @@ class DataPlane:
                 m_w = cpu_wait / cpu_p if cpu_p > 0 else 0.0
                 var = cs2 * h1 * h1 + cpu_p * 2 * m_w * m_w - cpu_wait * cpu_wait
                 hold = h1 + cpu_wait
-                wait_mean = occ.wait * allen_cunneen(var / (hold * hold))
+                wait_mean = occ.wait * allen_cunneen(var / (hold * hold), ca2)
                 inst.wait_now = p * wait_mean
                 if lam > SATURATED * mu:
                     saturated = True
@@ -685,12 +692,13 @@ class DataPlane:
         for tally in tallies:
             tally.saturated = tally.saturated or saturated
 
-    def _states(self, live, routable, params, shares, h) -> dict[int, tuple]:
+    def _states(self, live, routable, params, shares, h, ca2: float) -> dict[int, tuple]:
         """The stationary state of every instance that keeps up: ``{id: (occupancy, tail,
         chance of waiting for a vCPU)}``. Behind least outstanding requests, identical
         instances fed alike are one pool (the balancer keeps their queues level, as joining
         the shortest queue does): their flow-equivalent server completes, with ``M``
-        requests in the pool, what the instances complete with ``M`` split evenly."""
+        requests in the pool, what the instances complete with ``M`` split evenly. Arrivals
+        come with ``ca2`` (round robin's regular turns; a pool's are Poisson)."""
         out: dict[int, tuple] = {}
         groups: dict[tuple, list] = {}
         for inst in live:
@@ -701,11 +709,18 @@ class DataPlane:
             pooled = self.lor and inst in routable
             key = (x, round(lam, 9), inst.id if not pooled else -1)
             groups.setdefault(key, []).append(inst)
-        for (x, lam, _), members in groups.items():
+        d = self.deck
+        for (x, lam, pool), members in groups.items():
             n = len(members)
-            cpu = params[members[0].id][1]
+            _, cpu, other, _ = params[members[0].id]
             mu = x[-1]
-            state = _state(x, _quantise(n * lam, n * mu), n, self.vcpus, cpu)
+            g = (
+                vcpu_factor(d.burst_cs2, d.work_cs2, 1.0 if pool == -1 else ca2)
+                if self.fcfs
+                else 1.0
+            )
+            busy = vcpu_busy(self.slots, self.vcpus, cpu, other)
+            state = _state(x, _quantise(n * lam, n * mu), n, self.vcpus, cpu, busy, g)
             if state is not None:
                 for inst in members:
                     out[inst.id] = state
@@ -815,18 +830,33 @@ class DataPlane:
 
 
 @lru_cache(maxsize=65536)
-def _state(x: tuple[float, ...], total: float, n: int, vcpus: int, cpu: float):
+def _state(
+    x: tuple[float, ...],
+    total: float,
+    n: int,
+    vcpus: int,
+    cpu: float,
+    busy: tuple[float, ...] = (),
+    g: float = 1.0,
+):
     """``(occupancy, tail, chance of waiting for a vCPU)`` of ``n`` pooled instances with
-    throughputs ``x`` fed ``total`` requests per second; None if they cannot keep up."""
+    throughputs ``x`` fed ``total`` requests per second; None if they cannot keep up.
+    ``busy[k]``: the chance that every vCPU of an instance is busy when a burst comes with
+    ``k`` workers busy (``queueing.vcpu_busy``); ``g``: Allen and Cunneen's factor for a
+    burst's wait (``queueing.vcpu_factor``). A newcomer joins the emptiest instance, so the
+    pool's step ``M - 1 -> M`` is stretched by ``1 + (g - 1) busy[(M - 1) // n]``."""
     lam = total / n
     erlang = mgc_wait(vcpus, lam, cpu)[0] if lam * cpu < vcpus else 1.0
+    steps = None
+    if g != 1.0 and busy:
+        steps = tuple(1.0 + (g - 1.0) * busy[(m - 1) // n] for m in range(1, n * len(x) + 1))
     if n == 1:
-        occ = occupancy(x, total)
+        occ = occupancy(x, total, steps)
         if occ is None:
             return None
         return occ, occ.tail, erlang
     xp = pooled_throughputs(x, n)
-    occ = occupancy(xp, total)
+    occ = occupancy(xp, total, steps)
     if occ is None:
         return None
     # Per instance: what an arrival finds on the instance it is sent to.
