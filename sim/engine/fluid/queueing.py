@@ -63,15 +63,21 @@ def throughputs(slots: int, vcpus: int, cpu: float, other: float) -> tuple[float
         return tuple(min(k, vcpus) / cpu for k in range(1, slots + 1))
     out = []
     for k in range(1, slots + 1):
-        n = np.arange(k + 1)  # workers on (or waiting for) a vCPU
-        # pi(n+1) / pi(n) = ((k - n) / other) / (min(n + 1, c) / cpu)
-        up = (k - n[:-1]) / other
-        down = np.minimum(n[1:], vcpus) / cpu
-        logs = np.concatenate(([0.0], np.cumsum(np.log(up) - np.log(down))))
-        pi = np.exp(logs - logs.max())
-        pi /= pi.sum()
-        out.append(float((pi * np.minimum(n, vcpus)).sum() / cpu))
+        pi = _at_the_vcpus(k, vcpus, cpu, other)
+        out.append(float((pi * np.minimum(np.arange(k + 1), vcpus)).sum() / cpu))
     return tuple(out)
+
+
+def _at_the_vcpus(k: int, vcpus: int, cpu: float, other: float) -> np.ndarray:
+    """The finite-source chain of ``k`` busy workers: ``pi[n]``, the chance that ``n`` of them
+    are on (or waiting for) a vCPU (``cpu > 0``, ``other > 0``)."""
+    n = np.arange(k + 1)
+    # pi(n+1) / pi(n) = ((k - n) / other) / (min(n + 1, c) / cpu)
+    up = (k - n[:-1]) / other
+    down = np.minimum(n[1:], vcpus) / cpu
+    logs = np.concatenate(([0.0], np.cumsum(np.log(up) - np.log(down))))
+    pi = np.exp(logs - logs.max())
+    return pi / pi.sum()
 
 
 @lru_cache(maxsize=1024)
@@ -169,12 +175,7 @@ def vcpu_busy(slots: int, vcpus: int, cpu: float, other: float) -> tuple[float, 
         if other <= 0:
             out.append(1.0)
             continue
-        n = np.arange(k + 1)
-        up = (k - n[:-1]) / other
-        down = np.minimum(n[1:], vcpus) / cpu
-        logs = np.concatenate(([0.0], np.cumsum(np.log(up) - np.log(down))))
-        pi = np.exp(logs - logs.max())
-        out.append(float(pi[vcpus:].sum() / pi.sum()))
+        out.append(float(_at_the_vcpus(k, vcpus, cpu, other)[vcpus:].sum()))
     return tuple(out)
 
 
