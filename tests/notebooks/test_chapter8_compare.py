@@ -14,6 +14,7 @@ from demo_app.stack.compare import COLUMNS, OTHER_LIMIT, TARGETS, THINK
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 sys.path.insert(0, str(NOTEBOOKS))
 import explore  # noqa: E402
+from chapter_text import prose  # noqa: E402
 
 RECORDED = NOTEBOOKS / "data" / "compare.csv"
 #: The recordings of one session: the sim given the calibration's cost per request as read,
@@ -219,11 +220,6 @@ def test_the_chapters_third_lesson_holds_on_the_recording():
         )
     ]
     assert wide, "no level near the knee moved more than its target between the passes"
-
-
-def prose(path: Path) -> str:
-    """A chapter's or the deck's text with comment marks and line breaks taken out."""
-    return " ".join(line.lstrip("# ").strip() for line in path.read_text().splitlines())
 
 
 def test_the_levels_the_chapter_and_the_talk_name_are_the_recordings():

@@ -21,6 +21,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 sys.path.insert(0, str(NOTEBOOKS))
 import course  # noqa: E402
 import explore  # noqa: E402
+from chapter_text import prose  # noqa: E402
 
 import sim  # noqa: E402
 from sim.results.statistics import completed_per_s  # noqa: E402
@@ -61,12 +62,6 @@ def test_ch5_the_courses_instances_run_the_recommended_workers():
     assert workers == 2 * vcpus + 1  # the documented (2 x cores) + 1
 
 
-def prose(name: str) -> str:
-    """A chapter's text (or the deck's) with comment marks and line breaks taken out."""
-    path = NOTEBOOKS / name if name.endswith(".py") else NOTEBOOKS.parent / name
-    return " ".join(line.lstrip("# ").strip() for line in path.read_text().splitlines())
-
-
 # --- chapter 5: workers against cores ------------------------------------------------------------
 
 WORKERS = (1, 2, 3, 5, 9, 17)
@@ -105,7 +100,7 @@ def test_ch5_the_cpu_a_request_needs_is_what_the_model_charges(workers_sweep):
 
 
 def test_ch5_where_the_requests_wait_as_the_workers_grow(workers_sweep):
-    text = prose("05_gunicorn.py")
+    text = prose(NOTEBOOKS / "05_gunicorn.py")
     queue = {w: s["latency"]["layers"]["queue"]["mean"] for w, (s, _) in workers_sweep.items()}
     core = {w: s["latency"]["layers"]["app"]["wait"] for w, (s, _) in workers_sweep.items()}
     served = {w: done for w, (_, done) in workers_sweep.items()}
@@ -132,7 +127,7 @@ def test_the_talks_workers_figure_falls_to_5_workers_then_rises_slowly():
     workers and then rises slowly", on the runs assets/build.py draws."""
     from assets import build
 
-    deck = prose("slides/deck.md")
+    deck = prose(NOTEBOOKS.parent / "slides" / "deck.md")
     assert "p95 falls steeply up to about (2 x 2 cores) + 1 = 5 workers and then rises" in deck
     overrides = [
         "instances.count=1",
@@ -160,7 +155,7 @@ def test_the_talks_workers_figure_falls_to_5_workers_then_rises_slowly():
 
 
 def test_ch5_sync_workers_fall_behind_at_55_requests_per_second_and_threads_cope():
-    text = prose("05_gunicorn.py")
+    text = prose(NOTEBOOKS / "05_gunicorn.py")
     assert (
         "At 55 req/s, 10 sync workers (2 instances x 5) each holding a request for about 200 ms"
         " can serve about 50 req/s: the backlog grows without end. With 4 threads each, 20 slots"
@@ -186,7 +181,7 @@ def test_ch5_sync_workers_fall_behind_at_55_requests_per_second_and_threads_cope
 def test_ch5_the_slow_database_makes_three_queries_take_about_24_s():
     # "the database slows down 4000-fold for three minutes [...] Three queries now take about
     # 24 s on average, often more than 30 s."
-    text = prose("05_gunicorn.py")
+    text = prose(NOTEBOOKS / "05_gunicorn.py")
     assert "the database slows down 4000-fold for three minutes" in text
     assert "Three queries now take about 24 s on average, often more than 30 s" in text
     s = sim.load("slow_queries")

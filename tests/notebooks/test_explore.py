@@ -18,6 +18,7 @@ import pytest
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 sys.path.insert(0, str(NOTEBOOKS))
 import explore  # noqa: E402
+from chapter_text import prose  # noqa: E402
 
 import sim  # noqa: E402
 
@@ -237,11 +238,6 @@ def test_what_chapter_3_says_of_the_fluid_engine_on_the_weekday():
 
 
 # --- chapter 3: why min 2 -----------------------------------------------------------------------
-
-
-def prose(path: Path) -> str:
-    """A chapter's or a document's text with its comment marks and line breaks taken out."""
-    return " ".join(line.lstrip("# ").strip() for line in path.read_text().splitlines())
 
 
 def test_what_chapter_3_and_the_talk_say_of_instance_failure_is_what_it_runs():
