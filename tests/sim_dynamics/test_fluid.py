@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -279,6 +280,27 @@ def test_arrivals_scatter_per_minute_as_visits_make_them(sessions):
     assert counts.var() / counts.mean() == pytest.approx(expected, rel=0.2)
 
 
+def test_a_minute_before_a_jump_of_the_rate_counts_the_rate_before_it(tmp_path):
+    # The rate alternates every minute between 10 and 100 requests/s: each minute's count is
+    # its own rate's, not one leaking a sixth of the next minute's in (a step of the plane
+    # ending on the jump) nor averaging the two (a step across it).
+    rates = "".join(f"{60 * i},{100 if i % 2 else 10}\n" for i in range(121))
+    (tmp_path / "rates.csv").write_text("t,rate\n" + rates)
+    f = tmp_path / "alternating.toml"
+    f.write_text(
+        "[run]\nduration = 7200.0\nwarmup = 0.0\n"
+        '[traffic]\nenabled = true\nprofile = "series"\nseries = "rates.csv"\n'
+        "sessions = false\n[timeseries]\nperiod = 60.0\n"
+    )
+    over = sim.run(sim.load(str(f)), engine="fluid")
+    rps = {round(r["t"]): r["rps"] for r in over.table if r["t"] <= 7200}
+    low = [v for t, v in rps.items() if (t // 60) % 2 == 1]  # the window ending at 60 s ...
+    high = [v for t, v in rps.items() if (t // 60) % 2 == 0]
+    # Poisson counts: 600 and 6,000 a minute, 60 minutes each.
+    assert np.mean(low) == pytest.approx(10.0, rel=0.02)
+    assert np.mean(high) == pytest.approx(100.0, rel=0.01)
+
+
 def test_instances_entering_service_together_share_the_connections_left():
     # The first scale-out brings two instances in at once with 28 of 100 connections left:
     # each opens its own as requests come, as in a discrete-event run, so neither is left
@@ -391,6 +413,37 @@ def _trace(changes=(), *, cpu=None, windows=None, errors=0, seed=1, engine="des"
     )
 
 
+def test_cpu_is_held_to_the_runs_on_the_same_path():
+    # A fork: two seeds scale out at 6 min and their CPU halves from then on, one a minute
+    # later. The mean of all three is a blend of both; the fluid run, on the first path,
+    # is held to the two that took it, and its distance to all three printed beside it.
+    early = {5: 20.0, 6: 55.0, 7: 30.0, 8: 30.0}
+    late = {5: 20.0, 6: 55.0, 7: 58.0, 8: 30.0}
+    des = [
+        _trace([(360.0, 2, 4, 60.0)], cpu=early, seed=1),
+        _trace([(420.0, 2, 4, 60.0)], cpu=late, seed=2),
+        _trace([(360.0, 2, 4, 60.0)], cpu={**early, 7: 32.0}, seed=3),
+    ]
+    fluid = _trace([(360.0, 2, 4, 60.0)], cpu={**early, 7: 31.0}, engine="fluid")
+    c = validation.compare("fork", fluid, des)
+    assert validation.same_path(fluid, des) == [des[0], des[2]]
+    assert c.cpu_rmse == 0.0  # 31 against the mean of 30 and 32
+    assert c.measures.cpu_runs == 2
+    blend = (30.0 + 58.0 + 32.0) / 3
+    assert c.measures.cpu_rmse_all == pytest.approx(math.sqrt((31.0 - blend) ** 2 / 4))
+    # Each seed against the others on its path; the lone one against both others.
+    assert [m.cpu_runs for m in c.spread] == [1, 2, 1]
+    assert c.spread[0].cpu_rmse == pytest.approx(1.0)
+    text = validation.markdown([c])
+    assert (
+        f"| fork | 0.0 yes (2 runs on its path; {c.measures.cpu_rmse_all:.1f} against all 3) |"
+        in text
+    )
+    # A path nobody took: against all of them.
+    alone = _trace([(480.0, 2, 4, 60.0)], cpu=early, engine="fluid")
+    assert validation.same_path(alone, des) == des
+
+
 def test_the_band_of_one_run_is_one_evaluation_either_side_of_each_change():
     des = [_trace([(600.0, 2, 3, 180.0)])]
     assert validation._outside(_trace([(700.0, 2, 3, 60.0)]), des) == 0
@@ -447,7 +500,7 @@ def test_the_fluid_run_is_measured_against_the_mean_and_each_seed_against_the_ot
     assert [m.p95_share for m in c.spread] == [0.0, 0.0]  # 0.2 vs 0.3: 33 %; 0.3 vs 0.2: 50 %
     assert [m.errors_off for m in c.spread] == pytest.approx([40 / 140, 40 / 100])
     text = validation.markdown([c])
-    assert "| toy | 1.4 yes | 0 / 0, 0 min yes |" in text
+    assert "| toy | 1.4 yes | 0 / 0, 0 min yes |" in text  # one path: against both
     assert "145 / 120 (100-140) yes | 3 of 4 |" in text
     assert "0.0; 2 of 2 in the band; 100 % / 0 %; up to 40 % off; 0 of 2 meet all four |" in text
     # the notes name the windows that miss, with the discrete-event runs' spread there
@@ -505,3 +558,27 @@ def test_the_readme_shows_the_kept_table():
     assert len(rows) == 2 + 6
     for row in rows:
         assert row in readme.splitlines(), row
+
+
+def test_the_readme_says_what_the_kept_table_says_where_it_explains_it():
+    kept = (ROOT / "sim" / "FLUID.md").read_text()
+    prose = " ".join((ROOT / "sim" / "README.md").read_text().split())
+    assert "All six meet all four targets." in prose
+    assert all(" | 4 of 4 | " in line for line in kept.splitlines() if line.startswith("| ") and
+               not line.startswith("| scenario"))  # fmt: skip
+    fork = _row(kept, "scale_in_too_early").split(" | ")
+    m = re.fullmatch(r"([\d.]+) yes \((\d) runs on its path; ([\d.]+) against all (\d)\)", fork[1])
+    assert m, fork[1]
+    assert (f"{m[1]} points from the mean of those {m[2]} runs, {m[3]} from the mean of all"
+            f" {m[4]}") in prose  # fmt: skip
+    floor = fork[-1].split(";")[0]
+    assert f"as closely ({floor} points)" in prose
+    assert f"its {fork[2].split(' / ')[0]} changes stay within the band" in prose
+    note = next(line for line in kept.splitlines() if line.startswith("- **scale_in_too_early**"))
+    assert "fluid (seed 1): 7 min 2->4" in note and "seeds 3, 5: 7 min 2->4" in note
+    assert "seeds 1, 2, 4: 6 min 2->4" in note
+    errors = re.fullmatch(r"(\d+) / (\d+) \((\d+)-(\d+)\) yes", _row(kept, "too_many_workers")
+                          .split(" | ")[6])  # fmt: skip
+    assert errors
+    assert (f"{errors[1]} against a mean of {errors[2]}, but the five runs spread from"
+            f" {errors[3]} to {errors[4]}") in prose  # fmt: skip

@@ -16,6 +16,9 @@ from sim.model.workload import (
     Step,
     Weekday,
     arrival_times,
+    breaks_of,
+    expected_arrivals,
+    next_break,
     sessions,
 )
 
@@ -49,6 +52,51 @@ def test_thinning_matches_the_integral_of_the_rate(profile):
     ]
     # Poisson: the mean of 5 runs is within 4 standard errors of the integral.
     assert abs(np.mean(counts) - expected) < 4 * np.sqrt(expected / 5)
+
+
+@pytest.mark.parametrize(
+    "profile",
+    [
+        Step(before=10, after=55, at=300),
+        FlashCrowd(base=5, peak=80, start=200, ramp=100, hold=300, decay=200),
+        FlashCrowd(base=5, peak=80, start=200, ramp=0, hold=300, decay=0),
+        RateSeries((0.0, 60.0, 90.0), (5.0, 12.5, 0.0)),
+    ],
+)
+def test_expected_arrivals_are_the_integral_of_a_piecewise_profile(profile):
+    # Exact (these profiles are linear between their breaks), whatever the span: a span
+    # ending on a step counts the rate before it, one starting there the rate after it.
+    def integral(a, b, n=20_000):  # the midpoint rule, fine enough to judge by
+        width = (b - a) / n
+        return sum(profile.rate(a + (i + 0.5) * width) for i in range(n)) * width
+
+    breaks = breaks_of(profile)
+    for a, b in [(240.0, 300.0), (300.0, 360.0), (270.0, 330.0), (0.0, 1000.0), (210.0, 213.5)]:
+        assert expected_arrivals(profile, a, b, breaks) == pytest.approx(integral(a, b), rel=1e-3)
+
+
+def test_a_step_right_after_a_span_does_not_leak_into_it():
+    step = Step(before=10, after=55, at=300)
+    assert expected_arrivals(step, 240.0, 300.0, breaks_of(step)) == 600.0
+    assert expected_arrivals(step, 300.0, 360.0, breaks_of(step)) == 55 * 60.0
+    # Simpson's rule across the whole span, without the break, would count 17.5 requests/s.
+    assert expected_arrivals(step, 240.0, 300.0) == pytest.approx(60 * 17.5)
+
+
+def test_breaks_are_where_the_rate_jumps_or_bends():
+    assert breaks_of(Constant(rate_per_s=3)) == () == breaks_of(Weekday(night=2, peak=50))
+    spike = FlashCrowd(base=10, peak=100, start=100, ramp=50, hold=100, decay=50)
+    assert breaks_of(spike) == (100, 150, 250, 300)
+    assert [next_break(breaks_of(spike), t) for t in (0, 100, 149.9, 300)] == [
+        100,
+        150,
+        150,
+        np.inf,
+    ]
+    # A smooth profile is integrated as before: Simpson's rule over the span.
+    day = Weekday(night=2, peak=50)
+    r = day.rate
+    assert expected_arrivals(day, 600.0, 630.0) == 30.0 * (r(600) + 4 * r(615) + r(630)) / 6
 
 
 def test_same_seed_same_arrivals():

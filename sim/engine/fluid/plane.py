@@ -3,7 +3,8 @@
 Think of a river gauge read by the lock keepers: nobody follows each drop, but whenever a
 keeper looks (a health check, a CloudWatch datapoint, the sampler, a launch or a crash) the
 river is brought up to that moment, in steps of at most a few seconds, from the rate the
-traffic profile gives. Between two looks nothing about the fleet changes, so the flow through
+traffic profile gives (a step ends where the profile jumps or bends, so that the minute
+before a jump counts the rate before it). Between two looks nothing about the fleet changes, so the flow through
 each instance over a step follows from four numbers: the arrivals routed to it, how many
 requests per second it can complete (``queueing.throughputs``), the backlog it carries over
 and, when it keeps up, its stationary queue (``queueing.occupancy``).
@@ -57,7 +58,13 @@ from sim.layers import (
     WORKER_TIMEOUT,
 )
 from sim.model.instance import DRAINING, IN_SERVICE, TERMINATED
-from sim.model.workload import profile_of
+from sim.model.workload import (
+    Constant,
+    breaks_of,
+    expected_arrivals,
+    next_break,
+    profile_of,
+)
 
 #: Longest step while every instance keeps up comfortably, and while one is near its limit.
 STEP_CALM_S = 30.0
@@ -279,7 +286,10 @@ class DataPlane:
         self.warmup, self.duration = s.run.warmup, s.run.duration
         self.horizon = s.run.duration + s.run.drain
         t = s.traffic
-        self.rate = profile_of(t).rate if t.enabled else (lambda _t, r=s.arrivals.rate: r)
+        self.profile = profile_of(t) if t.enabled else Constant(rate_per_s=s.arrivals.rate)
+        self.rate = self.profile.rate
+        # Where the rate jumps or bends: steps end there, so a step never averages across one.
+        self.breaks = breaks_of(self.profile)
         # User sessions send a visit's first page when it starts and the others a think time
         # apart: with a geometric number of pages (mean k) and exponential think times
         # (mean z) the later pages follow the profile through a first-order lag of time
@@ -390,9 +400,10 @@ class DataPlane:
                 )
                 step = STEP_BUSY_S if busy else STEP_CALM_S
                 b = min(now, t + step)
-                # Split at window edges, the end of the warm-up and of the arrivals.
+                # Split at window edges, the profile's breaks, the end of the warm-up and of
+                # the arrivals.
                 edge = (math.floor(t / self.period + 1e-9) + 1) * self.period
-                b = min(b, edge)
+                b = min(b, edge, next_break(self.breaks, t))
                 for mark in (self.warmup, self.duration):
                     if t < mark < b:
                         b = mark
@@ -524,10 +535,9 @@ class DataPlane:
         win = self._window_for(a)
         measured = self.warmup <= a and b <= self.duration
         tallies = (win, self.measured) if measured else (win,)
-        # Expected arrivals over the step (Simpson's rule on the profile).
+        # Expected arrivals over the step.
         if a < self.duration:
-            r = self.rate
-            arrivals = h * (r(a) + 4 * r((a + b) / 2) + r(b)) / 6
+            arrivals = expected_arrivals(self.profile, a, b, self.breaks)
             if self.sessions:
                 arrivals = self._sessions(arrivals / h, h) * h
         else:
