@@ -366,7 +366,8 @@ class Engine:
         start = self._snapshot()
         run_until(env, duration)
         end = self._snapshot()
-        run_until(env, duration + s.run.drain)
+        if s.run.drain > 0:  # (no drain: nothing left to run)
+            run_until(env, duration + s.run.drain)
         window = duration - warmup
         busy = {k: end[k] - start[k] for k in start}
 

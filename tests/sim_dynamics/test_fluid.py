@@ -582,3 +582,24 @@ def test_the_readme_says_what_the_kept_table_says_where_it_explains_it():
     assert errors
     assert (f"{errors[1]} against a mean of {errors[2]}, but the five runs spread from"
             f" {errors[3]} to {errors[4]}") in prose  # fmt: skip
+
+
+@pytest.mark.slow
+def test_the_minutes_either_side_of_a_step_read_the_cpu_the_discrete_event_runs_read():
+    # scale_in_too_early's traffic steps from 10 to 55 requests/s at 300 s; its scale-out
+    # alarm reads the minute ending at 360 s on its threshold (55 %), so a bias of a point or
+    # two there decides the group's path. Twenty runs of each engine, the group held at 2.
+    overrides = ["asg.min=2", "asg.max=2", "run.duration=420", "run.drain=0"]
+    s = sim.load("scale_in_too_early", overrides)
+
+    def minutes(engine: str) -> np.ndarray:
+        rows = []
+        for seed in range(1, 21):
+            t = validation.trace(sim.run(s, seed, engine=engine))
+            rows.append([t.cpu[5], t.cpu[6]])
+        return np.array(rows)
+
+    des, flu = minutes("des"), minutes("fluid")
+    # Standard errors of the difference of the means: about 0.5 and 0.8 points.
+    assert abs(flu[:, 0].mean() - des[:, 0].mean()) < 1.5
+    assert abs(flu[:, 1].mean() - des[:, 1].mean()) < 2.0

@@ -152,3 +152,13 @@ def test_sweep_rows_are_one_per_setting_and_replication_and_independent_of_proce
     assert all(r["errors_503"] > 0 for r in one if r["asg.min"] == 1)
     assert all(r["errors_503"] == 0 for r in one if r["asg.min"] == 2)
     assert one[0]["p95"] != one[1]["p95"]  # replications use different seeds
+
+
+@pytest.mark.parametrize("engine", ["des", "fluid"])
+@pytest.mark.parametrize("name", ["baseline", "scale_in_too_early"])
+def test_a_run_without_a_drain_ends_with_its_traffic(name, engine):
+    # run.drain = 0 is allowed: the run stops when the arrivals do (it used to crash the
+    # discrete-event engine, asked to run on to the instant it had reached).
+    s = sim.load(name, ["run.drain=0", "run.duration=420", "run.warmup=60"])
+    r = sim.run(s, engine=engine)
+    assert r.summary["requests"]["arrived"] > 0

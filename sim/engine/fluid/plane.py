@@ -4,10 +4,11 @@ Think of a river gauge read by the lock keepers: nobody follows each drop, but w
 keeper looks (a health check, a CloudWatch datapoint, the sampler, a launch or a crash) the
 river is brought up to that moment, in steps of at most a few seconds, from the rate the
 traffic profile gives (a step ends where the profile jumps or bends, so that the minute
-before a jump counts the rate before it). Between two looks nothing about the fleet changes, so the flow through
-each instance over a step follows from four numbers: the arrivals routed to it, how many
-requests per second it can complete (``queueing.throughputs``), the backlog it carries over
-and, when it keeps up, its stationary queue (``queueing.occupancy``).
+before a jump counts the rate before it). Between two looks nothing about the fleet changes,
+so the flow through each instance over a step follows from four numbers: the arrivals
+routed to it, how many requests per second it can complete (``queueing.throughputs``), the
+backlog it carries over and, when it keeps up, its stationary queue
+(``queueing.occupancy``).
 
 The objects here stand in for the discrete-event ones with the same attributes, so the
 control plane (``sim/model/health.py``, ``sim/model/autoscaling/``, ``sim/model/failures.py``,
