@@ -189,7 +189,9 @@ plt.show()
 # a long cooldown makes the morning ramp hurt. (Each step runs the morning once on the fluid
 # engine; a setting you have tried before is drawn again at once. Where the fleet saturates,
 # the fluid engine's formulas are rough, and the step says so under its numbers: a setting to
-# check with the discrete-event engine.)
+# check with the discrete-event engine. It also counts the alarm decisions that were a coin
+# flip, a minute's CPU within its own random scatter of the threshold: on either engine,
+# another run may scale a minute earlier or later there.)
 
 # %%
 knobs = explore.POLICY_DEFAULTS

@@ -361,9 +361,21 @@ def autoscaling(**settings: Any) -> View:
     m = morning(*knobs.values())
     table = m.result.table
     text = f"instance-hours {m.instance_hours:.1f}, p95 {m.p95 * 1000:.0f} ms, errors {m.errors}"
-    # Where the fluid engine's approximation is weak (a saturated fleet, a cascade), it says so.
-    for warning in getattr(m.result.runs[0], "warnings", []):
-        text += f"\n{warning}"
+    # Where the fluid engine's approximation is weak (a saturated fleet, a cascade), it says so,
+    # and where an alarm decided on a coin flip (another seed may scale another way: said here
+    # in the chapter's words, the run's own sentence names a command-line option).
+    run = m.result.runs[0]
+    close = getattr(run, "close_calls", [])
+    for warning in getattr(run, "warnings", []):
+        if not (close and warning.startswith(f"{len(close)} alarm decision")):
+            text += f"\n{warning}"
+    if close:
+        text += (
+            f"\n{len(close)} alarm decision(s) were a coin flip: a minute's CPU landed within"
+            " its own run-to-run scatter of the alarm's threshold (first at"
+            f" {close[0][0] / 60:.0f} min), so a run with another seed may scale a minute earlier"
+            " or later there"
+        )
     minutes = [row["t"] / 60 for row in table]
     fig, (top, bottom) = _figure(10, 4.5, rows=2, sharex=True)
     top.step(minutes, [row["desired"] for row in table], where="post", color="black",

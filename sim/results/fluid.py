@@ -144,5 +144,6 @@ def describe(run: FluidRun) -> str:
     approximation does not hold."""
     lines = ["engine: fluid (requests as flows; no per-request records)"]
     for w in run.warnings:
-        lines.append(f"  warning     {w}: check with --engine des")
+        # (A warning that already says which option to try needs no pointer.)
+        lines.append(f"  warning     {w}" + ("" if " --" in w else ": check with --engine des"))
     return "\n".join(lines) + "\n"

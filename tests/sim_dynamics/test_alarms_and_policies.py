@@ -273,3 +273,17 @@ def test_min_desired_max_and_live_capacity_always_hold(case):
     env.process(monitor())
     env.run(until=1300)
     assert violations == []
+
+
+def test_a_datapoint_hinges_its_alarm_when_it_alone_decides_within_its_spread():
+    alarm = Alarm("cpu-high", AlarmSpec(comparison=">", threshold=55, evaluation_periods=2))
+    feed(alarm, [60])
+    assert not alarm.hinges_on(2.0)  # the window is not full: nothing was decided
+    alarm.record(120, 54.0)  # OK, by 1 point, the other datapoint breaching: it decided
+    assert alarm.state == OK and alarm.hinges_on(2.0) and not alarm.hinges_on(0.5)
+    alarm.record(180, 56.0)  # 54 does not breach: 56 decided nothing
+    assert not alarm.hinges_on(2.0)
+    alarm.record(240, 56.5)  # ALARM, by 1.5 points
+    assert alarm.state == ALARM and alarm.hinges_on(2.0)
+    alarm.record(300, None)
+    assert not alarm.hinges_on(2.0)

@@ -603,3 +603,44 @@ def test_the_minutes_either_side_of_a_step_read_the_cpu_the_discrete_event_runs_
     # Standard errors of the difference of the means: about 0.5 and 0.8 points.
     assert abs(flu[:, 0].mean() - des[:, 0].mean()) < 1.5
     assert abs(flu[:, 1].mean() - des[:, 1].mean()) < 2.0
+    # And they scatter from run to run as the fluid engine says they do (a sample standard
+    # deviation of 20 runs is itself about 16 % uncertain).
+    spread = _spread(s, flu.mean(axis=0))
+    assert des.std(axis=0, ddof=1) == pytest.approx(spread, rel=0.3)
+
+
+def _spread(s, cpu_mean: np.ndarray) -> np.ndarray:
+    """How a minute's CPU datapoint of ``s``'s fixed fleet scatters, as the fluid engine
+    tells its group (``DataPlane.cpu_noise``): ``cpu_mean`` per instance, in percent."""
+    from sim.engine.fluid import simulate_fluid
+
+    kappa = simulate_fluid(s).plane.cpu_noise(60.0)
+    full = s.instances.vcpus * 60.0  # one instance's CPU-seconds at 100 %
+    m = s.asg.min
+    return np.sqrt(kappa * m * cpu_mean / 100 * full) * 100 / full / m
+
+
+def test_the_fluid_engine_knows_how_its_cpu_datapoints_scatter():
+    s = sim.load("scale_in_too_early", ["asg.min=2", "asg.max=2", "run.duration=420"])
+    rows = []
+    for seed in range(1, 31):
+        t = validation.trace(sim.run(s, seed, engine="fluid"))
+        rows.append([t.cpu[5], t.cpu[6]])
+    flu = np.array(rows)
+    spread = _spread(s, flu.mean(axis=0))
+    assert 1.0 < spread[0] < spread[1] < 4.0  # about 1.4 and 2.5 points
+    assert flu.std(axis=0, ddof=1) == pytest.approx(spread, rel=0.25)
+
+
+def test_a_fluid_run_names_the_alarm_decisions_that_were_a_coin_flip():
+    over = fluid("scale_in_too_early")
+    run = over.runs[0]
+    t, name, value, spread = run.close_calls[0]
+    assert (t, name) == (360.0, "p0-cpu") and abs(value - 55.0) <= spread
+    warning = next(w for w in run.warnings if "alarm decision" in w)
+    assert warning.startswith(f"{len(run.close_calls)} alarm decision(s)")
+    assert f"p0-cpu read {value:.1f} % give or take {spread:.1f}, against > 55 %" in warning
+    printed = next(line for line in over.text().splitlines() if "alarm decision" in line)
+    assert "--seed" in printed and "check with --engine des" not in printed  # either engine
+    # Without a group, or with one that never hesitates, nothing is said.
+    assert not fluid("instance_failure").runs[0].close_calls

@@ -14,7 +14,9 @@ health, failures, instance-hours) and per-window and measured-window counts (``p
 ``plane.Window``), from which ``sim/results/`` makes the same summary, table and text as for
 a discrete-event run. What it does not give: per-request records (no trace, no
 ``records.csv``). Where it is weak (a saturated fleet, a cascade of failed health checks)
-the result says so (:attr:`FluidRun.warnings`) and points to ``--engine des``.
+the result says so (:attr:`FluidRun.warnings`) and points to ``--engine des``; so it does
+where an alarm decided on a datapoint within its own scatter of the threshold (a fork: another
+seed may take another path, on either engine).
 
 Flow: Scenario -> :func:`simulate_fluid` -> :class:`FluidEngine` (env, lb, db, instances,
 launch) + ``control_plane`` -> ``run_until`` -> :class:`FluidRun`.
@@ -53,6 +55,9 @@ class FluidRun(Run):
     plane: Any = None  # the DataPlane: measured tally, windows, counters
     windows: list[Window] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: the alarm decisions that came down to a datapoint within its scatter of the threshold:
+    #: (t, alarm, value, spread) (``AutoScalingGroup.close_calls``)
+    close_calls: list[tuple[float, str, float, float]] = field(default_factory=list)
 
 
 class FluidEngine:
@@ -84,6 +89,11 @@ class FluidFleet(EngineFleet):
         p = self.engine.plane
         p.sync()
         return int(p.sent), p.latency_sum, int(p.answered)
+
+    def cpu_noise(self, period: float) -> float:
+        """How a period's CPU datapoint scatters (``DataPlane.cpu_noise``): the group notes
+        the decisions that came down to it."""
+        return self.engine.plane.cpu_noise(period)
 
 
 def unsupported(s: Scenario) -> str:
@@ -170,11 +180,12 @@ def simulate_fluid(scenario: Scenario, seed: int | None = None, replication: int
         windows=list(plane.windows),
     )
     run.over_time = over_time_log(cp, s, engine)
-    run.warnings = _warnings(run, m)
+    run.warnings = _warnings(run, m, cp.group)
+    run.close_calls = list(cp.group.close_calls) if cp.group is not None else []
     return run
 
 
-def _warnings(run: FluidRun, m) -> list[str]:
+def _warnings(run: FluidRun, m, group=None) -> list[str]:
     """Where the approximation does not hold, in words."""
     out = []
     start, end = run.window
@@ -196,5 +207,16 @@ def _warnings(run: FluidRun, m) -> list[str]:
         out.append(
             f"{len(pulled)} instance(s) failed their health checks while serving (a cascade"
             f" from t={pulled[0][0]:g} s): the timing is approximate"
+        )
+    close = [c for c in (group.close_calls if group is not None else ()) if c[0] <= end]
+    if close:
+        t, name, value, spread = close[0]
+        spec = group.alarms[name].spec
+        out.append(
+            f"{len(close)} alarm decision(s) came down to a datapoint within its own scatter of"
+            f" the threshold (first at t={t:g} s: {name} read {value:.1f} % give or take"
+            f" {spread:.1f}, against {spec.comparison} {spec.threshold:g} %): with another"
+            " seed the group may scale a period earlier or later there, and take another path"
+            " from then on; compare a few runs with --seed, on either engine"
         )
     return out

@@ -460,6 +460,22 @@ class DataPlane:
             self.drawn_rate = rate / self.k + max(expect + drift / 2, 0.0) / cycle
         return rate / self.k + mean / cycle
 
+    def cpu_noise(self, period: float) -> float:
+        """How much a period's CPU-seconds on an instance scatter from run to run: their
+        variance per CPU-second, with the noise this plane draws (a compound sum: ``N``
+        requests of CPU ``S`` each give ``Var = E[N] Var[S] + E[S]^2 Var[N]``, and with
+        ``Var[N] = D E[N]`` that is ``E[S] D + Var[S] / E[S]`` per CPU-second, ``D`` the
+        count's index of dispersion over the period, ``_sessions``)."""
+        mean = self.deck.cpu_mean
+        if mean <= 0:
+            return 0.0
+        d = 1.0
+        cycle = self.think + self.response if self.sessions else 0.0
+        if cycle > 0:
+            tau, q = self.k * cycle, 1.0 - 1.0 / self.k
+            d += 2.0 * q * self.k * (1.0 - tau / period * (1.0 - math.exp(-period / tau)))
+        return mean * d + self.deck.cpu_var / mean
+
     def _normal(self) -> float:
         if not self._normals:
             self._normals.extend(self._r_noise.standard_normal(4096).tolist())

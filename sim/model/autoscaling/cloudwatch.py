@@ -11,6 +11,7 @@ Scaling").
 
 from __future__ import annotations
 
+import math
 import operator
 from collections import deque
 from collections.abc import Callable
@@ -118,6 +119,19 @@ class Alarm:
             self.history.append((t, state))
         return state
 
+    def hinges_on(self, spread: float) -> bool:
+        """Whether the newest datapoint decided the state within ``spread`` of the threshold:
+        it lies that close, and the others of the window all breach, so that a draw a little
+        to its other side would have given the other state."""
+        window = list(self._window)
+        newest = window[-1] if window else None
+        if newest is None or abs(newest - self.spec.threshold) > spread:
+            return False
+        others = window[:-1]
+        full = len(window) == self.spec.evaluation_periods
+        return full and all(v is not None and self._breaches(v, self.spec.threshold)
+                            for v in others)  # fmt: skip
+
 
 class CloudWatch:
     """Turns the fleet's cumulative counters into one datapoint per alarm period."""
@@ -127,6 +141,9 @@ class CloudWatch:
         self.group = group
         self._cpu: dict[str, dict[str, float]] = {}
         self._lb: dict[str, tuple[int, float, int]] = {}
+        #: alarm -> how much its last CPU datapoint scatters from run to run (one standard
+        #: deviation, in points), where the fleet can tell (``cpu_noise``: the fluid engine's)
+        self.spread: dict[str, float] = {}
 
     def datapoint(self, key: str, spec: AlarmSpec) -> float | None:
         if spec.metric == "cpu":
@@ -148,8 +165,18 @@ class CloudWatch:
         previous = self._cpu.get(key, {})
         now = {m.id: fleet.cpu_seconds(m.instance) for m in self.group.members if m.live()}
         self._cpu[key] = now
-        values = [
-            100.0 * (now[m.id] - previous.get(m.id, 0.0)) / (fleet.vcpus(m.instance) * period)
+        # Each counted instance's CPU-seconds over the period, and what 100 % of them is.
+        shares = [
+            (now[m.id] - previous.get(m.id, 0.0), fleet.vcpus(m.instance) * period)
             for m in self.group.counted()
         ]
-        return float(np.mean(values)) if values else None
+        if not shares:
+            return None
+        noise = getattr(fleet, "cpu_noise", None)
+        if noise is not None:
+            # Each instance's CPU-seconds scatter with variance ``noise(period)`` per
+            # CPU-second; the datapoint is their mean percentage.
+            kappa = noise(period)
+            var = sum(kappa * max(used, 0.0) * (100.0 / full) ** 2 for used, full in shares)
+            self.spread[key] = math.sqrt(var) / len(shares)
+        return float(np.mean([100.0 * used / full for used, full in shares]))

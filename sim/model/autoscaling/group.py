@@ -96,6 +96,10 @@ class AutoScalingGroup:
         self.activities: list[Activity] = []
         self.alarms: dict[str, Alarm] = {}
         self.cloudwatch = CloudWatch(self)
+        #: datapoints that decided their alarm within one standard deviation of its threshold
+        #: (only where the fleet says how datapoints scatter: the fluid engine):
+        #: (t, alarm, value, spread)
+        self.close_calls: list[tuple[float, str, float, float]] = []
         self.cooldown_until = -math.inf
         self.simple_busy = False  # a simple policy's activity or cooldown is under way
         self._serial = 0
@@ -286,6 +290,10 @@ class AutoScalingGroup:
     def _tick(self, alarm: Alarm, handlers: list[Callable[[Alarm], None]]):
         while True:
             yield self.env.timeout(alarm.spec.period)
-            alarm.record(self.env.now, self.cloudwatch.datapoint(alarm.name, alarm.spec))
+            value = self.cloudwatch.datapoint(alarm.name, alarm.spec)
+            alarm.record(self.env.now, value)
+            spread = self.cloudwatch.spread.get(alarm.name)
+            if spread and alarm.hinges_on(spread):
+                self.close_calls.append((self.env.now, alarm.name, value, spread))
             for handle in handlers:
                 handle(alarm)
