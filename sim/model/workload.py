@@ -37,7 +37,7 @@ class RateProfile(Protocol):
     A profile may also list its ``breaks``: the instants, in order, where its rate jumps or
     its slope changes (a step, the corners of a flash crowd, a series' points). Between two
     breaks the rate is smooth, and at a break ``rate`` gives the value from there on. The
-    fluid engine averages the rate piece by piece (:func:`mean_rate`) and steps at the
+    fluid engine integrates the rate piece by piece (:func:`expected_arrivals`) and steps at the
     breaks; the discrete-event engine does not need them (thinning is exact)."""
 
     def rate(self, t: float) -> float: ...

@@ -180,12 +180,14 @@ def simulate_fluid(scenario: Scenario, seed: int | None = None, replication: int
         windows=list(plane.windows),
     )
     run.over_time = over_time_log(cp, s, engine)
-    run.warnings = _warnings(run, m, cp.group)
-    run.close_calls = list(cp.group.close_calls) if cp.group is not None else []
+    # The coin flips while the traffic runs (in the drain the alarms read an idle fleet).
+    calls = cp.group.close_calls if cp.group is not None else []
+    run.close_calls = [c for c in calls if c[0] <= duration]
+    run.warnings = _warnings(run, m, cp.group.alarms if cp.group is not None else {})
     return run
 
 
-def _warnings(run: FluidRun, m, group=None) -> list[str]:
+def _warnings(run: FluidRun, m, alarms: dict) -> list[str]:
     """Where the approximation does not hold, in words."""
     out = []
     start, end = run.window
@@ -208,10 +210,10 @@ def _warnings(run: FluidRun, m, group=None) -> list[str]:
             f"{len(pulled)} instance(s) failed their health checks while serving (a cascade"
             f" from t={pulled[0][0]:g} s): the timing is approximate"
         )
-    close = [c for c in (group.close_calls if group is not None else ()) if c[0] <= end]
+    close = run.close_calls
     if close:
         t, name, value, spread = close[0]
-        spec = group.alarms[name].spec
+        spec = alarms[name].spec
         out.append(
             f"{len(close)} alarm decision(s) came down to a datapoint within its own scatter of"
             f" the threshold (first at t={t:g} s: {name} read {value:.1f} % give or take"
