@@ -215,6 +215,17 @@ print(explore.compare_speeds(as_read).splitlines()[-1])
 # %%
 measured_cost = explore.compare_levels(explore.COMPARE_MEASURED_CSV)
 print(explore.compare_summary(measured_cost))
+print(f"With the lab's own cost, {explore.compare_tail(measured_cost)}.")
+
+# %% [markdown]
+# Given the right cost, the model serves what the lab served; what it still misses is the
+# **tail**: the lab's slowest answers are slower than the model's, most of all between the
+# middle levels and the knee. The model's cores run at one speed through a level, and
+# locust's CPU is spread over them evenly; the lab's cores change speed from minute to
+# minute (lesson 4), likely within a level too, and locust takes them in bursts. A queue near
+# its knee turns every such dip into a backlog that a steady average never builds, so the
+# p95 is where a model of a steady machine is weakest, and where to look first before
+# trusting it near capacity.
 
 # %% [markdown]
 # The interactive response-time law on the recorded levels past the knee, from their

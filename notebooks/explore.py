@@ -999,6 +999,30 @@ def compare_summary(levels: list[dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
+def compare_tail(levels: list[dict[str, str]]) -> str:
+    """How the model's tail sits against the lab's over a recording's scored levels: at how
+    many its p95 was below the lab's and by how much, with how far its throughput and median
+    were off (chapter 8 on ``--demand measured``, where the cost is the lab's own)."""
+    scored = [r for r in levels if r["valid"] == "1" and r["scored"] == "1"]
+    if not scored:
+        return "No level was scored: this recording says nothing about the tail."
+
+    def err(row: dict[str, str], key: str) -> float:
+        measured = float(row[f"measured_{key}"])
+        return (float(row[f"sim_{key}"]) - measured) / measured
+
+    p95 = [err(r, "p95_s") for r in scored]
+    below = [e for e in p95 if e < 0]
+    throughput = max(abs(err(r, "rps")) for r in scored)
+    p50 = [err(r, "p50_s") for r in scored]
+    span = f" (by {-max(below):.0%} to {-min(below):.0%})" if below else ""
+    return (
+        f"the model's p95 below the lab's at {len(below)} of {len(scored)} scored levels{span};"
+        f" its throughput within {throughput:.0%} at every one, its p50 from {min(p50):+.0%} to"
+        f" {max(p50):+.0%}"
+    )
+
+
 def calibrated(rate=20) -> View:
     """Chapter 8: the lab's model at one load."""
     from sim.figures import plots
