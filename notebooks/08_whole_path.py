@@ -218,14 +218,20 @@ print(explore.compare_summary(measured_cost))
 print(f"With the lab's own cost, {explore.compare_tail(measured_cost)}.")
 
 # %% [markdown]
-# Given the right cost, the model serves what the lab served; what it still misses is the
-# **tail**: the lab's slowest answers are slower than the model's, most of all between the
-# middle levels and the knee. The model's cores run at one speed through a level, and
-# locust's CPU is spread over them evenly; the lab's cores change speed from minute to
-# minute (lesson 4), likely within a level too, and locust takes them in bursts. A queue near
-# its knee turns every such dip into a backlog that a steady average never builds, so the
-# p95 is where a model of a steady machine is weakest, and where to look first before
-# trusting it near capacity.
+# Given the right cost, what is left to get right is the **tail**, and near the knee it
+# depends on something a steady average hides: the machine's speed moves within a level too.
+# Counted over 3 s stretches, the lab's throughput at the saturated levels swung by about a
+# tenth (`swing_rps` in the csv), where busy servers of one steady speed swing by a few
+# percent. A queue near its knee turns every slow stretch into a backlog that a fast one
+# does not drain at once, so the model's host changes speed every 3 s by as much
+# (`[instances] cpu_jitter`, 0.1 here; `compare --cpu-jitter`). With one steady speed instead,
+# the same model gives a shorter tail near the knee than the lab had:
+
+# %%
+steady = explore.compare_steady_tail(measured_cost, "0.8x")
+print(f"0.8x, the lab's own cost: the lab's p95 {steady['lab'] * 1000:.0f} ms; the model's"
+      f" {steady['jitter'] * 1000:.0f} ms with its host's speed moving,"
+      f" {steady['steady'] * 1000:.0f} ms with one steady speed")  # fmt: skip
 
 # %% [markdown]
 # The interactive response-time law on the recorded levels past the knee, from their

@@ -85,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the sim's CPU per request: speed (default: the calibration's, scaled by the"
         " machine's speed at each level), calibrated (as read) or measured (each level's own)",
     )
+    compare.add_argument(
+        "--cpu-jitter",
+        type=float,
+        default=None,
+        help="how much the sim's host speed moves every 3 s, a coefficient of variation"
+        " (0-1; default 0.1; 0: one steady speed)",
+    )
     conns = sub.add_parser(
         "connections", help="PostgreSQL connections held and refused at 2, 3 and 4 instances"
     )
@@ -190,7 +197,14 @@ def run(args) -> int:
         return calibrate.run(cfg, args.requests, cpu_model=args.cpu, load_seconds=args.load_seconds)
     from demo_app.stack import compare
 
-    return compare.run(cfg, args.duration, quick=args.quick, passes=args.passes, demand=args.demand)
+    return compare.run(
+        cfg,
+        args.duration,
+        quick=args.quick,
+        passes=args.passes,
+        demand=args.demand,
+        cpu_jitter=args.cpu_jitter,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ processes used (:mod:`cpu`). The load generator shares the lab's cores and is mo
 isolated (the README says why): the sim is given only the cores it left, its vCPUs made slower
 in proportion (:func:`speed_factor`); its share grows with the load it sends, so this costs
 little at light load and moves the knee where it really is. What other processes used is taken
-from the sim's cores too, but only beyond the cores that sat idle (:func:`cores_left`). Their
+from the sim's cores too, in full (:func:`cores_left`). Their
 CPU comes and goes independently of the lab, so that is a rough correction: a level in which
 they used more than ``OTHER_LIMIT`` cores is not scored (its miss would be the machine's, not
 the model's), and its line says so. ``--quick`` uses small loads and short runs (for CI: it
@@ -60,6 +60,13 @@ is charged (``--demand``):
 A miss where the lab's cost strayed more than ``DEMAND_DRIFT`` from what the sim charged says
 so in its notes.
 
+The machine's speed moves within a level too, and near the knee a slow stretch builds a queue
+that a steady average never does. Each level counts the lab's throughput in stretches of
+``STRETCH`` s and prints its swing (``swing_rps`` in the csv: at the saturated levels, where
+the throughput is what the cores deliver, that swing is the machine's); the sim's host changes
+speed every ``JITTER_PERIOD`` s by ``--cpu-jitter`` (``CPU_JITTER`` by default; mean 1, so the
+cost per request stays; ``sim/model/host.py``).
+
 Flow: calibrated.toml -> capacity -> for each pass, for each level: locust (users) + CPU meter
 -> access-log window -> measured; ``python -m sim run calibrated.toml`` with the same ``[users]``
 and the CPU left -> predicted; the passes of a level -> mean and spread -> verdict -> table
@@ -71,6 +78,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import statistics
 import subprocess
 import sys
 import time
@@ -102,6 +110,15 @@ PASSES = 2
 #: calibration scaled by the machine's speed at the level against its speed at calibration
 #: (``speed.py``; the default); or each level's own measurement (its cores over its requests/s).
 DEMANDS = ("calibrated", "speed", "measured")
+#: ``--cpu-jitter``: the sim's host draws a new speed this often, s (``sim/model/host.py``),
+#: moving by this much by default (a coefficient of variation): on the lab's 2-core VMs the
+#: throughput of a saturated level swung by about a tenth from one 3 s stretch to the next,
+#: where a host of one speed swings by a few percent (``sim/FACTS.md``, "The host's speed").
+JITTER_PERIOD = 3.0
+CPU_JITTER = 0.1
+#: Each level's throughput is also counted in stretches this long: at the saturated levels,
+#: where it is what the cores deliver, their swing is the machine's speed moving within them.
+STRETCH = 3.0
 #: How far a level's measured cost per request may stray from the calibration's before its
 #: notes name it as a cause of a miss.
 DEMAND_DRIFT = 0.10
@@ -117,6 +134,9 @@ class Measured:
     p95: float
     requests: int
     failed: int
+    #: the standard deviation of the throughput over the window's stretches of
+    #: :data:`STRETCH` s, req/s (0: fewer than two stretches)
+    swing: float = 0.0
 
     @property
     def valid(self) -> bool:
@@ -159,6 +179,8 @@ class Level:
     #: CPU seconds the reference work took during the level, and at calibration (0: unknown)
     speed: float = 0.0
     speed_calibrated: float = 0.0
+    #: how much the sim's host speed moved (``--cpu-jitter``, ``instances.cpu_jitter``)
+    cpu_jitter: float = 0.0
 
     @property
     def charged_cost(self) -> float:
@@ -277,6 +299,7 @@ def combine(runs: list[Level]) -> Level:
         mean(m.p95 for m in ms),
         sum(m.requests for m in ms),
         sum(m.failed for m in ms),
+        mean(m.swing for m in ms),
     )
     ps = [r.predicted for r in runs]
     predicted = Predicted(
@@ -312,11 +335,12 @@ def level_name(fraction: float) -> str:
 
 def cores_left(used: cpu.CpuShare) -> float:
     """The cores the lab had (at least a tenth of one): the machine's, less the load
-    generator's, less what other processes took beyond the cores that sat idle (while a core
-    was idle the lab could have had it; once none was, what others used was the lab's loss)."""
-    idle = max(0.0, used.cores - used.machine)
-    taken = max(0.0, used.other - idle)
-    return max(0.1, used.cores - used.load - taken)
+    generator's, less what other processes used. All of it, even when a core sat idle for part
+    of the level: idle time comes in moments, when the lab was between requests or waiting on
+    a socket, and what others ran while the lab had work queued was the lab's loss (counting
+    only what others used beyond the idle time gave the sim more capacity than the lab had
+    from the knee on, in two sessions' sweeps: ``sim/FACTS.md``)."""
+    return max(0.1, used.cores - used.load - used.other)
 
 
 def speed_factor(used: cpu.CpuShare) -> float:
@@ -347,8 +371,10 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def measure_window(lines: list[str], start: float, end: float) -> Measured:
-    """Throughput and latency of proxied requests that finished in [start, end) (unix s)."""
+    """Throughput and latency of proxied requests that finished in [start, end) (unix s), and
+    how much the throughput swung from one stretch of :data:`STRETCH` s to the next."""
     times, failed = [], 0
+    stretches = [0] * int((end - start) // STRETCH)
     for line in lines:
         try:
             finished = float(field(line, 13))
@@ -359,9 +385,19 @@ def measure_window(lines: list[str], start: float, end: float) -> Measured:
             continue
         times.append(request_time)
         failed += is_error(line)  # 5xx, 499 or cut short: the README's rule
+        k = int((finished - start) // STRETCH)
+        if k < len(stretches):  # (a last, partial stretch is left out)
+            stretches[k] += 1
     seconds = end - start
+    rates = [n / STRETCH for n in stretches]
+    swing = statistics.stdev(rates) if len(rates) > 1 else 0.0
     return Measured(
-        len(times) / seconds, percentile(times, 0.5), percentile(times, 0.95), len(times), failed
+        len(times) / seconds,
+        percentile(times, 0.5),
+        percentile(times, 0.95),
+        len(times),
+        failed,
+        swing,
     )
 
 
@@ -421,6 +457,13 @@ def slower_cpu_override(scenario_path: Path, factor: float) -> list[str]:
     ]
 
 
+def jitter_overrides(cv: float) -> list[str]:
+    """The sim's host speed moving by ``cv`` every :data:`JITTER_PERIOD` s (none for 0)."""
+    if cv <= 0:
+        return []
+    return [f"instances.cpu_jitter={cv:g}", f"instances.cpu_jitter_period={JITTER_PERIOD:g}"]
+
+
 def simulate(scenario_path: Path, overrides: list[str], quick: bool) -> Predicted:
     duration, replications = (60, 1) if quick else (300, 3)
     command = [sys.executable, "-m", "sim", "run", str(scenario_path)]
@@ -455,6 +498,7 @@ def measure_level(
     quick: bool,
     demand: str = "calibrated",
     speed_calibrated: float = 0.0,
+    cpu_jitter: float = 0.0,
 ) -> Level:
     """One level: locust's users against the lab for ``duration`` s, with the CPU meter and
     the speedometer running; then the sim with the same users and the cores they left to the
@@ -484,6 +528,7 @@ def measure_level(
         factor *= speed.cost_scale(meter.reference, speed_calibrated)
     overrides = users_overrides(users, THINK, spawn_rate)
     overrides += slower_cpu_override(scenario_path, factor)
+    overrides += jitter_overrides(cpu_jitter)
     predicted = simulate(scenario_path, overrides, quick)
     import sim
 
@@ -491,7 +536,7 @@ def measure_level(
     return Level(
         level_name(fraction), fraction, users, THINK, cap, measured, predicted, used, discipline,
         calibrated_cost=cost, demand=demand, speed=meter.reference,
-        speed_calibrated=speed_calibrated,
+        speed_calibrated=speed_calibrated, cpu_jitter=cpu_jitter,
     )  # fmt: skip
 
 
@@ -501,13 +546,22 @@ def run(
     quick: bool = False,
     passes: int = PASSES,
     demand: str = "speed",
+    cpu_jitter: float | None = None,
 ) -> int:
+    cpu_jitter = CPU_JITTER if cpu_jitter is None else cpu_jitter
     if not 3 <= duration <= 600:
         raise LabError(f"--duration {duration} is out of range: use 3-600 seconds")
     if not 1 <= passes <= 5:
         raise LabError(f"--passes {passes} is out of range: use 1-5 sweeps")
     if demand not in DEMANDS:
         raise LabError(f"--demand {demand!r} is unknown: use one of {', '.join(DEMANDS)}")
+    from sim.config.core import MAX_CPU_JITTER
+
+    if not 0.0 <= cpu_jitter <= MAX_CPU_JITTER:
+        raise LabError(
+            f"--cpu-jitter {cpu_jitter:g} is out of range: use 0-{MAX_CPU_JITTER:g} (how much"
+            " the sim's host speed moves, a coefficient of variation)"
+        )
     require_running(cfg)
     scenario_path = cfg.path("calibrated.toml")
     if not scenario_path.exists():
@@ -530,6 +584,12 @@ def run(
         "speed": f"{charged}, scaled by the machine's speed at each level (--demand speed)",
     }.get(demand, charged)
     print(f"compare   the sim is given {given}", flush=True)
+    if cpu_jitter > 0:
+        print(
+            f"compare   the sim's host changes speed every {JITTER_PERIOD:g} s by {cpu_jitter:.0%}"
+            f" (coefficient of variation, mean 1; --cpu-jitter {cpu_jitter:g})",
+            flush=True,
+        )
     fractions = QUICK_LEVELS if quick else LEVELS
     runs: dict[float, list[Level]] = {f: [] for f in fractions}
     number = 0
@@ -540,8 +600,9 @@ def run(
         for fraction in order:
             number += 1
             level = measure_level(
-                cfg, scenario_path, number, fraction, duration, quick, demand, speed_calibrated
-            )
+                cfg, scenario_path, number, fraction, duration, quick, demand, speed_calibrated,
+                cpu_jitter,
+            )  # fmt: skip
             runs[fraction].append(level)
             m, p = level.measured, level.predicted
             result = (
@@ -554,7 +615,7 @@ def run(
                 f"  {level.name:<6} {level.users} users, offered {level.offered:.0f} req/s:"
                 f" {result}\n         {level.used.line()}; the sim got the {level.left:.2f}"
                 f" cores left to the lab\n         {cost_line(level)}"
-                f"\n         {speed_line(level)}",
+                f"\n         {speed_line(level)}\n         {swing_line(level)}",
                 flush=True,
             )
     levels = [combine(runs[f]) for f in fractions]
@@ -605,7 +666,7 @@ COLUMNS = [
     "measured_requests", "failed", "passes", "spread_rps", "spread_p50", "spread_p95",
     "cpu_cores", "cpu_machine", "cpu_lab", "cpu_locust",
     "cpu_other", "cpu_left", "demand", "cost_lab_ms", "cost_calibrated_ms",
-    "speed_ms", "speed_calibrated_ms", "valid", "scored", "verdict",
+    "speed_ms", "speed_calibrated_ms", "swing_rps", "cpu_jitter", "valid", "scored", "verdict",
 ]  # fmt: skip
 
 
@@ -625,7 +686,8 @@ def write_csv(path: Path, levels: list[Level]) -> None:
                  round(used.lab, 3), round(used.load, 3), round(used.other, 3),
                  round(lv.left, 3), lv.demand, round(lv.lab_cost * 1000, 3),
                  round(lv.calibrated_cost * 1000, 3), round(lv.speed * 1000, 3),
-                 round(lv.speed_calibrated * 1000, 3), int(m.valid), int(lv.scored), lv.verdict]
+                 round(lv.speed_calibrated * 1000, 3), round(m.swing, 3), lv.cpu_jitter,
+                 int(m.valid), int(lv.scored), lv.verdict]
             )  # fmt: skip
     tmp.replace(path)
 
@@ -742,6 +804,17 @@ def speed_line(lv: Level) -> str:
             " has no reading to set it against: calibrate again)"
         )
     return f"speed     {speed.speed_text(lv.speed, lv.speed_calibrated)}"
+
+
+def swing_line(lv: Level) -> str:
+    """How much the lab's throughput moved within the level, stretch to stretch."""
+    m = lv.measured
+    if not m.valid or m.swing <= 0:
+        return f"swing     fewer than two {STRETCH:g} s stretches: not measured"
+    return (
+        f"swing     over {STRETCH:g} s stretches the lab served {m.throughput:.0f} req/s"
+        f" +- {m.swing:.1f} (standard deviation, {m.swing / m.throughput:.0%})"
+    )
 
 
 def speed_fit_line(levels: list[Level]) -> str | None:

@@ -247,6 +247,9 @@ class LoadBalancerConfig:
 
 
 CPU_DISCIPLINES = ("fcfs", "ps")
+#: A coefficient of variation of the host's speed beyond this is no longer a host that
+#: slows down now and then but one that mostly stops.
+MAX_CPU_JITTER = 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -257,16 +260,25 @@ class InstancesConfig:
     ``cpu_discipline`` is how Django's CPU bursts share the vCPUs (FACTS.md, "The kernel's
     scheduler"): ``fcfs``, a burst holds one vCPU from start to end and the others wait in
     line; ``ps``, the kernel time-slices, so the n bursts in progress share the vCPUs equally
-    (each at min(1, vcpus / n) of a core)."""
+    (each at min(1, vcpus / n) of a core).
+
+    ``cpu_jitter`` is how much the host's speed moves (FACTS.md, "The host's speed";
+    ``sim/model/host.py``): the coefficient of variation of the factor every burst is
+    stretched by, drawn anew (mean 1) every ``cpu_jitter_period`` seconds for all the
+    instances at once; 0 (the default) is a host of one steady speed."""
 
     count: int = 2
     vcpus: int = 2
     cpu_discipline: Literal["fcfs", "ps"] = "fcfs"
+    cpu_jitter: float = 0.0
+    cpu_jitter_period: float = 3.0
 
     def __post_init__(self) -> None:
         check_int("count", self.count, maximum=MAX_INSTANCES)
         check_int("vcpus", self.vcpus, maximum=MAX_VCPUS)
         check_one_of("cpu_discipline", self.cpu_discipline, CPU_DISCIPLINES)
+        check_number("cpu_jitter", self.cpu_jitter, high=MAX_CPU_JITTER)
+        check_seconds("cpu_jitter_period", self.cpu_jitter_period, positive=True)
 
 
 @dataclass(frozen=True, kw_only=True)

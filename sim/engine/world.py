@@ -44,6 +44,7 @@ from sim.model.assets import Assets
 from sim.model.database import Database
 from sim.model.distributions import make
 from sim.model.dns import Resolver
+from sim.model.host import HostSpeed
 from sim.model.instance import IN_SERVICE, Instance
 from sim.model.load_balancer import LoadBalancer
 from sim.model.request import Request
@@ -189,6 +190,14 @@ class Engine:
                 make(s.nginx.latency).sampler(r_assets),
                 r_assets,
             )
+        # The host's speed (steady by default): its stream comes after every other, as the
+        # assets' does, so a scenario without it draws exactly as before.
+        self.host: HostSpeed | None = None
+        if s.instances.cpu_jitter > 0:
+            (r_host,) = self.rng.spawn(1)
+            jitter, period = s.instances.cpu_jitter, s.instances.cpu_jitter_period
+            self.host = HostSpeed(env, jitter, period, r_host)
+            self.django.on_host(self.host)
         for _ in range(s.instances.count):
             self.launch()
 

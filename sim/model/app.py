@@ -34,6 +34,7 @@ import simpy
 from sim.config import DjangoConfig
 from sim.model.database import Database, TooManyClients
 from sim.model.distributions import make
+from sim.model.host import HostSpeed, stretched
 from sim.model.slots import Slots
 
 # Where a request's time in Django goes (and which phase a request cut short is charged).
@@ -58,6 +59,15 @@ class Django:
         # None when there is none: no draw, so a scenario without it keeps its random streams.
         after = config.cpu_after
         self.cpu_after = None if after.always_zero else make(after).sampler(rng)
+
+    def on_host(self, host: HostSpeed) -> None:
+        """From now on every CPU burst is stretched by the host's speed when it is drawn
+        (``[instances] cpu_jitter``, ``host.py``): wrapped here, so a steady host costs the
+        request path nothing."""
+        self.cpu = stretched(self.cpu, host)
+        self.cpu_per_query = stretched(self.cpu_per_query, host)
+        if self.cpu_after is not None:
+            self.cpu_after = stretched(self.cpu_after, host)
 
     def handle(self, req, inst, slot: int, deadline: float = math.inf):
         """Sub-process (``yield from``): serve ``req`` on ``inst``'s worker slot ``slot``.

@@ -40,6 +40,22 @@ def test_measure_window_counts_only_proxied_requests_inside_the_window():
     assert m.p95 == pytest.approx(np.percentile(times, 95))
 
 
+def test_measure_window_counts_the_throughputs_swing_stretch_by_stretch():
+    # 12.5 s: four whole stretches of 3 s serving 10, 20, 10 and 20 req/s; the half stretch
+    # at the end counts in the throughput but not in the swing.
+    ends = []
+    for k, rate in enumerate((10, 20, 10, 20)):
+        ends += [100 + 3 * k + (i + 0.5) / rate for i in range(3 * rate)]
+    ends += [112.2, 112.3]
+    m = measure_window([access_line(t, 0.01) for t in ends], 100.0, 112.5)
+    assert m.requests == 182 and m.throughput == pytest.approx(182 / 12.5)
+    assert m.swing == pytest.approx(np.std([10, 20, 10, 20], ddof=1))
+    # A steady stream does not swing; a window shorter than two stretches is not measured.
+    steady = [access_line(100 + i / 10, 0.01) for i in range(120)]
+    assert measure_window(steady, 100.0, 112.0).swing == pytest.approx(0.0, abs=1e-9)
+    assert measure_window(steady, 100.0, 104.0).swing == 0.0
+
+
 @pytest.mark.parametrize("q", [0.0, 0.5, 0.95, 1.0])
 def test_percentile_matches_numpy(q):
     values = list(np.random.default_rng(7).exponential(1.0, size=37))
@@ -325,7 +341,7 @@ def test_compare_gives_the_sim_only_the_cores_left_and_judges_by_the_knee():
     from demo_app.stack.compare import Measured, Predicted, cores_left, speed_factor
     from demo_app.stack.cpu import CpuShare
 
-    quiet = CpuShare(cores=2, machine=1.55, lab=1.2, load=0.3)  # other 0.05, 0.45 idle
+    quiet = CpuShare(cores=2, machine=1.5, lab=1.2, load=0.25)  # other 0.05, 0.5 idle
     assert cores_left(quiet) == pytest.approx(1.7)
     assert speed_factor(quiet) == pytest.approx(2 / 1.7)
     measured = Measured(80.0, 0.020, 0.060, 2400, 0)
@@ -452,9 +468,9 @@ def test_compare_does_not_score_a_level_when_other_processes_took_the_cores(tmp_
 
     busy = CpuShare(cores=2, machine=2.0, lab=0.8, load=0.2)  # other: 1.0, a burned core
     assert busy.other > OTHER_LIMIT
-    assert speed_factor(busy) == pytest.approx(2 / 0.8)  # no core idle: all 1.0 was the lab's
-    # Others' CPU counts only beyond the idle cores: 0.5 used while 0.3 sat idle takes 0.2.
-    assert cores_left(CpuShare(cores=2, machine=1.7, lab=1.0, load=0.2)) == pytest.approx(1.6)
+    assert speed_factor(busy) == pytest.approx(2 / 0.8)  # all 1.0 was the lab's loss
+    # Others' CPU counts in full, idle cores or not: 0.5 used while 0.3 sat idle takes 0.5.
+    assert cores_left(CpuShare(cores=2, machine=1.7, lab=1.0, load=0.2)) == pytest.approx(1.3)
     measured = Measured(40.0, 0.050, 0.400, 1200, 0)
     level = compare_level("0.6x", measured, busy, Predicted(60.0, 0.020, 0.100), users=60)
     assert level.measured.valid and not level.scored and level.verdict == "not scored"

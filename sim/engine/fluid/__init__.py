@@ -108,6 +108,11 @@ def unsupported(s: Scenario) -> str:
             "django.cpu_after > 0: the fluid engine does not model the CPU a worker spends"
             " after the response (use --engine des)"
         )
+    if s.instances.cpu_jitter > 0:
+        return (
+            "instances.cpu_jitter > 0: the fluid engine's vCPUs run at one steady speed"
+            " (use --engine des)"
+        )
     for i, f in enumerate(s.failures):
         if f.kind == "bad_deploy":
             return (
