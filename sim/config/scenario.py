@@ -141,6 +141,8 @@ def check_mm_c(s: Scenario) -> None:
             raise ConfigError(key, shown, f"must be 0 {why}: every cost besides the queue is zero")
     if s.dns.packet_loss > 0:
         raise ConfigError("dns.packet_loss", s.dns.packet_loss, f"must be 0 {why}")
+    if s.instances.cpu_jitter > 0:  # service times no longer independent of each other
+        raise ConfigError("instances.cpu_jitter", s.instances.cpu_jitter, f"must be 0 {why}")
     c, lam, mu = mm_c_parameters(s)
     if s.instances.vcpus < c:
         raise ConfigError(

@@ -93,5 +93,12 @@ def test_a_bad_setting_is_one_line_naming_it(override, message):
 
 def test_the_fluid_engine_refuses_a_moving_host_in_one_line():
     s = sim.load("weekday", ["run.duration=600", "instances.cpu_jitter=0.1"])
-    with pytest.raises(ConfigError, match="the fluid engine's vCPUs run at one steady speed"):
+    with pytest.raises(ConfigError) as caught:
         sim.run(s, engine="fluid")
+    assert "the fluid engine's vCPUs run at one steady speed" in str(caught.value)
+
+
+def test_an_mm_c_reduction_refuses_a_moving_host():
+    with pytest.raises(ConfigError) as caught:
+        sim.load("mm_c", ["instances.cpu_jitter=0.1"])
+    assert str(caught.value).startswith("instances.cpu_jitter = 0.1: must be 0 for theory")
