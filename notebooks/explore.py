@@ -942,6 +942,13 @@ def compare_speeds(levels: list[dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
+def _compare_error(row: dict[str, str], key: str) -> float:
+    """A recorded level's error, (sim - measured) / measured, for ``rps``, ``p50_s`` or
+    ``p95_s``."""
+    measured = float(row[f"measured_{key}"])
+    return (float(row[f"sim_{key}"]) - measured) / measured
+
+
 def compare_summary(levels: list[dict[str, str]]) -> str:
     """Chapter 8's take-away on a recorded comparison, every statement read from its rows:
     which levels were scored, which met the targets, which did not and by what, which missed
@@ -951,9 +958,7 @@ def compare_summary(levels: list[dict[str, str]]) -> str:
     def names(rows: list[dict[str, str]]) -> str:
         return ", ".join(r["level"] for r in rows) or "none"
 
-    def err(row: dict[str, str], key: str) -> float:
-        measured = float(row[f"measured_{key}"])
-        return (float(row[f"sim_{key}"]) - measured) / measured
+    err = _compare_error
 
     valid = [r for r in levels if r["valid"] == "1"]
     scored = [r for r in valid if r["scored"] == "1"]
@@ -1036,11 +1041,7 @@ def compare_tail(levels: list[dict[str, str]]) -> str:
     scored = [r for r in levels if r["valid"] == "1" and r["scored"] == "1"]
     if not scored:
         return "No level was scored: this recording says nothing about the tail."
-
-    def err(row: dict[str, str], key: str) -> float:
-        measured = float(row[f"measured_{key}"])
-        return (float(row[f"sim_{key}"]) - measured) / measured
-
+    err = _compare_error
     throughput = max(abs(err(r, "rps")) for r in scored)
     p50 = [err(r, "p50_s") for r in scored]
     p95 = [err(r, "p95_s") for r in scored]

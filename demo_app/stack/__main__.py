@@ -85,12 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="the sim's CPU per request: speed (default: the calibration's, scaled by the"
         " machine's speed at each level), calibrated (as read) or measured (each level's own)",
     )
+    from demo_app.stack.compare import CPU_JITTER, JITTER_PERIOD
+
     compare.add_argument(
         "--cpu-jitter",
         type=float,
         default=None,
-        help="how much the sim's host speed moves every 3 s, a coefficient of variation"
-        " (0-1; default 0.1; 0: one steady speed)",
+        metavar="CV",
+        help=f"how much the sim's host speed moves every {JITTER_PERIOD:g} s, a coefficient of"
+        f" variation (default {CPU_JITTER:g}; 0: one steady speed)",
     )
     conns = sub.add_parser(
         "connections", help="PostgreSQL connections held and refused at 2, 3 and 4 instances"
