@@ -104,10 +104,9 @@ for row in levels:
 # **How a level is judged.** Throughput within 10 % everywhere; the median (p50) within 15 %
 # and the p95 within 25 % below the knee, 20 % and 30 % at and past it. The machine is not
 # the model's fault: locust runs on the same cores, so the model is given only the cores
-# left to the lab (`cpu_left`: less locust's share, and less what other processes took when
-# no core was idle); any *other* process that used more than a tenth of a core during a
-# level makes that level **not scored**, because then the machine, not the model, decides
-# the result.
+# left to the lab (`cpu_left`: less locust's share and less what other processes took); any
+# *other* process that used more than a tenth of a core during a level makes that level
+# **not scored**, because then the machine, not the model, decides the result.
 #
 # Nor does the lab repeat itself exactly: half a minute on a shared machine is not the same
 # twice. So `compare` sweeps the levels twice, the second time in reverse order, and keeps how
@@ -115,9 +114,9 @@ for row in levels:
 # when it is beyond the target plus half that spread; otherwise the level is **unsteady**: the
 # lab moved as much as the model missed by, and the recording cannot tell who is right.
 #
-# Nor does the machine keep one speed, and a request's CPU follows it: each level is given the
-# calibration's cost per request scaled by how fast the machine ran during that level (lesson
-# 4 shows how that is measured, and what happens without it).
+# Nor does a request cost the same CPU from one minute to the next on a shared machine, so
+# each level gives the model the cost per request the lab measured at that level (lesson 4
+# shows why, and what happens when the cost is predicted instead).
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # **Predict:** at the highest level that was scored, is the model's p95 `"above"` or
@@ -194,32 +193,43 @@ print(explore.compare_speeds(levels))
 # A virtual machine's cores share the physical ones, and their caches, with the host's other
 # guests, and nothing in `/proc/stat` says when. The cost follows the machine's speed, though
 # by less than the pure-Python reference (part of a request's CPU is the kernel's: sockets,
-# files, scheduling). So `compare` gives the model the calibration's cost scaled by that
-# reading, damped to the power printed below (`--demand speed`, the default, which made the
-# figure above): a prediction from the calibration and an independent reading of the machine,
-# not from the level's own requests. The same session swept the levels twice more. With the
-# calibration's cost as read, whatever the machine did since (`--demand calibrated`):
+# files, scheduling), and by a different amount in every sweep. So `compare` measures each
+# level's cost and gives the model that (`--demand measured`, the default, which made the
+# figure above). That is how a queueing model is checked against a real system: its service
+# demands are measured where it runs, and what is tested is what the model adds, how the
+# waiting grows with the load. The same session swept the levels twice more with the cost
+# predicted instead. With the calibration's cost as read, whatever the machine did since
+# (`--demand calibrated`):
 
 # %%
-from demo_app.stack import speed
-
-print(f"--demand speed scales the cost by the machine's slowdown to the power {speed.ELASTICITY}")
 as_read = explore.compare_levels(explore.COMPARE_CALIBRATED_CSV)
 print(explore.compare_summary(as_read))
 print(explore.compare_speeds(as_read).splitlines()[-1])
 
 # %% [markdown]
-# And with each level's own measured cost (`--demand measured`): then only the queueing is
-# left to test, how latency grows with load for a known cost per request.
+# And with the calibration's cost scaled by the machine's speed at each level, damped to the
+# power printed below (`--demand speed`): a prediction from the calibration and an independent
+# reading of the machine, not from the level's own requests. Near the knee a closed loop
+# magnifies any error in the cost (R = N / X - Z: a tenth less throughput is a much longer
+# wait), and the reading predicts the cost only roughly:
 
 # %%
-measured_cost = explore.compare_levels(explore.COMPARE_MEASURED_CSV)
-print(explore.compare_summary(measured_cost))
-print(f"With the lab's own cost, {explore.compare_tail(measured_cost)}.")
+from demo_app.stack import speed
+
+print(f"--demand speed scales the cost by the machine's slowdown to the power {speed.ELASTICITY}")
+speed_scaled = explore.compare_levels(explore.COMPARE_SPEED_CSV)
+print(explore.compare_summary(speed_scaled))
+print(explore.compare_speeds(speed_scaled).splitlines()[-1])
 
 # %% [markdown]
-# Given the right cost, what is left to get right is the **tail**, and near the knee it
-# depends on something a steady average hides: the machine's speed moves within a level too.
+# Given each level's own cost (the figure above), the model was close at every level:
+
+# %%
+print(f"With the lab's own cost, {explore.compare_tail(levels)}.")
+
+# %% [markdown]
+# Near the knee what is left to get right is the **tail**, and there it depends on something
+# a steady average hides: the machine's speed moves within a level too.
 # Counted over 3 s stretches, the lab's throughput at the saturated levels swung by about a
 # tenth (`swing_rps` in the csv), where busy servers of one steady speed swing by a few
 # percent. A queue near its knee turns every slow stretch into a backlog that a fast one
@@ -228,7 +238,7 @@ print(f"With the lab's own cost, {explore.compare_tail(measured_cost)}.")
 # the same model gives a shorter tail near the knee than the lab had:
 
 # %%
-steady = explore.compare_steady_tail(measured_cost, "0.8x")
+steady = explore.compare_steady_tail(levels, "0.8x")
 print(f"0.8x, the lab's own cost: the lab's p95 {steady['lab'] * 1000:.0f} ms; the model's"
       f" {steady['jitter'] * 1000:.0f} ms with its host's speed moving,"
       f" {steady['steady'] * 1000:.0f} ms with one steady speed")  # fmt: skip
@@ -249,7 +259,8 @@ for row in levels:
 #
 # The same calibrated scenario, driven by more and more users (60 simulated seconds each),
 # with the lab's measurements on top. The curve charges the calibration's cost as read, at
-# the machine's speed when it was calibrated (lesson 4: the figure above scaled each level).
+# the machine's speed when it was calibrated (lesson 4: the figure above gave each level its
+# own measured cost).
 
 
 # %%

@@ -907,11 +907,11 @@ def compare_levels(path: Path = DATA / "compare.csv") -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-#: The same sweep in the same session, with the sim given each level's measured cost per
-#: request (``compare --demand measured``; data/README.md).
-COMPARE_MEASURED_CSV = DATA / "compare-measured.csv"
-#: ... and with the calibration's cost as read, whatever the machine's speed
-#: (``compare --demand calibrated``; ``compare.csv`` is the default, ``--demand speed``).
+#: The same sweep in the same session, the sim charged the calibration's cost per request
+#: scaled by the machine's speed (``compare --demand speed``; data/README.md) ...
+COMPARE_SPEED_CSV = DATA / "compare-speed.csv"
+#: ... and the calibration's cost as read, whatever the machine's speed (``compare --demand
+#: calibrated``; ``compare.csv`` is the default, each level's measured cost).
 COMPARE_CALIBRATED_CSV = DATA / "compare-calibrated.csv"
 
 

@@ -81,9 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument(
         "--demand",
-        default="speed",
-        help="the sim's CPU per request: speed (default: the calibration's, scaled by the"
-        " machine's speed at each level), calibrated (as read) or measured (each level's own)",
+        default="measured",
+        help="the sim's CPU per request: measured (default: each level's own), speed (the"
+        " calibration's, scaled by the machine's speed at each level) or calibrated (as read)",
     )
     from demo_app.stack.compare import CPU_JITTER, JITTER_PERIOD
 

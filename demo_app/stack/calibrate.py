@@ -44,8 +44,9 @@ What the scenario says about this stack, and why (also written into the file):
   kernel's scheduler").
 
 While the cost is read, a speedometer times a fixed reference work in the background
-(``speed.py``): how fast the machine ran then, kept in ``<state>/calibration.json``, against
-which ``compare`` scales the cost at each level by how fast the machine runs there.
+(``speed.py``): how fast the machine ran then, kept in ``<state>/calibration.json``,
+against which ``compare`` sets how fast the machine runs at each level (and, with ``--demand
+speed``, scales the cost by it).
 
 Flow: running lab -> sequential probes -> Server-Timing + access-log lines -> fitted
 distributions -> ``<state>/calibrated.toml`` (validated by the sim's loader, then written)
@@ -481,8 +482,8 @@ def run(
     speed.save(speed.record_path(cfg), meter.reference, len(meter.readings))
     print(
         f"speed     the machine's reference work took {meter.reference * 1000:.1f} ms of CPU"
-        f" while the cost was read (median of {len(meter.readings)}); compare scales the cost"
-        " by the machine's speed at each level against it"
+        f" while the cost was read (median of {len(meter.readings)}); compare sets the"
+        " machine's speed at each level against it (--demand speed scales the cost by it)"
     )
     fit = Fit.of([p.django for p in pages])
     count, vcpus, workers, _why = instances_section(cfg, cores, cpu_model)

@@ -46,16 +46,21 @@ a fixed reference work in the background, as ``calibrate`` did while it read the
 line prints the two (``speed``; ``speed_ms``, ``speed_calibrated_ms`` in the csv). What the sim
 is charged (``--demand``):
 
-- ``speed`` (the default): the calibration's cost times the machine's slowdown against
-  calibration, damped (``speed.ELASTICITY``: a request's cost moves about half as much as the
-  pure-Python reference). A prediction made from the calibration and an independent reading of
-  the machine, not from the level's own requests, so it tests the calibration and the queueing
-  together. The run ends with the slope it found between the two (:func:`speed_fit_line`).
+- ``measured`` (the default): the cost the lab measured at the level (Django's samples and the
+  CPU after the response scaled together). This is how a queueing model is checked against a
+  system in operational analysis: its service demands are measured where it runs (D = U / X)
+  and what is compared is what the model adds, how the waiting grows with the load for that
+  cost. No reading of the machine predicts the cost closely enough near the knee, where a
+  closed loop magnifies it (R = N / X - Z): in three sweeps of one session it followed the
+  reference work by slopes from 0.39 to 0.63 (``sim/FACTS.md``). Throughput past the knee
+  then follows from the cost almost by definition (cores / cost), so latency is the test there.
+- ``speed``: the calibration's cost times the machine's slowdown against calibration, damped
+  (``speed.ELASTICITY``: a request's cost moves about half as much as the pure-Python
+  reference). A prediction from the calibration and an independent reading of the machine,
+  not from the level's own requests, so it tests the calibration, the speed reading and the
+  queueing together. The run ends with the slope it found between the two
+  (:func:`speed_fit_line`).
 - ``calibrated``: the calibration's cost as read, whatever the machine does since.
-- ``measured``: the cost the lab measured at the level (Django's samples and the CPU after the
-  response scaled together): what is then compared is the queueing (how latency grows with
-  load for a known cost per request), not the calibration. Throughput past the knee then
-  follows from that cost almost by definition (cores / cost), so latency is the test there.
 
 A miss where the lab's cost strayed more than ``DEMAND_DRIFT`` from what the sim charged says
 so in its notes.
@@ -106,10 +111,10 @@ TARGETS = {
 #: How many times the sweep is run by default (the second in reverse order): the lab's own
 #: run-to-run spread is what a miss is weighed against.
 PASSES = 2
-#: Where the sim's CPU per request comes from (``--demand``): the calibration as read; the
-#: calibration scaled by the machine's speed at the level against its speed at calibration
-#: (``speed.py``; the default); or each level's own measurement (its cores over its requests/s).
-DEMANDS = ("calibrated", "speed", "measured")
+#: Where the sim's CPU per request comes from (``--demand``): each level's own measurement (its
+#: cores over its requests/s; the default); the calibration scaled by the machine's speed at
+#: the level against its speed at calibration (``speed.py``); or the calibration as read.
+DEMANDS = ("measured", "speed", "calibrated")
 #: ``--cpu-jitter``: the sim's host draws a new speed this often, s (``sim/model/host.py``),
 #: moving by this much by default (a coefficient of variation): on the lab's 2-core VMs the
 #: throughput of a saturated level swung by about a tenth from one 3 s stretch to the next,
@@ -545,7 +550,7 @@ def run(
     duration: int = 30,
     quick: bool = False,
     passes: int = PASSES,
-    demand: str = "speed",
+    demand: str = "measured",
     cpu_jitter: float | None = None,
 ) -> int:
     cpu_jitter = CPU_JITTER if cpu_jitter is None else cpu_jitter

@@ -48,7 +48,7 @@ def steady_swing(users: int) -> float:
 
 
 def test_the_lab_swings_more_than_a_steady_model_and_the_facts_say_by_how_much():
-    rows = [r for name in ("compare.csv", "compare-measured.csv") for r in saturated(name)]
+    rows = [r for name in ("compare-speed.csv", "compare.csv") for r in saturated(name)]
     lab = [float(r["swing_rps"]) / float(r["measured_rps"]) for r in rows]
     assert len(lab) >= 4 and all(x > 0 for x in lab), "the saturated levels' swing is recorded"
     model = [steady_swing(n) for n in sorted({int(r["users"]) for r in rows})]

@@ -488,7 +488,7 @@ def test_calibrate_then_a_short_compare_print_a_table_and_draw_a_figure(lab):
         assert f"{' '.join(bad)} is out of range: use {allowed}" in refused.stderr
     refused = cli(lab, "compare", "--quick", "--demand", "fast")
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
-    assert "--demand 'fast' is unknown: use one of calibrated, speed, measured" in refused.stderr
+    assert "--demand 'fast' is unknown: use one of measured, speed, calibrated" in refused.stderr
     # --demand speed needs the calibration's reading of the machine's speed: one line without.
     record = speed.record_path(lab)
     kept = record.read_text()

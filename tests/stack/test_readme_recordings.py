@@ -117,7 +117,7 @@ def test_the_data_readmes_account_of_the_machine_and_the_sweeps_is_the_recording
     cores = {int(n) for n in re.findall(r"Z (\d+) cores, load average", machine)}
     cores |= {int(r["cores"]) for r in rows("connections.csv")}
     assert cores == {2} and "on a 2-core machine" in readme
-    for name in ("compare-calibrated.csv", "compare.csv", "compare-measured.csv"):
+    for name in ("compare-calibrated.csv", "compare-speed.csv", "compare.csv"):
         levels = [r["level"] for r in rows(name)]
         assert (len(levels), levels[0], levels[-1]) == (8, "0.2x", "1.3x"), name
     assert "at eight closed-loop levels (0.2x to 1.3x the calibrated capacity)" in readme
