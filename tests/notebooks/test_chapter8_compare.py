@@ -98,6 +98,11 @@ def test_make_lab_compare_is_the_recorded_default_and_it_met_every_target():
     assert {r["demand"] for r in rows} == {default}
     assert [r["verdict"] for r in rows] == ["meets"] * len(rows), rows
     assert {r["past_knee"] for r in rows} == {"0", "1"}
+    # sim/FACTS.md: "the sweep given each level's D met the targets at every level; the one
+    # given the speed-scaled D did not"
+    facts = " ".join((NOTEBOOKS.parent / "sim" / "FACTS.md").read_text().split())
+    assert "met the targets at every level; the one given the speed-scaled D did not" in facts
+    assert any(r["verdict"] != "meets" for r in recorded("speed"))
 
 
 def test_the_recordings_share_one_calibration_and_its_cost():
