@@ -193,7 +193,8 @@ print(explore.compare_speeds(levels))
 # A virtual machine's cores share the physical ones, and their caches, with the host's other
 # guests, and nothing in `/proc/stat` says when. The cost follows the machine's speed, though
 # by less than the pure-Python reference (part of a request's CPU is the kernel's: sockets,
-# files, scheduling), and by a different amount in every sweep. So `compare` measures each
+# files, scheduling), and not by the same amount in every sweep (compare the slope above
+# with the one printed for the speed-scaled sweep below). So `compare` measures each
 # level's cost and gives the model that (`--demand measured`, the default, which made the
 # figure above). That is how a queueing model is checked against a real system: its service
 # demands are measured where it runs, and what is tested is what the model adds, how the

@@ -51,9 +51,10 @@ is charged (``--demand``):
   system in operational analysis: its service demands are measured where it runs (D = U / X)
   and what is compared is what the model adds, how the waiting grows with the load for that
   cost. No reading of the machine predicts the cost closely enough near the knee, where a
-  closed loop magnifies it (R = N / X - Z): in three sweeps of one session it followed the
-  reference work by slopes from 0.39 to 0.63 (``sim/FACTS.md``). Throughput past the knee
-  then follows from the cost almost by definition (cores / cost), so latency is the test there.
+  closed loop magnifies an error in it (R = N / X - Z): the cost followed the reference work
+  by a different slope in each sweep of one session (``sim/FACTS.md``). Throughput past the
+  knee then follows from the cost almost by definition (cores / cost), so latency is the test
+  there.
 - ``speed``: the calibration's cost times the machine's slowdown against calibration, damped
   (``speed.ELASTICITY``: a request's cost moves about half as much as the pure-Python
   reference). A prediction from the calibration and an independent reading of the machine,

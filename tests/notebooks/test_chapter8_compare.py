@@ -149,6 +149,14 @@ def test_the_chapter_sets_the_machines_speed_beside_the_cost_and_its_claims_hold
     assert "explore.compare_summary(as_read)" in source
     assert "explore.compare_summary(speed_scaled)" in source
     assert "by less than the pure-Python reference" in source
+    # "... and not by the same amount in every sweep (compare the slope above with the one
+    # printed for the speed-scaled sweep below)"
+    assert "not by the same amount in every sweep" in " ".join(
+        prose(NOTEBOOKS / "08_whole_path.py").split()
+    )
+    other = explore.compare_speeds(recorded("speed")).splitlines()[-1]
+    other_slope = float(other.split("moved ")[1].split(" times")[0])
+    assert abs(other_slope - slope) >= 0.1, (slope, other_slope)
 
 
 @pytest.mark.parametrize("demand", RECORDINGS)
