@@ -28,6 +28,8 @@ from collections.abc import Callable
 import numpy as np
 import simpy
 
+from sim.model.distributions import LogNormal
+
 
 class HostSpeed:
     """The factor a CPU burst is stretched by at each moment: piecewise constant over periods
@@ -38,10 +40,8 @@ class HostSpeed:
     ) -> None:
         self.env = env
         self.period = period
-        # ln X ~ N(mu, sigma^2) with E[X] = 1 and Var[X] = cv^2: sigma^2 = ln(1 + cv^2),
-        # mu = -sigma^2 / 2.
-        self._sigma = math.sqrt(math.log1p(cv * cv))
-        self._mu = -(self._sigma**2) / 2
+        # A lognormal's coefficient of variation is sqrt(exp(sigma^2) - 1): sigma^2 = ln(1 + cv^2).
+        self._speeds = LogNormal(1.0, math.sqrt(math.log1p(cv * cv)))
         self._rng = rng
         self._factors: list[float] = []
 
@@ -51,8 +51,7 @@ class HostSpeed:
         factors = self._factors
         if k >= len(factors):  # drawn in order of the periods, so a run is reproducible
             n = k + 1 - len(factors)
-            draws = self._rng.standard_normal(max(n, 64))
-            factors.extend(np.exp(self._mu + self._sigma * draws).tolist())
+            factors.extend(self._speeds.draw(self._rng, max(n, 64)).tolist())
         return factors[k]
 
 
